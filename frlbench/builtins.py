@@ -1,0 +1,3 @@
+"""Importing this module registers every built-in component."""
+
+from frlbench import data, frl, models, profiles  # noqa: F401

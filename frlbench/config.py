@@ -1,0 +1,485 @@
+"""Typed, validated configuration: tasks, baselines, FRL variants, profiles and runs.
+
+TOML files in ``tasks/`` and ``baselines/`` are turned into frozen dataclasses by
+:func:`parse_dataclass`, which checks every key against the dataclass fields. A wrong key,
+type or value raises :class:`ConfigError` naming the file, the key, what was given and what
+is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+C = TypeVar("C")
+
+PROFILE_NAMES = ("smoke", "quick", "paper")
+GRIDS = ("periodic", "latlon")
+SIZES = ("tiny", "small", "base")
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the file, key, value and valid choices."""
+
+
+class InvalidValue(ConfigError):
+    """A dataclass rejected one of its values; :func:`parse_dataclass` adds file and key path.
+
+    Attributes:
+        key: The field name.
+        value: The value given.
+        valid: What would be valid, in words.
+    """
+
+    def __init__(self, key: str, value: Any, valid: str) -> None:
+        super().__init__(f"key {key!r}: got {value!r}; valid: {valid}")
+        self.key, self.value, self.valid = key, value, valid
+
+
+def _where(source: str, key: str) -> str:
+    return f"{source}: key {key!r}" if key else source
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in get_args(tp))
+    if origin is not None:
+        return str(tp).replace("typing.", "")
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert TOML types to it."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise ConfigError(
+                f"{_where(source, key)}: got {value!r}; valid choices: "
+                + ", ".join(repr(c) for c in choices)
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, source, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{_where(source, key)}: got {value!r}; expected {_type_name(tp)}")
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(
+                f"{_where(source, key)}: got {value!r}; expected a list of {_type_name(tp)}"
+            )
+        args = get_args(tp)
+        item_tp = args[0] if args else Any
+        items = [_coerce(v, item_tp, source, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a table")
+        _, val_tp = get_args(tp)
+        return {k: _coerce(v, val_tp, source, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a table")
+        return parse_dataclass(tp, value, source, prefix=key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a number")
+        if not math.isfinite(float(value)):
+            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a finite number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a string")
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} for {key!r}")
+
+
+def parse_dataclass(cls: type[C], data: dict[str, Any], source: str, prefix: str = "") -> C:
+    """Build dataclass ``cls`` from a mapping, validating keys and types.
+
+    Args:
+        cls: The dataclass to build.
+        data: Keys and values, as read from TOML.
+        source: Where the values came from (a file path), used in error messages.
+        prefix: Dotted key of the enclosing table, used in error messages.
+
+    Raises:
+        ConfigError: For an unknown key, a missing required key, a wrong type, or a value
+            rejected by the dataclass's own ``__post_init__`` check.
+    """
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{_where(source, _join(prefix, unknown[0]))}: unknown key; valid keys: "
+            + ", ".join(sorted(fields))
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        full = _join(prefix, name)
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], source, full)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{_where(source, full)}: missing required key")
+    try:
+        return cls(**kwargs)
+    except InvalidValue as exc:
+        where = _where(source, _join(prefix, exc.key))
+        raise ConfigError(f"{where}: got {exc.value!r}; valid: {exc.valid}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{_where(source, prefix)}: {exc}") from None
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning a syntax error into a :class:`ConfigError` naming the file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _check(condition: bool, key: str, value: Any, valid: str) -> None:
+    if not condition:
+        raise InvalidValue(key, value, valid)
+
+
+@dataclass(frozen=True)
+class TaskProfile:
+    """Sizes of one task under one profile.
+
+    Attributes:
+        train_resolution: Grid points per axis of the training data (ρ0); for lat-lon grids
+            the number of longitudes, with half as many latitudes.
+        test_resolutions: Resolutions evaluated, ascending; must include ``train_resolution``.
+        reference_resolution: Resolution at which ground truth is generated; every other
+            resolution is derived from it, so it must be at least the largest test resolution.
+        n_train: Number of training trajectories (initial conditions).
+        n_val: Number of validation trajectories.
+        n_test: Number of test trajectories.
+        data: Builder-specific options, validated by the task builder's own dataclass.
+    """
+
+    train_resolution: int
+    test_resolutions: tuple[int, ...]
+    reference_resolution: int
+    n_train: int
+    n_val: int
+    n_test: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(self.train_resolution >= 2, "train_resolution", self.train_resolution, ">= 2")
+        res = self.test_resolutions
+        _check(len(res) > 0, "test_resolutions", res, "a non-empty list")
+        _check(list(res) == sorted(set(res)), "test_resolutions", res, "strictly ascending")
+        _check(
+            self.train_resolution in res,
+            "test_resolutions",
+            res,
+            f"a list that includes train_resolution = {self.train_resolution}",
+        )
+        _check(
+            self.reference_resolution >= max(res),
+            "reference_resolution",
+            self.reference_resolution,
+            f">= the largest test resolution ({max(res)})",
+        )
+        for key in ("n_train", "n_val", "n_test"):
+            value = getattr(self, key)
+            _check(value >= 1, key, value, ">= 1")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A forecasting task, read from ``tasks/<name>.toml``.
+
+    Attributes:
+        name: Task name (what users type), equal to the file stem.
+        builder: Registered task builder that generates or loads the data.
+        description: One line shown by ``frlbench list tasks``.
+        grid: ``"periodic"`` (box of side ``domain_length`` per axis) or ``"latlon"``.
+        ndim: Number of spatial dimensions (2 or 3).
+        channels: Names of the physical variables, one channel each.
+        domain_length: Physical side length of the periodic box (ignored for lat-lon grids).
+        profiles: Sizes per profile name (``smoke``, ``quick``, ``paper``).
+        source: The TOML file this spec was read from.
+    """
+
+    name: str
+    builder: str
+    ndim: int
+    channels: tuple[str, ...]
+    profiles: dict[str, TaskProfile]
+    description: str = ""
+    grid: Literal["periodic", "latlon"] = "periodic"
+    domain_length: float = 2 * math.pi
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _check(self.ndim in (1, 2, 3), "ndim", self.ndim, "1, 2 or 3")
+        _check(len(self.channels) >= 1, "channels", self.channels, "at least one name")
+        _check(self.domain_length > 0, "domain_length", self.domain_length, "> 0")
+        if self.grid == "latlon":
+            _check(self.ndim == 2, "ndim", self.ndim, "2 for a lat-lon grid")
+        unknown = sorted(set(self.profiles) - set(PROFILE_NAMES))
+        _check(not unknown, "profiles", unknown, ", ".join(PROFILE_NAMES))
+
+    def profile(self, name: str) -> TaskProfile:
+        """Sizes under profile ``name``; a clear error if the task does not define it."""
+        if name not in self.profiles:
+            raise ConfigError(
+                f"{self.source or self.name}: key 'profiles.{name}': task {self.name!r} does "
+                f"not define profile {name!r}; defined: {', '.join(sorted(self.profiles))}"
+            )
+        return self.profiles[name]
+
+    def grid_shape(self, resolution: int) -> tuple[int, ...]:
+        """Array shape of one field at ``resolution`` (lat-lon: ``(resolution // 2, resolution)``)."""
+        if self.grid == "latlon":
+            return (resolution // 2, resolution)
+        return (resolution,) * self.ndim
+
+    @property
+    def lengths(self) -> tuple[float, ...]:
+        """Physical side lengths per axis, for the spectral helpers."""
+        if self.grid == "latlon":
+            return (math.pi, 2 * math.pi)
+        return (self.domain_length,) * self.ndim
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings of one baseline under one profile.
+
+    Attributes:
+        size: Backbone size: ``tiny``, ``small`` or ``base``.
+        epochs: Passes over the training pairs.
+        batch_size: Training pairs per optimiser step.
+        lr: Peak learning rate of Adam (cosine schedule to zero).
+        weight_decay: Adam weight decay.
+        grad_clip: Gradient-norm clip; 0 disables clipping.
+    """
+
+    size: Literal["tiny", "small", "base"] = "small"
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        _check(self.lr > 0, "lr", self.lr, "> 0")
+        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        _check(self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0 (0 disables)")
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A baseline configuration, read from ``baselines/<name>.toml``.
+
+    Attributes:
+        name: Baseline name used in run ids and the leaderboard (the file stem).
+        backbone: Registered backbone builder.
+        description: One line shown by ``frlbench list backbones``.
+        options: Extra keyword options passed to the builder (validated by the builder).
+        defaults: Training settings shared by every profile.
+        profiles: Per-profile overrides of ``defaults`` (any subset of its keys).
+        source: The TOML file this spec was read from.
+    """
+
+    name: str
+    backbone: str
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    defaults: TrainSettings = field(default_factory=TrainSettings)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.profiles) - set(PROFILE_NAMES))
+        _check(not unknown, "profiles", unknown, ", ".join(PROFILE_NAMES))
+
+    def settings(self, profile: str) -> TrainSettings:
+        """Training settings under ``profile``: ``defaults`` updated by its override table."""
+        merged = {**dataclasses.asdict(self.defaults), **self.profiles.get(profile, {})}
+        return parse_dataclass(
+            TrainSettings, merged, self.source or self.name, prefix=f"profiles.{profile}"
+        )
+
+    @property
+    def size(self) -> str:
+        """Default size (profiles may override it)."""
+        return self.defaults.size
+
+
+@dataclass(frozen=True)
+class FRLConfig:
+    """Frequency Representation Learning switches and hyper-parameters.
+
+    Attributes:
+        name: Variant name (``off``, ``full``, ablations).
+        multires: Train on levels ρ0 / 2^j built by spectral truncation (step 1).
+        encoding: Append Nyquist-normalized sin/cos encoding channels (step 2).
+        spectral_loss: Add the Fourier-domain and cross-level consistency terms (step 3).
+        levels: Number of coarser levels J below the training resolution.
+        min_resolution: Smallest grid allowed for a level.
+        encoding_frequencies: Frequencies M per axis; f_m = (m / M) · k_Nyquist, m = 1..M.
+        encoding_convention: ``"nyquist"`` (fractions of each grid's own Nyquist) or
+            ``"physical"`` (fractions of the training grid's Nyquist, fixed in physical units).
+        lambda_spec: Weight of the Fourier-domain error term.
+        lambda_cons: Weight of the cross-level consistency term.
+    """
+
+    name: str = "off"
+    multires: bool = False
+    encoding: bool = False
+    spectral_loss: bool = False
+    levels: int = 2
+    min_resolution: int = 4
+    encoding_frequencies: int = 4
+    encoding_convention: Literal["nyquist", "physical"] = "nyquist"
+    lambda_spec: float = 0.1
+    lambda_cons: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check(self.levels >= 0, "levels", self.levels, ">= 0")
+        _check(self.min_resolution >= 2, "min_resolution", self.min_resolution, ">= 2")
+        _check(
+            self.encoding_frequencies >= 1,
+            "encoding_frequencies",
+            self.encoding_frequencies,
+            ">= 1",
+        )
+        _check(self.lambda_spec >= 0, "lambda_spec", self.lambda_spec, ">= 0")
+        _check(self.lambda_cons >= 0, "lambda_cons", self.lambda_cons, ">= 0")
+
+    @property
+    def enabled(self) -> bool:
+        """True when any FRL step is switched on."""
+        return self.multires or self.encoding or self.spectral_loss
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named budget: which runs a grid holds and how large they are.
+
+    Attributes:
+        name: ``smoke``, ``quick`` or ``paper``.
+        description: One line shown by ``frlbench list profiles``.
+        seeds: Seeds run for every (task, baseline, FRL variant).
+        frl_variants: FRL variants run by ``frlbench run --all``.
+        device: Preferred device (``auto`` picks CUDA when available).
+    """
+
+    name: str
+    description: str
+    seeds: tuple[int, ...] = (0, 1)
+    frl_variants: tuple[str, ...] = ("off", "full")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: everything needed to reproduce it, and nothing else.
+
+    Attributes:
+        task: The task spec.
+        baseline: The baseline spec.
+        frl: The FRL configuration.
+        seed: Random seed for python, numpy and torch.
+        profile: Profile name (selects sizes in ``task`` and settings in ``baseline``).
+    """
+
+    task: TaskSpec
+    baseline: BackboneSpec
+    frl: FRLConfig
+    seed: int
+    profile: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The content that defines the run (file paths excluded), as plain data."""
+        task = dataclasses.asdict(self.task)
+        task.pop("source")
+        task["profiles"] = {self.profile: task["profiles"][self.profile]}
+        baseline = dataclasses.asdict(self.baseline)
+        for key in ("source", "description", "defaults", "profiles"):
+            baseline.pop(key)
+        baseline["settings"] = dataclasses.asdict(self.baseline.settings(self.profile))
+        return {
+            "task": task,
+            "baseline": baseline,
+            "frl": dataclasses.asdict(self.frl),
+            "seed": self.seed,
+            "profile": self.profile,
+        }
+
+    @property
+    def run_id(self) -> str:
+        """Deterministic id: readable prefix plus a hash of :meth:`fingerprint`."""
+        blob = json.dumps(self.fingerprint(), sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(blob).hexdigest()[:10]
+        return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
+
+
+def load_task(path: Path) -> TaskSpec:
+    """Read and validate ``tasks/<name>.toml``; ``name`` defaults to the file stem."""
+    path = Path(path)
+    data = load_toml(path)
+    data.setdefault("name", path.stem)
+    data["source"] = str(path)
+    return parse_dataclass(TaskSpec, data, str(path))
+
+
+def load_baseline(path: Path) -> BackboneSpec:
+    """Read and validate ``baselines/<name>.toml``; ``name`` defaults to the file stem."""
+    path = Path(path)
+    data = load_toml(path)
+    data.setdefault("name", path.stem)
+    data["source"] = str(path)
+    spec = parse_dataclass(BackboneSpec, data, str(path))
+    for profile in spec.profiles:
+        spec.settings(profile)  # validate overrides now, not at run time
+    return spec

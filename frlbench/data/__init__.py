@@ -1,0 +1,7 @@
+"""Task data: builders that generate paired multi-resolution datasets, and their cache."""
+
+from frlbench.data import synthetic  # noqa: F401  (registers the "advection" builder)
+from frlbench.data.base import PairedDataset, PairedSplit
+from frlbench.data.cache import dataset_path, default_cache_dir, load_dataset
+
+__all__ = ["PairedDataset", "PairedSplit", "dataset_path", "default_cache_dir", "load_dataset"]

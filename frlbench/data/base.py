@@ -1,0 +1,134 @@
+"""The paired multi-resolution dataset every task builder returns.
+
+A builder generates (or loads) reference trajectories at ``reference_resolution`` and derives
+every coarser resolution of the *same* samples from them, so errors at different resolutions
+are comparable (DESIGN.md, "Paired ground truth").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from frlbench.config import TaskSpec, parse_dataclass
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class PairedSplit:
+    """Input/target pairs of one split at several resolutions.
+
+    Attributes:
+        inputs: Resolution -> tensor ``(N, C, *grid)`` of states u(t), normalized.
+        targets: Resolution -> tensor ``(N, C, *grid)`` of states u(t + Δt), normalized.
+        sample_seeds: Initial-condition seed of each of the ``N`` pairs (several pairs may
+            share a trajectory).
+    """
+
+    inputs: dict[int, torch.Tensor]
+    targets: dict[int, torch.Tensor]
+    sample_seeds: list[int] = field(default_factory=list)
+
+    @property
+    def resolutions(self) -> list[int]:
+        """Resolutions held, ascending."""
+        return sorted(self.inputs)
+
+    def __len__(self) -> int:
+        return next(iter(self.inputs.values())).shape[0]
+
+
+@dataclass
+class PairedDataset:
+    """Train/validation/test pairs of one task under one profile.
+
+    Attributes:
+        task: Task name.
+        profile: Profile name.
+        train_resolution: ρ0; the train and val splits hold only this resolution.
+        splits: ``"train"``, ``"val"``, ``"test"`` -> :class:`PairedSplit`; the test split holds
+            every test resolution.
+        mean: Per-channel mean used for normalization (from the training resolution only).
+        std: Per-channel standard deviation used for normalization (training resolution only).
+        metadata: Builder-specific facts about the data (viscosity, Reynolds number, spectra).
+    """
+
+    task: str
+    profile: str
+    train_resolution: int
+    splits: dict[str, PairedSplit]
+    mean: torch.Tensor
+    std: torch.Tensor
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a normalized ``(N, C, *grid)`` tensor back to physical units."""
+        view = _channel_view(x)
+        return x * self.std.reshape(view).to(x) + self.mean.reshape(view).to(x)
+
+
+class TaskBuilder(Protocol):
+    """What ``@register_task_builder(name, options=OptionsDataclass)`` registers.
+
+    A builder reads its own options from ``task.profile(profile).data`` (validated against
+    the registered options dataclass) and returns a normalized :class:`PairedDataset`.
+    """
+
+    def __call__(
+        self, task: TaskSpec, profile: str, progress: bool = True
+    ) -> PairedDataset:  # pragma: no cover - protocol
+        ...
+
+
+def _channel_view(x: torch.Tensor) -> tuple[int, ...]:
+    """Shape that broadcasts a per-channel vector over ``(N, C, *grid)``."""
+    return (1, -1) + (1,) * (x.dim() - 2)
+
+
+def channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std over every dimension but dim 1 of ``(N, C, *grid)``."""
+    dims = [d for d in range(x.dim()) if d != 1]
+    mean = x.mean(dim=dims)
+    std = x.std(dim=dims).clamp_min(1e-12)
+    return mean, std
+
+
+def normalize_splits(
+    raw: dict[str, tuple[dict[int, torch.Tensor], dict[int, torch.Tensor], list[int]]],
+    train_resolution: int,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[dict[str, PairedSplit], torch.Tensor, torch.Tensor]:
+    """Normalize every split with statistics of the training inputs at ``train_resolution``.
+
+    Args:
+        raw: Split name -> (inputs by resolution, targets by resolution, sample seeds).
+        train_resolution: Resolution whose training inputs define mean and std.
+        dtype: Storage dtype of the normalized tensors.
+    """
+    mean, std = channel_stats(raw["train"][0][train_resolution].double())
+    splits = {}
+    for name, (inputs, targets, seeds) in raw.items():
+        norm = {
+            which: {
+                r: (
+                    (t.double() - mean.reshape(_channel_view(t))) / std.reshape(_channel_view(t))
+                ).to(dtype)
+                for r, t in tensors.items()
+            }
+            for which, tensors in (("inputs", inputs), ("targets", targets))
+        }
+        splits[name] = PairedSplit(norm["inputs"], norm["targets"], list(seeds))
+    return splits, mean.to(dtype), std.to(dtype)
+
+
+def builder_options(task: TaskSpec, profile: str, options_cls: type[Any]) -> Any:
+    """Validate ``[profiles.<profile>.data]`` of ``task`` against a builder's options dataclass."""
+    return parse_dataclass(
+        options_cls,
+        task.profile(profile).data,
+        task.source or task.name,
+        prefix=f"profiles.{profile}.data",
+    )

@@ -1,0 +1,162 @@
+"""Content-addressed cache of built datasets, with an integrity check.
+
+A dataset is stored as ``<cache>/<task>-<profile>-<key>.pt`` where ``key`` hashes everything
+that determines the data (the task's grid, channels, the profile's sizes and builder options,
+and the builder's version). Files are written to a temporary name and renamed, and a
+``.sha256`` file beside them is checked on every load: a corrupted or partial file is
+rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from frlbench.config import TaskSpec
+from frlbench.data.base import PairedDataset, PairedSplit
+from frlbench.registry import TASK_BUILDERS
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$FRLBENCH_CACHE`` if set, else ``~/.cache/frlbench``."""
+    env = os.environ.get("FRLBENCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "frlbench"
+
+
+def dataset_key(task: TaskSpec, profile: str) -> str:
+    """Hash of everything that determines the data of ``task`` under ``profile``."""
+    entry = TASK_BUILDERS.entry(task.builder)
+    content = {
+        "builder": task.builder,
+        "builder_version": entry.metadata.get("version", 1),
+        "ndim": task.ndim,
+        "grid": task.grid,
+        "channels": list(task.channels),
+        "domain_length": task.domain_length,
+        "profile": dataclasses.asdict(task.profile(profile)),
+    }
+    blob = json.dumps(content, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def dataset_path(task: TaskSpec, profile: str, cache_dir: Path | None = None) -> Path:
+    """Where the dataset of ``task`` under ``profile`` is cached."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return root / f"{task.name}-{profile}-{dataset_key(task, profile)}.pt"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _to_payload(ds: PairedDataset) -> dict[str, Any]:
+    return {
+        "task": ds.task,
+        "profile": ds.profile,
+        "train_resolution": ds.train_resolution,
+        "mean": ds.mean,
+        "std": ds.std,
+        "metadata": json.dumps(ds.metadata, default=float),
+        "splits": {
+            name: {
+                "inputs": {str(r): t for r, t in s.inputs.items()},
+                "targets": {str(r): t for r, t in s.targets.items()},
+                "sample_seeds": list(s.sample_seeds),
+            }
+            for name, s in ds.splits.items()
+        },
+    }
+
+
+def _from_payload(payload: dict[str, Any]) -> PairedDataset:
+    splits = {
+        name: PairedSplit(
+            inputs={int(r): t for r, t in s["inputs"].items()},
+            targets={int(r): t for r, t in s["targets"].items()},
+            sample_seeds=list(s["sample_seeds"]),
+        )
+        for name, s in payload["splits"].items()
+    }
+    return PairedDataset(
+        task=payload["task"],
+        profile=payload["profile"],
+        train_resolution=int(payload["train_resolution"]),
+        splits=splits,
+        mean=payload["mean"],
+        std=payload["std"],
+        metadata=json.loads(payload["metadata"]),
+    )
+
+
+def save_dataset(ds: PairedDataset, path: Path) -> None:
+    """Write ``ds`` atomically to ``path`` with its checksum file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(_to_payload(ds), tmp)
+        checksum = _sha256(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    sidecar = path.with_suffix(".sha256")
+    tmp_side = sidecar.with_suffix(".sha256.tmp")
+    tmp_side.write_text(checksum + "\n")
+    os.replace(tmp_side, sidecar)
+
+
+def try_load(path: Path) -> PairedDataset | None:
+    """Load a cached dataset if it exists and passes its checksum; ``None`` otherwise."""
+    sidecar = path.with_suffix(".sha256")
+    if not path.exists() or not sidecar.exists():
+        return None
+    if _sha256(path) != sidecar.read_text().strip():
+        log.warning("cached dataset %s fails its checksum; rebuilding it", path)
+        return None
+    try:
+        return _from_payload(torch.load(path, weights_only=True))
+    except Exception as exc:  # a file that passes its checksum but cannot be read
+        log.warning("cached dataset %s cannot be read (%r); rebuilding it", path, exc)
+        return None
+
+
+def load_dataset(
+    task: TaskSpec,
+    profile: str,
+    *,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    rebuild: bool = False,
+) -> PairedDataset:
+    """Return the paired dataset of ``task`` under ``profile``, building and caching it once.
+
+    Args:
+        task: The task spec.
+        profile: Profile name.
+        cache_dir: Cache directory (default :func:`default_cache_dir`).
+        progress: Show a progress bar while building.
+        rebuild: Ignore any cached copy.
+    """
+    path = dataset_path(task, profile, cache_dir)
+    if not rebuild:
+        cached = try_load(path)
+        if cached is not None:
+            return cached
+    builder = TASK_BUILDERS.get(task.builder)
+    ds = builder(task, profile, progress=progress)
+    save_dataset(ds, path)
+    return ds

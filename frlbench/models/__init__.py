@@ -1,0 +1,1 @@
+"""Registered backbones, one module per family."""

@@ -1,0 +1,31 @@
+"""The three built-in profiles: smoke (CI), quick (CPU default) and paper (GPU)."""
+
+from __future__ import annotations
+
+from frlbench.config import Profile
+from frlbench.registry import PROFILES
+
+for _profile in (
+    Profile(
+        name="smoke",
+        description="seconds per run; for CI and for checking an installation",
+        seeds=(0,),
+        frl_variants=("off", "full"),
+        device="cpu",
+    ),
+    Profile(
+        name="quick",
+        description="CPU default: the whole `frlbench run --all` on 2 cores in well under an hour",
+        seeds=(0, 1),
+        frl_variants=("off", "full"),
+        device="auto",
+    ),
+    Profile(
+        name="paper",
+        description="GPU sizes close to the paper's (train 32^3, test up to 128^3)",
+        seeds=(0, 1, 2),
+        frl_variants=("off", "full", "encoding-only", "multires-only", "loss-only", "no-encoding"),
+        device="auto",
+    ),
+):
+    PROFILES.add(_profile.name, _profile, source=__name__, description=_profile.description)
