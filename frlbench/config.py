@@ -275,7 +275,7 @@ class TaskSpec:
         return self.profiles[name]
 
     def grid_shape(self, resolution: int) -> tuple[int, ...]:
-        """Array shape of one field at ``resolution`` (lat-lon: ``(resolution // 2, resolution)``)."""
+        """Array shape of one field at ``resolution``; lat-lon grids have half as many latitudes."""
         if self.grid == "latlon":
             return (resolution // 2, resolution)
         return (resolution,) * self.ndim

@@ -18,6 +18,7 @@ Conventions:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -252,7 +253,7 @@ def band_masks(
     # A relative tolerance keeps a mode sitting exactly on a cutoff in the lower band.
     tol = 1e-9 * max(1.0, max(cutoffs, default=1.0))
     edges = [-math.inf, *cutoffs, math.inf]
-    return [(kmag > lo + tol) & (kmag <= hi + tol) for lo, hi in zip(edges, edges[1:])]
+    return [(kmag > lo + tol) & (kmag <= hi + tol) for lo, hi in itertools.pairwise(edges)]
 
 
 def band_mse(
