@@ -1,0 +1,52 @@
+"""Shared fixtures: small synthetic task specs, and skipping of GPU tests without CUDA."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from frlbench.config import TaskProfile, TaskSpec
+from frlbench.registry import discover_plugins
+
+discover_plugins()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def make_task(ndim: int = 2, channels: int = 1, train: int = 8, tests=(8, 16), ref: int = 16):
+    """A tiny advection task spec with one 'smoke' profile."""
+    return TaskSpec(
+        name=f"advection{ndim}d",
+        builder="advection",
+        ndim=ndim,
+        channels=tuple(f"c{i}" for i in range(channels)),
+        profiles={
+            "smoke": TaskProfile(
+                train_resolution=train,
+                test_resolutions=tuple(tests),
+                reference_resolution=ref,
+                n_train=4,
+                n_val=2,
+                n_test=2,
+                data={"viscosity": 0.01, "dt": 0.3},
+            )
+        },
+        description="tiny synthetic task for tests",
+    )
+
+
+@pytest.fixture
+def task2d() -> TaskSpec:
+    return make_task(ndim=2)
+
+
+@pytest.fixture
+def task3d() -> TaskSpec:
+    return make_task(ndim=3, channels=3)
