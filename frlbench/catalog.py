@@ -44,8 +44,13 @@ class Catalog:
         return cls(root / "tasks", root / "baselines")
 
     def load(self) -> None:
-        """Register built-ins and plugins, then every task and baseline file (validated)."""
+        """Register built-ins and plugins, then every task and baseline file (validated).
+
+        Tasks and baselines loaded before are forgotten: the registries reflect this catalog.
+        """
         discover_plugins(self.baselines_dir)
+        TASKS.clear()
+        BASELINES.clear()
         for path in sorted(self.tasks_dir.glob("*.toml")):
             task = load_task(path)
             validate_task(task)

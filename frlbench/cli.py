@@ -173,13 +173,156 @@ def main() -> None:  # pragma: no cover - console entry
         sys.exit(2)
 
 
+Out = Annotated[Path, typer.Option(help="Results directory (records in <out>/runs).")]
+
+
+def _parse_ints(value: str | None, option: str) -> list[int] | None:
+    """Parse a comma-separated list of integers given to ``option``."""
+    if not value:
+        return None
+    try:
+        return [int(s) for s in value.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise fail(f"{option}: got {value!r}; expected comma-separated integers") from None
+
+
 @app.command("run")
-def run_cmd() -> None:
-    """Train and evaluate a grid of runs (tasks x baselines x FRL variants x seeds)."""
-    not_yet("run")
+def run_cmd(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every task and baseline, then the report.")
+    ] = False,
+    task: Annotated[list[str] | None, typer.Option(help="Task name (repeatable).")] = None,
+    backbone: Annotated[
+        list[str] | None, typer.Option(help="Baseline name (repeatable); see `list baselines`.")
+    ] = None,
+    frl: Annotated[
+        list[str] | None, typer.Option(help="FRL variant (repeatable); default: the profile's.")
+    ] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1.")] = None,
+    profile: Annotated[str, typer.Option(help="smoke, quick (CPU default) or paper.")] = "quick",
+    jobs: Annotated[int, typer.Option(min=1, help="Runs executed at once.")] = 1,
+    out: Out = Path("results"),
+    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda.")] = "auto",
+    backend: Annotated[str, typer.Option(help="local, ray or slurm.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    slurm_partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
+    report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show the live progress display.")] = True,
+    tasks_dir: TasksDir = None,
+    baselines_dir: BaselinesDir = None,
+) -> None:
+    """Train and evaluate a grid of runs (tasks x baselines x FRL variants x seeds).
+
+    Finished runs are skipped, so an interrupted grid resumes where it stopped.
+    """
+    from frlbench.registry import BACKENDS
+    from frlbench.runner import expand_grid, run_grid
+    from frlbench.train import resolve_device
+
+    if not (all_ or task or backbone):
+        raise fail("say what to run: --all, or --task/--backbone (see `frlbench run --help`)")
+    catalog = load_catalog(tasks_dir, baselines_dir)
+    try:
+        BACKENDS.get(backend)
+        resolve_device(device)
+        specs = expand_grid(
+            profile=profile,
+            tasks=task,
+            baselines=backbone,
+            frl=frl,
+            seeds=_parse_ints(seeds, "--seeds"),
+        )
+    except (UnknownNameError, ConfigError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
+    )
+    summary = run_grid(
+        specs,
+        out,
+        backend=backend,
+        jobs=jobs,
+        device=device,
+        cache_dir=cache_dir,
+        plugins_dir=catalog.baselines_dir,
+        show_progress=progress,
+        ray_address=ray_address,
+        slurm_partition=slurm_partition,
+    )
+    console.print(
+        f"done: {summary.executed} executed, {summary.skipped} already finished, "
+        f"{len(summary.corrupt)} corrupt records redone"
+    )
+    for path in summary.corrupt:
+        err_console.print(f"[yellow]corrupt record moved aside and rerun:[/] {path}")
+    if summary.failures:
+        table = Table(title="runs that did not finish")
+        for column in ("run", "status", "reason"):
+            table.add_column(column)
+        for rec in summary.failures:
+            table.add_row(rec.run_id, rec.status, rec.reason)
+        console.print(table)
+    if report:
+        _render(out)
+    if any(r.status == "failed" for r in summary.failures):
+        raise typer.Exit(1)
+
+
+def _render(out: Path) -> None:
+    from frlbench.report import render_report
+
+    summary = render_report(out)
+    console.print(f"leaderboard written: {out / 'leaderboard.md'}")
+    for error in summary.unreadable:
+        err_console.print(f"[yellow]unreadable record skipped:[/] {error}")
+
+
+@app.command("eval")
+def eval_cmd(
+    out: Out = Path("results"),
+    run_id: Annotated[
+        list[str] | None, typer.Option(help="Run id (repeatable); default: every finished run.")
+    ] = None,
+    resolutions: Annotated[
+        str | None, typer.Option(help="Comma-separated test resolutions, e.g. 16,32,64,128.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
+    report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
+    tasks_dir: TasksDir = None,
+    baselines_dir: BaselinesDir = None,
+) -> None:
+    """Re-evaluate stored runs (new resolutions or metrics) from their weights, no retraining."""
+    from frlbench.records import load_records
+    from frlbench.runner import RunStore
+    from frlbench.runner.reeval import reevaluate
+
+    load_catalog(tasks_dir, baselines_dir)  # registers plugin backbones the runs may use
+    store = RunStore(out)
+    records, _ = load_records(store.runs_dir)
+    ids = run_id or [r.run_id for r in records if r.kind == "model" and r.status == "ok"]
+    if not ids:
+        raise fail(f"no finished model runs under {store.runs_dir}")
+    res = _parse_ints(resolutions, "--resolutions")
+    for rid in ids:
+        try:
+            rec = reevaluate(store, rid, resolutions=res, device=device, cache_dir=cache_dir)
+        except (ConfigError, UnknownNameError, FileNotFoundError) as exc:
+            raise fail(f"{rid}: {exc}") from None
+        ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)
+        console.print(f"{rid}: RMSE_Ratio {ratios}")
+    if report:
+        _render(out)
 
 
 @app.command("report")
-def report_cmd() -> None:
-    """Render the leaderboard tables and figures from stored run records."""
-    not_yet("report")
+def report_cmd(out: Out = Path("results")) -> None:
+    """Render the leaderboard tables and figures from stored run records (never trains)."""
+    if not (out / "runs").is_dir():
+        raise fail(f"no runs under {out / 'runs'}; run `frlbench run --all` first")
+    _render(out)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m frlbench.cli`
+    main()

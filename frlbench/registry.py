@@ -130,6 +130,10 @@ class Registry(Generic[T]):
         """Sorted names matching the shell-style ``pattern`` (fnmatch)."""
         return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
 
+    def clear(self) -> None:
+        """Forget every entry (used when a catalog directory is loaded afresh)."""
+        self._entries.clear()
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
@@ -165,7 +169,9 @@ def load_plugin_file(path: Path) -> None:
     path = Path(path).resolve()
     if path in _loaded_plugin_files:
         return
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    # Named by content, so the same plugin copied to another directory is the same source
+    # (re-registering replaces), while two different files claiming one name clash.
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12]
     module_name = f"frlbench_plugin_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:

@@ -1,0 +1,174 @@
+"""Cross-resolution metrics of a forecast against paired ground truth.
+
+Every function takes ``(N, C, *grid)`` tensors in physical units. Wavenumbers come from
+:mod:`frlbench.spectral`; band errors split at the *training* Nyquist wavenumber by physical
+wavenumber, so "seen" and "unseen" mean the same modes at every test resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from frlbench import spectral
+from frlbench.config import TaskSpec
+from frlbench.records import ResolutionMetrics
+from frlbench.stats import anchoring_slope
+
+__all__ = [
+    "acc",
+    "anchoring_slope",
+    "band_errors",
+    "evaluate_fields",
+    "fill_ratios",
+    "frequency_response",
+    "latitude_weights",
+    "rel_l2",
+    "rmse",
+]
+
+
+def latitude_weights(nlat: int, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Area weights of equiangular latitude cells (cos of the cell-centre latitude), mean 1.
+
+    As in WeatherBench2, weights are normalized to mean one so a weighted RMSE of a constant
+    error equals that constant.
+    """
+    lat = (torch.arange(nlat, dtype=dtype) + 0.5) * (math.pi / nlat) - math.pi / 2
+    weights = torch.cos(lat)
+    return weights / weights.mean()
+
+
+def _weights(task: TaskSpec, x: torch.Tensor) -> torch.Tensor | None:
+    """Broadcastable latitude weights for lat-lon tasks, ``None`` on periodic grids."""
+    if task.grid != "latlon":
+        return None
+    w = latitude_weights(x.shape[-2], dtype=x.dtype).to(x.device)
+    return w.reshape(-1, 1)
+
+
+def rmse(pred: torch.Tensor, truth: torch.Tensor, weights: torch.Tensor | None = None) -> float:
+    """Root-mean-square error over every element, area-weighted when ``weights`` is given."""
+    sq = (pred - truth) ** 2
+    if weights is not None:
+        sq = sq * weights
+    return float(sq.mean().sqrt())
+
+
+def rel_l2(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """Relative L2 error per sample, ``||pred - truth|| / ||truth||``, averaged over samples."""
+    err = (pred - truth).flatten(1).norm(dim=1)
+    ref = truth.flatten(1).norm(dim=1).clamp_min(1e-30)
+    return float((err / ref).mean())
+
+
+def acc(
+    pred: torch.Tensor,
+    truth: torch.Tensor,
+    climatology: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> float:
+    """Anomaly correlation coefficient against ``climatology``, per sample and channel, averaged.
+
+    Args:
+        pred: Forecast ``(N, C, *grid)``.
+        truth: Verifying state ``(N, C, *grid)``.
+        climatology: Climatological state broadcastable to ``truth``.
+        weights: Optional area weights broadcastable over the grid.
+    """
+    p = pred - climatology
+    t = truth - climatology
+    w = torch.ones_like(p) if weights is None else torch.broadcast_to(weights, p.shape)
+    dims = tuple(range(2, p.dim()))
+    num = (w * p * t).sum(dims)
+    den = ((w * p * p).sum(dims) * (w * t * t).sum(dims)).sqrt().clamp_min(1e-30)
+    return float((num / den).mean())
+
+
+def band_errors(
+    pred: torch.Tensor, truth: torch.Tensor, task: TaskSpec, train_resolution: int
+) -> tuple[float, float]:
+    """Mean squared error seen in training (|k| ≤ training Nyquist, max-norm) and above it.
+
+    On periodic grids the two sum to ``rmse(pred, truth) ** 2`` exactly (Parseval).
+    """
+    ndim = task.ndim
+    lengths = task.lengths
+    # Per-axis training Nyquist; on a periodic box all axes share one length.
+    cutoff = spectral.nyquist_wavenumber(task.grid_shape(train_resolution)[-1], lengths[-1])
+    bands = spectral.band_mse(pred - truth, [cutoff], lengths, ndim=ndim, norm="max")
+    return float(bands[0]), float(bands[1])
+
+
+def frequency_response(
+    pred: torch.Tensor, truth: torch.Tensor, task: TaskSpec, train_resolution: int
+) -> tuple[list[float], list[float]]:
+    """Energy of the prediction over energy of the truth per wavenumber shell.
+
+    Returns:
+        ``(k, ratio)``: shell wavenumbers divided by the training Nyquist wavenumber, and the
+        energy ratio per shell (1 = right amount of energy at that scale, 0 = none). Shells
+        where the truth holds no energy are dropped.
+    """
+    lengths = task.lengths
+    k, e_pred = spectral.energy_spectrum(pred, lengths, ndim=task.ndim)
+    _, e_true = spectral.energy_spectrum(truth, lengths, ndim=task.ndim)
+    nyquist = spectral.nyquist_wavenumber(task.grid_shape(train_resolution)[-1], lengths[-1])
+    keep = e_true > 1e-14 * e_true.max()
+    keep[0] = False  # the mean carries no scale information
+    ratio = e_pred[keep] / e_true[keep]
+    return (k[keep] / nyquist).tolist(), ratio.tolist()
+
+
+def evaluate_fields(
+    pred: torch.Tensor,
+    truth: torch.Tensor,
+    task: TaskSpec,
+    resolution: int,
+    train_resolution: int,
+    *,
+    climatology: torch.Tensor | None = None,
+) -> ResolutionMetrics:
+    """All per-resolution metrics of a forecast (ratios are filled by :func:`fill_ratios`).
+
+    Args:
+        pred: Forecast in physical units ``(N, C, *grid)``.
+        truth: Paired ground truth in physical units, same shape.
+        task: The task (grid kind, lengths).
+        resolution: The test resolution of ``pred``.
+        train_resolution: ρ0, where the band split sits.
+        climatology: For weather tasks, the climatology for ACC.
+    """
+    if pred.shape != truth.shape:
+        raise ValueError(f"prediction shape {tuple(pred.shape)} != truth {tuple(truth.shape)}")
+    pred = pred.double()
+    truth = truth.double()
+    weights = _weights(task, truth)
+    seen, unseen = band_errors(pred, truth, task, train_resolution)
+    k, response = frequency_response(pred, truth, task, train_resolution)
+    return ResolutionMetrics(
+        resolution=resolution,
+        rmse=rmse(pred, truth, weights),
+        rel_l2=rel_l2(pred, truth),
+        mse_seen=seen,
+        mse_unseen=unseen,
+        acc=None if climatology is None else acc(pred, truth, climatology.double(), weights),
+        freq_k=k,
+        freq_response=response,
+    )
+
+
+def fill_ratios(metrics: Sequence[ResolutionMetrics], train_resolution: int) -> float:
+    """Set ``rmse_ratio`` on every entry and return the anchoring slope over them.
+
+    Raises:
+        ValueError: If the training resolution was not evaluated.
+    """
+    base = next((m for m in metrics if m.resolution == train_resolution), None)
+    if base is None:
+        raise ValueError(f"training resolution {train_resolution} was not evaluated")
+    for m in metrics:
+        m.rmse_ratio = m.rmse / base.rmse if base.rmse > 0 else math.nan
+    return anchoring_slope([m.resolution for m in metrics], [m.rmse for m in metrics])

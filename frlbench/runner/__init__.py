@@ -1,0 +1,115 @@
+"""Running a grid of RunSpecs: skip finished runs, build data once, dispatch to a backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from frlbench.config import RunSpec
+from frlbench.records import RunRecord
+from frlbench.registry import BACKENDS
+from frlbench.runner import distributed, local  # noqa: F401  (register backends)
+from frlbench.runner.grid import expand_grid
+from frlbench.runner.progress import GridProgress
+from frlbench.runner.store import RunStore
+
+__all__ = ["GridSummary", "RunStore", "expand_grid", "run_grid"]
+
+
+@dataclass
+class GridSummary:
+    """Outcome of :func:`run_grid`.
+
+    Attributes:
+        total: Runs in the grid.
+        skipped: Runs already finished before this call (not redone).
+        executed: Runs executed by this call.
+        corrupt: Record files that were unreadable and whose runs were redone.
+        records: Every record of the grid after this call.
+    """
+
+    total: int
+    skipped: int
+    executed: int
+    corrupt: list[str] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[RunRecord]:
+        """Records whose status is not ``ok``."""
+        return [r for r in self.records if r.status != "ok"]
+
+
+def plan(specs: Sequence[RunSpec], store: RunStore) -> tuple[list[RunSpec], int, list[str]]:
+    """Split ``specs`` into runs to execute and finished ones; move corrupt records aside."""
+    todo, skipped, corrupt = [], 0, []
+    for spec in specs:
+        state = store.state(spec.run_id)
+        if state == "done":
+            skipped += 1
+            continue
+        if state == "corrupt":
+            corrupt.append(str(store.quarantine(spec.run_id)))
+        elif state == "failed":
+            store.record_path(spec.run_id).unlink()
+        todo.append(spec)
+    return todo, skipped, corrupt
+
+
+def prepare_data(specs: Sequence[RunSpec], cache_dir: Path | None, progress: bool) -> None:
+    """Build (or find cached) every dataset the grid needs, once, before any run starts."""
+    from frlbench.data import load_dataset
+
+    seen = set()
+    for spec in specs:
+        key = (spec.task.name, spec.profile)
+        if key not in seen:
+            seen.add(key)
+            load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=progress)
+
+
+def run_grid(
+    specs: Sequence[RunSpec],
+    out: Path,
+    *,
+    backend: str = "local",
+    jobs: int = 1,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    plugins_dir: Path | None = None,
+    show_progress: bool = True,
+    **backend_options: Any,
+) -> GridSummary:
+    """Execute the unfinished runs of ``specs`` and return a summary of the whole grid.
+
+    Args:
+        specs: The grid.
+        out: Results directory (records under ``out/runs``).
+        backend: ``local``, ``ray`` or ``slurm``.
+        jobs: Concurrent runs (local: processes; ray: CPUs of a local cluster).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        cache_dir: Dataset cache directory.
+        plugins_dir: Directory of ``*.py`` backbone plugins that workers import.
+        show_progress: Show the live display.
+        **backend_options: Passed to the backend (``ray_address``, ``slurm_partition``, ...).
+    """
+    execute = BACKENDS.get(backend)
+    store = RunStore(out)
+    todo, skipped, corrupt = plan(specs, store)
+    if todo:
+        prepare_data(todo, cache_dir, show_progress)
+        with GridProgress(len(todo), enabled=show_progress) as display:
+            execute(
+                todo,
+                Path(out),
+                jobs=jobs,
+                device=device,
+                cache_dir=cache_dir,
+                plugins_dir=plugins_dir,
+                display=display,
+                **backend_options,
+            )
+    records = [store.read(s.run_id) for s in specs]
+    return GridSummary(len(specs), skipped, len(todo), corrupt, records)

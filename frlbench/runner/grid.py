@@ -1,0 +1,58 @@
+"""Expanding a selection of tasks × baselines × FRL variants × seeds into RunSpecs.
+
+Every name is checked before any work starts, with a did-you-mean error for unknown ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from frlbench.config import BackboneSpec, ConfigError, FRLConfig, RunSpec, TaskSpec
+from frlbench.registry import BASELINES, FRL_VARIANTS, PROFILES, TASKS
+
+
+def _select(registry, names: Sequence[str] | None) -> list:
+    chosen = registry.list() if not names else list(dict.fromkeys(names))
+    return [registry.get(n) for n in chosen]  # raises UnknownNameError with did-you-mean
+
+
+def expand_grid(
+    *,
+    profile: str,
+    tasks: Sequence[str] | None = None,
+    baselines: Sequence[str] | None = None,
+    frl: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> list[RunSpec]:
+    """RunSpecs of the grid, in a deterministic order (task, baseline, FRL variant, seed).
+
+    Args:
+        profile: Profile name; its seeds and FRL variants are the defaults.
+        tasks: Task names (default: every loaded task).
+        baselines: Baseline names (default: every loaded baseline).
+        frl: FRL variant names (default: the profile's).
+        seeds: Seeds (default: the profile's).
+
+    Raises:
+        UnknownNameError: For an unknown profile, task, baseline or variant.
+        ConfigError: If a task does not define ``profile``, or the grid is empty.
+    """
+    prof = PROFILES.get(profile)
+    task_specs: list[TaskSpec] = _select(TASKS, tasks)
+    baseline_specs: list[BackboneSpec] = _select(BASELINES, baselines)
+    frl_configs: list[FRLConfig] = _select(FRL_VARIANTS, frl or prof.frl_variants)
+    seed_list = list(dict.fromkeys(seeds)) if seeds else list(prof.seeds)
+    for task in task_specs:
+        task.profile(profile)  # a clear error if the task lacks this profile
+    for baseline in baseline_specs:
+        baseline.settings(profile)
+    specs = [
+        RunSpec(task=t, baseline=b, frl=f, seed=s, profile=profile)
+        for t in task_specs
+        for b in baseline_specs
+        for f in frl_configs
+        for s in seed_list
+    ]
+    if not specs:
+        raise ConfigError("the selection is empty: no tasks or no baselines are loaded")
+    return specs

@@ -1,0 +1,73 @@
+"""Local backend: each run in its own process, up to ``jobs`` at a time.
+
+A separate process per run isolates its peak-memory measurement and keeps a crash (even a
+segfault or an out-of-memory kill) from taking the grid down: a process that dies without
+writing its record gets a ``failed`` record naming its exit code.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from frlbench.config import RunSpec
+from frlbench.registry import register_backend
+from frlbench.runner.execute import execute_run, failed_record
+from frlbench.runner.progress import GridProgress
+from frlbench.runner.store import RunStore
+
+
+def _child(spec: RunSpec, out: Path, messages: Any, options: dict[str, Any]) -> None:
+    def report(info: dict[str, Any]) -> None:
+        messages.put((spec.run_id, info))
+
+    execute_run(spec, out, progress=report, **options)
+
+
+@register_backend("local", description="process per run on this machine (default)")
+def run_local(
+    specs: Sequence[RunSpec],
+    out: Path,
+    *,
+    jobs: int = 1,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    plugins_dir: Path | None = None,
+    display: GridProgress,
+    **_: Any,
+) -> None:
+    """Execute ``specs`` in fresh processes, ``jobs`` at a time, reporting to ``display``."""
+    ctx = mp.get_context("spawn")
+    messages = ctx.Queue()
+    store = RunStore(out)
+    options = {"device": device, "cache_dir": cache_dir, "jobs": jobs, "plugins_dir": plugins_dir}
+    pending = list(specs)
+    running: dict[str, tuple[Any, RunSpec]] = {}
+    while pending or running:
+        while pending and len(running) < jobs:
+            spec = pending.pop(0)
+            proc = ctx.Process(
+                target=_child,
+                args=(spec, out, messages, options),
+                name=f"frlbench-{spec.run_id}",
+            )
+            proc.start()
+            running[spec.run_id] = (proc, spec)
+            display.started(spec.run_id)
+        try:
+            run_id, info = messages.get(timeout=0.2)
+            display.update(run_id, info)
+        except queue.Empty:
+            pass
+        for run_id, (proc, spec) in list(running.items()):
+            if proc.is_alive():
+                continue
+            proc.join()
+            if store.state(run_id) in ("missing", "corrupt"):
+                reason = f"worker process exited with code {proc.exitcode} before writing a record"
+                store.save(failed_record(spec, reason), None)
+            display.finished(run_id, store.read(run_id).status)
+            del running[run_id]

@@ -1,0 +1,61 @@
+"""Re-evaluating stored runs at new resolutions or with new metrics, without retraining."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from frlbench.config import ConfigError, RunSpec
+from frlbench.data import load_dataset
+from frlbench.records import RunRecord
+from frlbench.runner.store import RunStore
+from frlbench.train import build_model, evaluate, resolve_device
+
+
+def with_resolutions(spec: RunSpec, resolutions: Sequence[int]) -> RunSpec:
+    """``spec`` whose task tests at ``resolutions`` (the training resolution is always kept).
+
+    The reference resolution is raised if a new resolution exceeds it, which regenerates the
+    ground truth at that finer grid.
+    """
+    sizes = spec.task.profile(spec.profile)
+    res = tuple(sorted({*resolutions, sizes.train_resolution}))
+    new_sizes = dataclasses.replace(
+        sizes,
+        test_resolutions=res,
+        reference_resolution=max(sizes.reference_resolution, res[-1]),
+    )
+    task = dataclasses.replace(spec.task, profiles={**spec.task.profiles, spec.profile: new_sizes})
+    return dataclasses.replace(spec, task=task)
+
+
+def reevaluate(
+    store: RunStore,
+    run_id: str,
+    *,
+    resolutions: Sequence[int] | None = None,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+) -> RunRecord:
+    """Load a finished run's weights, evaluate again, and store the updated record.
+
+    Raises:
+        ConfigError: If the run is not a finished model run with stored weights.
+    """
+    record = store.read(run_id)
+    if record.kind != "model" or record.status != "ok":
+        raise ConfigError(f"run {run_id} is a {record.kind} run with status {record.status}")
+    if not store.weights_path(run_id).exists():
+        raise ConfigError(f"run {run_id} has no stored weights ({store.weights_path(run_id)})")
+    spec = store.load_spec(run_id)
+    if resolutions:
+        spec = with_resolutions(spec, resolutions)
+    dev = resolve_device(device)
+    model = build_model(spec, dev)
+    model.load_state_dict(store.load_weights(run_id))
+    data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir)
+    record.metrics, record.anchoring_slope = evaluate(model, data, spec, dev)
+    record.env = {**record.env, "reevaluated_on": str(dev)}
+    store.save(record, None)
+    return record

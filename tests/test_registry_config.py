@@ -1,0 +1,186 @@
+"""Registry look-ups, plugin discovery and typed TOML configuration errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from frlbench import registry
+from frlbench.config import (
+    BackboneSpec,
+    ConfigError,
+    FRLConfig,
+    TaskProfile,
+    load_baseline,
+    load_task,
+)
+from frlbench.registry import FRL_VARIANTS, PROFILES, Registry, UnknownNameError
+
+
+def test_registry_get_list_and_did_you_mean():
+    reg: Registry[int] = Registry("widget")
+    reg.register("alpha")(1)
+    reg.add("alpine", 2)
+    reg.add("beta", 3)
+    assert reg.get("beta") == 3
+    assert reg.list("al*") == ["alpha", "alpine"]
+    assert "beta" in reg and len(reg) == 3
+    with pytest.raises(UnknownNameError) as info:
+        reg.get("alpah")
+    message = str(info.value)
+    assert "Did you mean 'alpha'" in message
+    assert "alpha, alpine, beta" in message
+
+
+def test_registry_rejects_a_clash_from_another_source():
+    reg: Registry[int] = Registry("widget")
+    reg.add("x", 1, source="a.py")
+    reg.add("x", 2, source="a.py")  # same source: replaced (re-import)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.add("x", 3, source="b.py")
+
+
+def test_builtin_variants_and_profiles_are_registered():
+    assert {"off", "full", "encoding-only", "multires-only", "loss-only", "no-encoding"} <= set(
+        FRL_VARIANTS.list()
+    )
+    assert PROFILES.list() == ["paper", "quick", "smoke"]
+    assert not FRL_VARIANTS.get("off").enabled
+    with pytest.raises(UnknownNameError, match="Did you mean 'full'"):
+        FRL_VARIANTS.get("ful")
+
+
+def test_plugin_file_is_imported(tmp_path: Path):
+    (tmp_path / "my_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from frlbench.registry import register_backbone
+
+            @register_backbone("plugin_probe_model", family="test")
+            def build(spec, task, in_channels, out_channels):
+                raise NotImplementedError
+            """
+        )
+    )
+    registry.discover_plugins(tmp_path)
+    assert "plugin_probe_model" in registry.BACKBONES
+    assert registry.BACKBONES.entry("plugin_probe_model").metadata["family"] == "test"
+
+
+def test_broken_plugin_names_the_file(tmp_path: Path):
+    bad = tmp_path / "broken.py"
+    bad.write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(registry.PluginError, match=r"broken\.py"):
+        registry.load_plugin_file(bad)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+TASK = """
+builder = "advection"
+ndim = 2
+channels = ["c"]
+[profiles.smoke]
+train_resolution = 8
+test_resolutions = [8, 16]
+reference_resolution = 16
+n_train = 2
+n_val = 1
+n_test = 1
+"""
+
+
+def test_task_toml_loads(tmp_path: Path):
+    task = load_task(write(tmp_path / "adv.toml", TASK))
+    assert task.name == "adv"
+    assert task.profile("smoke").test_resolutions == (8, 16)
+    assert task.grid_shape(16) == (16, 16)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        ("ndim = 2", "ndim = 2\nnmdi = 3", ["nmdi", "unknown key", "valid keys"]),
+        ("ndim = 2", 'ndim = "two"', ["'ndim'", "'two'", "integer"]),
+        ("test_resolutions = [8, 16]", "test_resolutions = [16, 8]", ["test_resolutions",
+                                                                     "ascending"]),
+        ("reference_resolution = 16", "reference_resolution = 8",
+         ["profiles.smoke.reference_resolution", ">= the largest"]),
+        ("[profiles.smoke]", "[profiles.fast]", ["profiles", "fast", "smoke, quick, paper"]),
+        ("n_val = 1", "n_val = 0", ["profiles.smoke.n_val", "got 0", ">= 1"]),
+    ],
+)  # fmt: skip
+def test_task_errors_name_file_key_value_and_valid(tmp_path, old, new, needles):
+    path = write(tmp_path / "bad.toml", TASK.replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_task(path)
+    message = str(info.value)
+    assert "bad.toml" in message
+    for needle in needles:
+        assert needle in message
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"bad\.toml: invalid TOML"):
+        load_task(write(tmp_path / "bad.toml", "ndim = = 2"))
+
+
+BASELINE = """
+backbone = "fno"
+[defaults]
+size = "small"
+epochs = 5
+[profiles.smoke]
+size = "tiny"
+epochs = 1
+"""
+
+
+def test_baseline_profiles_override_defaults(tmp_path: Path):
+    spec = load_baseline(write(tmp_path / "fno.toml", BASELINE))
+    assert spec.settings("smoke").size == "tiny"
+    assert spec.settings("smoke").epochs == 1
+    assert spec.settings("quick").epochs == 5
+
+
+def test_baseline_bad_override_is_reported_at_load(tmp_path: Path):
+    path = write(tmp_path / "b.toml", BASELINE.replace('size = "tiny"', 'size = "huge"'))
+    with pytest.raises(ConfigError) as info:
+        load_baseline(path)
+    assert "b.toml" in str(info.value)
+    assert "profiles.smoke.size" in str(info.value)
+    assert "'tiny'" in str(info.value)
+
+
+def test_frl_config_validation_messages():
+    with pytest.raises(ConfigError, match=r"lambda_spec.*>= 0"):
+        FRLConfig(lambda_spec=-1.0)
+    with pytest.raises(ConfigError, match=r"encoding_frequencies.*>= 1"):
+        FRLConfig(encoding_frequencies=0)
+
+
+def test_run_id_is_deterministic_and_content_addressed(task2d):
+    from frlbench.config import RunSpec, TrainSettings
+
+    baseline = BackboneSpec(name="b", backbone="fno", defaults=TrainSettings(size="tiny"))
+    a = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke")
+    b = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke")
+    c = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 1, "smoke")
+    assert a.run_id == b.run_id != c.run_id
+    assert a.run_id.startswith("advection2d-b-off-s0-")
+    # The file a spec was read from is not part of its identity.
+    moved = RunSpec(
+        task2d.__class__(**{**task2d.__dict__, "source": "/elsewhere.toml"}),
+        baseline, FRL_VARIANTS.get("off"), 0, "smoke",
+    )  # fmt: skip
+    assert moved.run_id == a.run_id
+
+
+def test_task_profile_requires_train_resolution_among_tests():
+    with pytest.raises(ConfigError, match="includes train_resolution"):
+        TaskProfile(8, (16, 32), 32, 1, 1, 1)

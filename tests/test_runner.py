@@ -1,0 +1,183 @@
+"""End-to-end grid runs on a tiny synthetic task: resumption, failures, divergence, records."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from frlbench.cli import app
+from frlbench.records import load_records, read_record
+
+PROBES = Path(__file__).parent / "data" / "probe_backbones.py"
+
+TASK = """
+builder = "advection"
+description = "tiny advection task for runner tests"
+ndim = 2
+channels = ["c"]
+[profiles.smoke]
+train_resolution = 16
+test_resolutions = [16, 32]
+reference_resolution = 32
+n_train = 4
+n_val = 1
+n_test = 2
+[profiles.smoke.data]
+dt = 0.3
+"""
+
+BASELINE = """
+backbone = "{backbone}"
+[defaults]
+size = "tiny"
+epochs = 2
+batch_size = 2
+"""
+
+
+def make_project(root: Path, backbones=("probe_conv",)) -> Path:
+    (root / "tasks").mkdir(parents=True)
+    (root / "baselines").mkdir()
+    (root / "tasks" / "adv.toml").write_text(textwrap.dedent(TASK))
+    shutil.copy(PROBES, root / "baselines" / "probe_backbones.py")
+    for name in backbones:
+        (root / "baselines" / f"{name}.toml").write_text(BASELINE.format(backbone=name))
+    return root
+
+
+def cli(project: Path, *args: str):
+    env = {"FRLBENCH_CACHE": str(project / "cache")}
+    common = ["--tasks-dir", str(project / "tasks"), "--baselines-dir", str(project / "baselines")]
+    result = CliRunner().invoke(app, [*args, *common], env=env)
+    return result
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj", ("probe_conv", "probe_raise", "probe_nan"))
+
+
+def test_grid_records_ok_failed_and_diverged_and_resumes(project: Path):
+    out = project / "results"
+    args = ["run", "--all", "--profile", "smoke", "--frl", "off", "--frl", "full",
+            "--out", str(out), "--no-progress", "--no-report"]  # fmt: skip
+    result = cli(project, *args)
+    assert result.exit_code == 1, result.output  # a failed run makes the exit code non-zero
+    records, bad = load_records(out / "runs")
+    assert not bad
+    status = {(r.baseline, r.frl): r.status for r in records}
+    assert status[("probe_conv", "off")] == "ok"
+    assert status[("probe_conv", "full")] == "ok"
+    assert status[("probe_raise", "off")] == "failed"
+    assert status[("probe_nan", "off")] == "diverged"
+    failed = next(r for r in records if r.status == "failed")
+    assert "probe backbone failure" in failed.reason
+    assert "runs that did not finish" in result.output
+
+    ok = next(r for r in records if r.baseline == "probe_conv" and r.frl == "off")
+    assert [m.resolution for m in ok.metrics] == [16, 32]
+    assert ok.metric(16).rmse_ratio == pytest.approx(1.0)
+    fine = ok.metric(32)
+    assert fine.mse_seen + fine.mse_unseen == pytest.approx(fine.rmse**2, rel=1e-9)
+    assert fine.mse_unseen > 0
+    assert ok.params > 0 and ok.steps == 4 and ok.time_per_step_s > 0
+    assert ok.peak_memory_mb > 0 and ok.env["torch"].startswith("2.13")
+    assert (out / "runs" / ok.run_id / "weights.pt").exists()
+
+    # Second call: finished runs (ok, diverged) are skipped; failed ones are retried.
+    mtime = (out / "runs" / ok.run_id / "record.json").stat().st_mtime_ns
+    result = cli(project, *args)
+    assert "4 already finished" in result.output, result.output
+    assert (out / "runs" / ok.run_id / "record.json").stat().st_mtime_ns == mtime
+
+
+def test_corrupted_record_is_reported_and_rerun(project: Path):
+    out = project / "results"
+    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+            "--out", str(out), "--no-progress", "--no-report"]  # fmt: skip
+    assert cli(project, *args).exit_code == 0
+    (record,) = list((out / "runs").glob("*/record.json"))
+    record.write_text(record.read_text()[:50])  # truncated, as by a disk failure
+    result = cli(project, *args)
+    assert result.exit_code == 0, result.output
+    assert "1 corrupt records redone" in result.output
+    assert read_record(record).status == "ok"
+    assert list(record.parent.glob("record.json.corrupt-*"))
+
+
+def test_unknown_names_fail_before_any_work(project: Path):
+    out = project / "results"
+    result = cli(project, "run", "--backbone", "probe_cnv", "--out", str(out), "--profile", "smoke")
+    assert result.exit_code == 2
+    assert "Did you mean 'probe_conv'" in result.output
+    result = cli(project, "run", "--all", "--frl", "fulll", "--out", str(out))
+    assert "Did you mean 'full'" in result.output
+    result = cli(project, "run", "--all", "--profile", "quik", "--out", str(out))
+    assert "Did you mean 'quick'" in result.output
+    assert not out.exists()
+
+
+def test_eval_reevaluates_stored_weights_at_new_resolutions(project: Path):
+    task = project / "tasks" / "adv.toml"
+    task.write_text(
+        task.read_text().replace("reference_resolution = 32", "reference_resolution = 64")
+    )
+    out = project / "results"
+    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+            "--out", str(out), "--no-progress", "--no-report"]  # fmt: skip
+    assert cli(project, *args).exit_code == 0
+    (path,) = list((out / "runs").glob("*/record.json"))
+    before = read_record(path)
+    result = cli(project, "eval", "--out", str(out), "--resolutions", "16,32,64", "--no-report")
+    assert result.exit_code == 0, result.output
+    after = read_record(path)
+    assert [m.resolution for m in after.metrics] == [16, 32, 64]
+    # Same weights, same data at the training resolution: the same numbers.
+    assert after.metric(16).rmse == pytest.approx(before.metric(16).rmse, rel=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_sigkill_mid_grid_then_resume_matches_uninterrupted(tmp_path: Path):
+    project = make_project(tmp_path / "proj")
+    out = project / "results"
+    env = {**os.environ, "FRLBENCH_CACHE": str(project / "cache")}
+    cmd = [sys.executable, "-m", "frlbench.cli", "run", "--all", "--profile", "smoke",
+           "--frl", "off", "--frl", "full", "--seeds", "0,1,2", "--out", str(out),
+           "--no-progress", "--no-report", "--tasks-dir", str(project / "tasks"),
+           "--baselines-dir", str(project / "baselines")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not list(out.glob("runs/*/record.json")):
+        assert proc.poll() is None, "runner ended before the first record"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-grid
+    proc.wait()
+    first = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/record.json")}
+    for path in out.glob("runs/*/record.json"):
+        json.loads(path.read_text())  # no partial record
+    assert 1 <= len(first) < 6
+
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    records, bad = load_records(out / "runs")
+    assert not bad and len(records) == 6 and all(r.status == "ok" for r in records)
+    for run_id, mtime in first.items():
+        assert (out / "runs" / run_id / "record.json").stat().st_mtime_ns == mtime
+
+    clean = project / "clean"
+    cmd_clean = [*cmd]
+    cmd_clean[cmd_clean.index(str(out))] = str(clean)
+    subprocess.run(cmd_clean, env=env, check=True, capture_output=True)
+    assert {r.run_id for r in load_records(clean / "runs")[0]} == {r.run_id for r in records}
