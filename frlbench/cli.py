@@ -208,6 +208,9 @@ def run_cmd(
     slurm_partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
     report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
+    references: Annotated[
+        bool, typer.Option(help="Also evaluate persistence and the task's solver.")
+    ] = True,
     progress: Annotated[bool, typer.Option(help="Show the live progress display.")] = True,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
@@ -247,6 +250,7 @@ def run_cmd(
         cache_dir=cache_dir,
         plugins_dir=catalog.baselines_dir,
         show_progress=progress,
+        references=references,
         ray_address=ray_address,
         slurm_partition=slurm_partition,
     )

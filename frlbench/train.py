@@ -9,14 +9,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import platform
 import random
 import resource
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ import torch
 from frlbench import metrics
 from frlbench.config import RunSpec
 from frlbench.data import PairedDataset, load_dataset
+from frlbench.env import environment
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.records import ResolutionMetrics, RunRecord
 from frlbench.registry import BACKBONES
@@ -54,44 +52,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def environment(device: torch.device) -> dict[str, str]:
-    """Library versions, git commit and machine facts recorded with every run."""
-    env = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in ("frlbench", "torch", "neuraloperator", "torch-harmonics", "numpy"):
-        try:
-            env[package] = version(package)
-        except PackageNotFoundError:
-            env[package] = "not installed"
-    env["git_commit"] = git_commit()
-    env["host"] = platform.node()
-    env["cpu_threads"] = str(torch.get_num_threads())
-    if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
-    return env
-
-
-def git_commit() -> str:
-    """Commit of the source tree frlbench runs from ("unknown" outside a git checkout)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -273,7 +233,6 @@ __all__ = [
     "Diverged",
     "build_model",
     "configure_threads",
-    "environment",
     "evaluate",
     "predict",
     "resolve_device",

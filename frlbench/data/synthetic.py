@@ -80,7 +80,12 @@ def advect(x: torch.Tensor, lengths: tuple[float, ...], opts: AdvectionOptions) 
     return torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) * factor, s=shape, dim=dims)
 
 
-@register_task_builder("advection", options=AdvectionOptions, version=1)
+def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+    """The task's solver: exact evolution of ``inputs`` (physical units) on their own grid."""
+    return advect(inputs, task.lengths, builder_options(task, profile, AdvectionOptions))
+
+
+@register_task_builder("advection", options=AdvectionOptions, solver=forecast, version=1)
 def build_advection(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
     """Build the paired advection–diffusion dataset of ``task`` under ``profile``."""
     opts = builder_options(task, profile, AdvectionOptions)

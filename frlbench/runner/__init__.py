@@ -38,8 +38,8 @@ class GridSummary:
 
     @property
     def failures(self) -> list[RunRecord]:
-        """Records whose status is not ``ok``."""
-        return [r for r in self.records if r.status != "ok"]
+        """Records whose status is not ``ok`` (a reference that does not apply is not one)."""
+        return [r for r in self.records if r.status != "ok" and not r.reason.startswith("n/a")]
 
 
 def plan(specs: Sequence[RunSpec], store: RunStore) -> tuple[list[RunSpec], int, list[str]]:
@@ -80,6 +80,7 @@ def run_grid(
     cache_dir: Path | None = None,
     plugins_dir: Path | None = None,
     show_progress: bool = True,
+    references: bool = True,
     **backend_options: Any,
 ) -> GridSummary:
     """Execute the unfinished runs of ``specs`` and return a summary of the whole grid.
@@ -93,6 +94,7 @@ def run_grid(
         cache_dir: Dataset cache directory.
         plugins_dir: Directory of ``*.py`` backbone plugins that workers import.
         show_progress: Show the live display.
+        references: Also evaluate the persistence and solver rows of every task.
         **backend_options: Passed to the backend (``ray_address``, ``slurm_partition``, ...).
     """
     execute = BACKENDS.get(backend)
@@ -112,4 +114,26 @@ def run_grid(
                 **backend_options,
             )
     records = [store.read(s.run_id) for s in specs]
+    if references:
+        records += run_references(specs, store, cache_dir)
     return GridSummary(len(specs), skipped, len(todo), corrupt, records)
+
+
+def run_references(
+    specs: Sequence[RunSpec], store: RunStore, cache_dir: Path | None
+) -> list[RunRecord]:
+    """Persistence and solver rows for every (task, profile) of the grid, once each."""
+    from frlbench.reference import REFERENCES, reference_run_id, run_reference
+
+    records = []
+    tasks = {(s.task.name, s.profile): s.task for s in specs}
+    for (_, profile), task in sorted(tasks.items()):
+        for name in REFERENCES:
+            run_id = reference_run_id(task, profile, name)
+            state = store.state(run_id)
+            if state == "corrupt":
+                store.quarantine(run_id)
+            if state != "done":
+                store.save(run_reference(name, task, profile, cache_dir=cache_dir), None)
+            records.append(store.read(run_id))
+    return records

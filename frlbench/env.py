@@ -1,0 +1,49 @@
+"""What a record says about where it was measured: versions, commit, machine."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+
+def git_commit() -> str:
+    """Commit of the source tree frlbench runs from (``-dirty`` if modified; else "unknown")."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment(device: torch.device | str = "cpu") -> dict[str, str]:
+    """Library versions, git commit and machine facts recorded with every run."""
+    device = torch.device(device)
+    env = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in ("frlbench", "torch", "neuraloperator", "torch-harmonics", "numpy"):
+        try:
+            env[package] = version(package)
+        except PackageNotFoundError:
+            env[package] = "not installed"
+    env["git_commit"] = git_commit()
+    env["host"] = platform.node()
+    env["cpu_threads"] = str(torch.get_num_threads())
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env

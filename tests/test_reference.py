@@ -1,0 +1,45 @@
+"""Reference rows: persistence and the task's solver, evaluated like models."""
+
+from __future__ import annotations
+
+import pytest
+
+from frlbench.data import load_dataset
+from frlbench.reference import reference_run_id, run_reference, solver_for
+
+
+def test_solver_at_reference_resolution_reproduces_truth(task2d, tmp_path):
+    """Pairing sanity: the solver run on the reference grid gives the stored truth."""
+    data = load_dataset(task2d, "smoke", cache_dir=tmp_path)
+    sizes = task2d.profile("smoke")
+    ref = sizes.reference_resolution
+    test = data.splits["test"]
+    inputs = data.denormalize(test.inputs[ref].double())
+    truth = data.denormalize(test.targets[ref].double())
+    pred = solver_for(task2d)(task2d, "smoke", inputs, ref)
+    scale = truth.abs().max()
+    assert (pred - truth).abs().max() / scale < 1e-6  # float32 storage round-off
+
+
+def test_reference_records(task2d, tmp_path):
+    persistence = run_reference("persistence", task2d, "smoke", cache_dir=tmp_path)
+    solver = run_reference("solver", task2d, "smoke", cache_dir=tmp_path)
+    assert persistence.kind == solver.kind == "reference"
+    assert persistence.status == solver.status == "ok"
+    res = [m.resolution for m in solver.metrics]
+    assert res == list(task2d.profile("smoke").test_resolutions)
+    # The exact solver beats doing nothing at every resolution.
+    for p, s in zip(persistence.metrics, solver.metrics, strict=True):
+        assert s.rmse < p.rmse
+        assert s.inference_s_per_sample > 0
+    assert persistence.run_id == reference_run_id(task2d, "smoke", "persistence")
+
+
+def test_reference_not_applicable_is_recorded_with_reason(task2d, tmp_path, monkeypatch):
+    import frlbench.reference as reference
+
+    monkeypatch.setattr(reference, "solver_for", lambda task: None)
+    rec = run_reference("solver", task2d, "smoke", cache_dir=tmp_path)
+    assert rec.status == "failed" and rec.reason.startswith("n/a:")
+    with pytest.raises(ValueError, match="persistence, solver"):
+        run_reference("oracle", task2d, "smoke", cache_dir=tmp_path)
