@@ -1,0 +1,130 @@
+"""The leaderboard: reads run records, writes tables and figures. Never trains, never imports torch.
+
+Usage::
+
+    from frlbench.report import render_report
+
+    summary = render_report(Path("results"))
+
+reads ``results/runs/*/record.json`` and writes ``results/leaderboard.{md,csv,tex,html}``,
+``results/leaderboard_summary.csv`` and ``results/figures/*.{png,pdf}``.
+
+Modules: :mod:`~frlbench.report.aggregate` (records → DataFrames), :mod:`~.tables` (what the
+tables show), :mod:`~.document` (Markdown / LaTeX / HTML writers), :mod:`~.figures` (plots).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from frlbench.records import RecordError, RunRecord, load_records, records_to_rows
+from frlbench.report.aggregate import CONFIG_KEYS, Leaderboard, build_leaderboard
+from frlbench.report.document import Image, to_html, to_latex, to_markdown
+from frlbench.report.tables import build_document, verdict
+
+__all__ = ["Leaderboard", "ReportSummary", "build_leaderboard", "render_report"]
+
+CSV_FLOAT_FORMAT = "%.10g"
+
+
+@dataclass
+class ReportSummary:
+    """What :func:`render_report` wrote and what it left out.
+
+    Attributes:
+        paths: Every file written, in writing order.
+        n_records: Finished records (status ok) that entered the numbers.
+        unreadable: Messages of record files that could not be read (not used).
+        not_finished: Diverged or failed runs (not used; listed in the leaderboard).
+        not_applicable: Reference runs that do not apply to their task (shown as n/a).
+        verdicts: One computed sentence per section, ``"<task> (<profile>): ..."``.
+    """
+
+    paths: list[Path] = field(default_factory=list)
+    n_records: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    not_finished: list[RunRecord] = field(default_factory=list)
+    not_applicable: list[RunRecord] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+
+
+def _write(path: Path, text: str, written: list[Path]) -> None:
+    path.write_text(text, encoding="utf-8")
+    written.append(path)
+
+
+def long_frame(records: list[RunRecord]) -> pd.DataFrame:
+    """Long-form rows of every readable record, one per (run, resolution), sorted."""
+    frame = pd.DataFrame(records_to_rows(records))
+    if frame.empty:
+        return frame
+    return frame.sort_values(
+        [*CONFIG_KEYS, "seed", "run_id", "resolution"], na_position="first", kind="stable"
+    ).reset_index(drop=True)
+
+
+def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
+    """Render the leaderboard of ``results_dir`` from its run records.
+
+    Reads ``results_dir/runs/*/record.json``; only records with status ``ok`` enter the
+    numbers. Writes ``leaderboard.md``, ``.tex``, ``.html``, ``leaderboard.csv`` (long form:
+    every readable record, one row per resolution, with its ``status``),
+    ``leaderboard_summary.csv`` (one row per task, profile, baseline and FRL variant) and,
+    with ``figures``, ``figures/<figure>_<task>_<profile>.{png,pdf}``.
+
+    Args:
+        results_dir: The results directory (holding ``runs/``).
+        figures: Also render the figures (needs matplotlib; the tables do not).
+
+    Returns:
+        What was written, how many records were used and which were not.
+
+    Raises:
+        FileNotFoundError: If ``results_dir/runs`` does not exist.
+    """
+    results_dir = Path(results_dir)
+    runs_dir = results_dir / "runs"
+    if not runs_dir.is_dir():
+        raise FileNotFoundError(
+            f"{runs_dir}: no runs directory; run `frlbench run --out {results_dir}` first"
+        )
+    records, errors = load_records(runs_dir)
+    # The documents name unreadable files relative to results_dir, so they do not depend on
+    # where the results directory lives.
+    prefix = f"{results_dir}{os.sep}"
+    relative = [RecordError(str(e).replace(prefix, "", 1)) for e in errors]
+    board = build_leaderboard(records, relative)
+    written: list[Path] = []
+
+    images: dict[str, list[Image]] = {}
+    if figures:
+        from frlbench.report.figures import section_figures  # matplotlib only when drawing
+
+        for section in board.sections:
+            images[section.slug], paths = section_figures(board, section, results_dir / "figures")
+            written += paths
+
+    blocks = build_document(board, images)
+    _write(results_dir / "leaderboard.md", to_markdown(blocks), written)
+    _write(results_dir / "leaderboard.tex", to_latex(blocks), written)
+    _write(results_dir / "leaderboard.html", to_html(blocks), written)
+    long_frame(records).to_csv(
+        results_dir / "leaderboard.csv", index=False, float_format=CSV_FLOAT_FORMAT
+    )
+    written.append(results_dir / "leaderboard.csv")
+    board.summary.to_csv(
+        results_dir / "leaderboard_summary.csv", index=False, float_format=CSV_FLOAT_FORMAT
+    )
+    written.append(results_dir / "leaderboard_summary.csv")
+    return ReportSummary(
+        paths=written,
+        n_records=len(board.records.ok),
+        unreadable=sorted(str(e) for e in errors),
+        not_finished=list(board.records.not_finished),
+        not_applicable=list(board.records.not_applicable),
+        verdicts=[f"{s.task} ({s.profile}): {verdict(board, s)}" for s in board.sections],
+    )

@@ -1,0 +1,475 @@
+"""Records → tidy DataFrames: the computing half of the leaderboard (nothing is rendered here).
+
+Only records with ``status == "ok"`` enter the numbers. Every statistic is first taken per
+seed (one run = one seed; duplicate records of one seed are averaged) and then summarised
+across seeds as a mean with a 95% t-interval (:func:`frlbench.stats.mean_interval`).
+
+Frames built here, all sorted deterministically:
+
+- :func:`per_seed_frame`: one row per (configuration, seed, resolution).
+- :func:`per_resolution_frame`: one row per (configuration, resolution), means over seeds.
+- :func:`summary_frame`: one row per configuration, with the statistics at the finest test
+  resolution, the anchoring slope and its label, cost and the equivalent solver resolution.
+- :func:`frequency_frame`: mean frequency response per (configuration, resolution, shell).
+
+A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``(task, profile)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from frlbench.records import RecordError, RunRecord, records_to_rows
+from frlbench.stats import anchoring_label, anchoring_slope, mean_interval
+
+SECTION_KEYS = ["task", "profile"]
+CONFIG_KEYS = [*SECTION_KEYS, "kind", "baseline", "frl"]
+FRL_ORDER = ("off", "full", "encoding-only", "multires-only", "loss-only", "no-encoding")
+REFERENCE_ORDER = ("persistence", "solver")
+SOLVER = "solver"
+NOT_APPLICABLE_PREFIX = "n/a"
+
+
+@dataclass
+class RecordSet:
+    """Records sorted by what the leaderboard does with them.
+
+    Attributes:
+        ok: Finished runs; the only ones whose numbers are used.
+        not_finished: Diverged or failed runs, listed with their reasons.
+        not_applicable: Reference runs that do not apply to a task (status ``failed`` with a
+            reason starting ``"n/a:"``), shown as n/a in the task's table.
+        unreadable: Messages of record files that could not be read.
+    """
+
+    ok: list[RunRecord] = field(default_factory=list)
+    not_finished: list[RunRecord] = field(default_factory=list)
+    not_applicable: list[RunRecord] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def is_not_applicable(record: RunRecord) -> bool:
+    """A reference that does not apply to the task: failed with a reason starting "n/a"."""
+    return (
+        record.kind == "reference"
+        and record.status == "failed"
+        and record.reason.strip().lower().startswith(NOT_APPLICABLE_PREFIX)
+    )
+
+
+def split_records(records: Iterable[RunRecord], errors: Iterable[RecordError] = ()) -> RecordSet:
+    """Sort records into finished, not finished and not applicable (each by run id)."""
+    out = RecordSet(unreadable=sorted(str(e) for e in errors))
+    for rec in sorted(records, key=lambda r: r.run_id):
+        if rec.status == "ok":
+            out.ok.append(rec)
+        elif is_not_applicable(rec):
+            out.not_applicable.append(rec)
+        else:
+            out.not_finished.append(rec)
+    return out
+
+
+def frl_rank(name: str) -> tuple[int, str]:
+    """Sort key of an FRL variant: off, full, the known ablations, then others by name."""
+    return (FRL_ORDER.index(name), "") if name in FRL_ORDER else (len(FRL_ORDER), name)
+
+
+def config_rank(kind: str, baseline: str, frl: str) -> tuple:
+    """Sort key of a configuration: models by baseline and variant, then the references."""
+    if kind == "reference":
+        ref = REFERENCE_ORDER.index(baseline) if baseline in REFERENCE_ORDER else 99
+        return (1, ref, baseline, frl_rank(frl))
+    return (0, 0, baseline, frl_rank(frl))
+
+
+def sort_configs(frame: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows in leaderboard order: section, configuration rank, then the ``extra`` columns."""
+    keys = [
+        (
+            row["task"],
+            row["profile"],
+            config_rank(row["kind"], row["baseline"], row["frl"]),
+            *(row[c] for c in extra),
+        )
+        for row in frame.to_dict("records")
+    ]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _sqrt(values: pd.Series) -> pd.Series:
+    return np.sqrt(values.astype(float).where(values.astype(float) >= 0))
+
+
+def per_seed_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """One row per (configuration, seed, resolution) from finished records.
+
+    Built from :func:`frlbench.records.records_to_rows`. ``rmse_ratio`` falls back to the
+    run's rmse over its own rmse at the training resolution when the record left it NaN, and
+    ``anchoring_slope`` to the slope over the run's metrics. ``seen_rmse`` and ``unseen_rmse``
+    are the square roots of the band MSEs (``seen_rmse² + unseen_rmse² = rmse²``).
+    """
+    columns = [
+        *CONFIG_KEYS,
+        "seed",
+        "resolution",
+        "backbone",
+        "size",
+        "train_resolution",
+        "rmse",
+        "rmse_ratio",
+        "mse_seen",
+        "mse_unseen",
+        "seen_rmse",
+        "unseen_rmse",
+        "inference_s_per_sample",
+        "anchoring_slope",
+        "time_per_step_s",
+        "peak_memory_mb",
+        "params",
+    ]
+    finished = [r for r in records if r.status == "ok"]
+    rows = [r for r in records_to_rows(finished) if r["resolution"] is not None]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    long = pd.DataFrame(rows)
+    for col in ("rmse", "rmse_ratio", "mse_seen", "mse_unseen", "inference_s_per_sample"):
+        long[col] = long[col].astype(float)
+
+    by_run = {r.run_id: r for r in finished}
+    ratio, slope = [], []
+    for run_id, res, value, run_slope in zip(
+        long["run_id"], long["resolution"], long["rmse_ratio"], long["anchoring_slope"], strict=True
+    ):
+        rec = by_run[run_id]
+        if not math.isfinite(value):
+            own = rec.metric(rec.train_resolution)
+            here = rec.metric(int(res))
+            value = here.rmse / own.rmse if own and here and own.rmse > 0 else math.nan
+        if not math.isfinite(run_slope):
+            run_slope = anchoring_slope(
+                [m.resolution for m in rec.metrics], [m.rmse for m in rec.metrics]
+            )
+        ratio.append(value)
+        slope.append(run_slope)
+    long["rmse_ratio"] = ratio
+    long["anchoring_slope"] = slope
+    long["seen_rmse"] = _sqrt(long["mse_seen"])
+    long["unseen_rmse"] = _sqrt(long["mse_unseen"])
+
+    keys = [*CONFIG_KEYS, "seed", "resolution"]
+    labels = ["backbone", "size", "train_resolution"]
+    numeric = [c for c in columns if c not in keys and c not in labels]
+    # Several records of one seed (e.g. a re-run under a changed config) are averaged per seed.
+    grouped = long.groupby(keys, sort=False, dropna=False)
+    seeds = grouped[numeric].mean().reset_index()
+    first = grouped[labels].first().reset_index()
+    seeds = seeds.merge(first, on=keys)
+    seeds["resolution"] = seeds["resolution"].astype(int)
+    seeds["seed"] = seeds["seed"].astype(int)
+    return sort_configs(seeds[columns], extra=("seed", "resolution"))
+
+
+def duplicate_seeds(records: Sequence[RunRecord]) -> list[tuple[str, ...]]:
+    """(task, profile, baseline, frl, seed) combinations with more than one finished record."""
+    counts: dict[tuple[str, ...], int] = {}
+    for rec in records:
+        if rec.status == "ok":
+            key = (rec.task, rec.profile, rec.baseline, rec.frl, str(rec.seed))
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(k for k, n in counts.items() if n > 1)
+
+
+def section_resolutions(seeds: pd.DataFrame) -> dict[tuple[str, str], list[int]]:
+    """Test resolutions of each section: those of its model runs (references if none)."""
+    out = {}
+    for key, group in seeds.groupby(SECTION_KEYS, sort=True):
+        models = group[group["kind"] == "model"]
+        source = models if not models.empty else group
+        out[key] = sorted(int(r) for r in source["resolution"].unique())
+    return out
+
+
+def _interval_columns(prefix: str, values: Sequence[float]) -> dict[str, float]:
+    interval = mean_interval(values)
+    return {
+        f"{prefix}_mean": interval.mean,
+        f"{prefix}_low": interval.low,
+        f"{prefix}_high": interval.high,
+    }
+
+
+def per_resolution_frame(seeds: pd.DataFrame) -> pd.DataFrame:
+    """One row per (configuration, resolution): means over seeds, intervals where useful.
+
+    ``speedup_vs_solver`` is the solver's inference time per sample at the same resolution
+    divided by this configuration's (> 1: faster than the solver); NaN without a solver.
+    """
+    rows = []
+    for key, group in seeds.groupby([*CONFIG_KEYS, "resolution"], sort=False):
+        row = dict(zip([*CONFIG_KEYS, "resolution"], key, strict=True))
+        row["n_seeds"] = int(group["seed"].nunique())
+        row.update(_interval_columns("rmse", group["rmse"]))
+        row.update(_interval_columns("rmse_ratio", group["rmse_ratio"]))
+        for col in ("seen_rmse", "unseen_rmse", "mse_seen", "mse_unseen"):
+            row[col] = float(group[col].mean())
+        row["inference_s_per_sample"] = float(group["inference_s_per_sample"].mean())
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    solver = frame[(frame["kind"] == "reference") & (frame["baseline"] == SOLVER)]
+    solver_time = {
+        (t, p, r): s
+        for t, p, r, s in zip(
+            solver["task"],
+            solver["profile"],
+            solver["resolution"],
+            solver["inference_s_per_sample"],
+            strict=True,
+        )
+    }
+    frame["speedup_vs_solver"] = [
+        solver_time.get((t, p, r), math.nan) / s if s > 0 else math.nan
+        for t, p, r, s in zip(
+            frame["task"],
+            frame["profile"],
+            frame["resolution"],
+            frame["inference_s_per_sample"],
+            strict=True,
+        )
+    ]
+    return sort_configs(frame, extra=("resolution",))
+
+
+def equivalent_resolution(
+    resolutions: Sequence[float], rmses: Sequence[float], target_rmse: float
+) -> float:
+    """Resolution at which a reference (the solver) reaches ``target_rmse``.
+
+    The reference's RMSE is interpolated linearly in log RMSE against log resolution between
+    measured points, scanning from the coarsest grid; the first crossing is returned.
+
+    Returns:
+        The interpolated resolution; ``-inf`` when the reference is already at least as
+        accurate at its coarsest resolution ("< min"); ``inf`` when it never gets as accurate
+        ("> max"); NaN when there is no usable curve or target.
+    """
+    res = np.asarray(resolutions, dtype=float)
+    err = np.asarray(rmses, dtype=float)
+    ok = np.isfinite(res) & np.isfinite(err) & (res > 0) & (err > 0)
+    if not ok.any() or not (math.isfinite(target_rmse) and target_rmse > 0):
+        return math.nan
+    order = np.argsort(res[ok])
+    res, err = res[ok][order], err[ok][order]
+    if err[0] == target_rmse:
+        return float(res[0])
+    if err[0] < target_rmse:
+        return -math.inf
+    for i in range(len(res) - 1):
+        if err[i + 1] <= target_rmse < err[i]:
+            frac = (math.log(target_rmse) - math.log(err[i])) / (
+                math.log(err[i + 1]) - math.log(err[i])
+            )
+            return float(math.exp(math.log(res[i]) + frac * (math.log(res[i + 1] / res[i]))))
+    return math.inf
+
+
+def summary_frame(seeds: pd.DataFrame, per_resolution: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration: the leaderboard's numbers.
+
+    Columns: the configuration keys, ``backbone``, ``size``, ``n_seeds``,
+    ``train_resolution``, ``finest_resolution`` (largest test resolution of the section),
+    ``rmse_finest`` (mean over seeds), ``rmse_ratio_{mean,low,high}`` and
+    ``slope_{mean,low,high}`` (95% intervals across seeds), ``label`` (from
+    :func:`frlbench.stats.anchoring_label`), ``seen_rmse``/``unseen_rmse`` and
+    ``unseen_fraction`` (unseen share of the squared error) at the finest resolution,
+    ``time_per_step_s`` and ``peak_memory_mb`` (means), ``params`` and, for models,
+    ``equivalent_solver_resolution`` (see :func:`equivalent_resolution`; ±inf outside the
+    solver's measured range).
+    """
+    if seeds.empty:
+        return pd.DataFrame()
+    sections = section_resolutions(seeds)
+    solver_curves = {
+        (t, p): group
+        for (t, p), group in per_resolution[
+            (per_resolution["kind"] == "reference") & (per_resolution["baseline"] == SOLVER)
+        ].groupby(SECTION_KEYS)
+    }
+    rows = []
+    for key, group in seeds.groupby(CONFIG_KEYS, sort=False):
+        row = dict(zip(CONFIG_KEYS, key, strict=True))
+        finest = sections[(row["task"], row["profile"])][-1]
+        at_finest = group[group["resolution"] == finest]
+        per_run = group.groupby("seed")
+        train = group["train_resolution"].mode()
+        row.update(
+            backbone=str(group["backbone"].iloc[0]),
+            size=str(group["size"].iloc[0]),
+            n_seeds=int(group["seed"].nunique()),
+            train_resolution=int(train.iloc[0]) if not train.empty else 0,
+            finest_resolution=finest,
+            rmse_finest=float(at_finest["rmse"].mean()),
+        )
+        row.update(_interval_columns("rmse_ratio", at_finest["rmse_ratio"]))
+        slopes = per_run["anchoring_slope"].first()
+        interval = mean_interval(slopes)
+        row.update(slope_mean=interval.mean, slope_low=interval.low, slope_high=interval.high)
+        row["label"] = anchoring_label(interval)
+        mse_total = at_finest["mse_seen"] + at_finest["mse_unseen"]
+        row.update(
+            seen_rmse=float(at_finest["seen_rmse"].mean()),
+            unseen_rmse=float(at_finest["unseen_rmse"].mean()),
+            unseen_fraction=float((at_finest["mse_unseen"] / mse_total).mean()),
+            time_per_step_s=float(per_run["time_per_step_s"].first().mean()),
+            peak_memory_mb=float(per_run["peak_memory_mb"].first().mean()),
+            params=int(per_run["params"].first().median()),
+        )
+        curve = solver_curves.get((row["task"], row["profile"]))
+        row["equivalent_solver_resolution"] = (
+            equivalent_resolution(curve["resolution"], curve["rmse_mean"], row["rmse_finest"])
+            if curve is not None and row["kind"] == "model"
+            else math.nan
+        )
+        rows.append(row)
+    return sort_configs(pd.DataFrame(rows))
+
+
+def overhead(summary: pd.DataFrame, column: str, variant: str = "full") -> dict[tuple, float]:
+    """Ratio of means ``variant`` / ``off`` of ``column`` per (task, profile, baseline)."""
+    models = summary[summary["kind"] == "model"].set_index([*SECTION_KEYS, "baseline", "frl"])
+    out = {}
+    for (task, profile, baseline, frl), value in models[column].items():
+        if frl != variant or (task, profile, baseline, "off") not in models.index:
+            continue
+        base = models.loc[(task, profile, baseline, "off"), column]
+        out[(task, profile, baseline)] = float(value / base) if base > 0 else math.nan
+    return out
+
+
+def frequency_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Mean frequency response over seeds per (configuration, resolution, shell).
+
+    ``k`` is the shell wavenumber normalized by the training Nyquist (1 = training Nyquist);
+    ``response`` the energy of the prediction over the energy of the truth in that shell.
+    """
+    columns = [*CONFIG_KEYS, "resolution", "k", "response", "n_seeds"]
+    rows = [
+        {
+            **{k: getattr(rec, k) for k in CONFIG_KEYS},
+            "seed": rec.seed,
+            "resolution": m.resolution,
+            "k": round(float(k), 9),
+            "response": float(v),
+        }
+        for rec in records
+        if rec.status == "ok"
+        for m in rec.metrics
+        for k, v in zip(m.freq_k, m.freq_response, strict=False)
+    ]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows)
+    keys = [*CONFIG_KEYS, "resolution", "k"]
+    per_seed = frame.groupby([*keys, "seed"], sort=False)["response"].mean().reset_index()
+    grouped = per_seed.groupby(keys, sort=False)
+    out = grouped["response"].mean().reset_index()
+    out["n_seeds"] = grouped["seed"].nunique().to_numpy()
+    return sort_configs(out[columns], extra=("resolution", "k"))
+
+
+@dataclass
+class Section:
+    """One task under one profile: a section of the leaderboard.
+
+    Attributes:
+        task: Task name.
+        profile: Profile name.
+        train_resolution: ρ0 of the section's runs (the most common one).
+        resolutions: Test resolutions, ascending.
+    """
+
+    task: str
+    profile: str
+    train_resolution: int
+    resolutions: list[int]
+
+    @property
+    def finest(self) -> int:
+        """Largest test resolution."""
+        return self.resolutions[-1]
+
+    @property
+    def slug(self) -> str:
+        """File-name-safe ``<task>_<profile>``."""
+        raw = f"{self.task}_{self.profile}"
+        return "".join(c if c.isalnum() or c in "-_." else "-" for c in raw)
+
+    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows of ``frame`` that belong to this section."""
+        if frame.empty:
+            return frame
+        mask = (frame["task"] == self.task) & (frame["profile"] == self.profile)
+        return frame[mask].reset_index(drop=True)
+
+
+@dataclass
+class Leaderboard:
+    """Everything the tables and figures are rendered from.
+
+    Attributes:
+        records: The records sorted by use (finished, not finished, n/a, unreadable).
+        sections: One per (task, profile) with finished runs, sorted.
+        seeds: :func:`per_seed_frame`.
+        per_resolution: :func:`per_resolution_frame`.
+        summary: :func:`summary_frame`.
+        frequency: :func:`frequency_frame`.
+        duplicates: Seeds with several finished records (averaged per seed).
+    """
+
+    records: RecordSet
+    sections: list[Section]
+    seeds: pd.DataFrame
+    per_resolution: pd.DataFrame
+    summary: pd.DataFrame
+    frequency: pd.DataFrame
+    duplicates: list[tuple[str, ...]]
+
+    def not_applicable(self, section: Section) -> list[RunRecord]:
+        """References that do not apply to ``section``'s task."""
+        return [
+            r
+            for r in self.records.not_applicable
+            if (r.task, r.profile) == (section.task, section.profile)
+        ]
+
+
+def build_leaderboard(
+    records: Sequence[RunRecord], errors: Sequence[RecordError] = ()
+) -> Leaderboard:
+    """Aggregate records (as returned by :func:`frlbench.records.load_records`)."""
+    split = split_records(records, errors)
+    seeds = per_seed_frame(split.ok)
+    per_resolution = per_resolution_frame(seeds)
+    sections = []
+    for (task, profile), resolutions in section_resolutions(seeds).items():
+        trained = seeds[(seeds["task"] == task) & (seeds["profile"] == profile)]
+        models = trained[trained["kind"] == "model"]
+        train = (models if not models.empty else trained)["train_resolution"].mode()
+        sections.append(Section(task, profile, int(train.iloc[0]), resolutions))
+    return Leaderboard(
+        records=split,
+        sections=sections,
+        seeds=seeds,
+        per_resolution=per_resolution,
+        summary=summary_frame(seeds, per_resolution),
+        frequency=frequency_frame(split.ok),
+        duplicates=duplicate_seeds(split.ok),
+    )

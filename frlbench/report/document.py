@@ -1,0 +1,277 @@
+"""A tiny document model (headings, paragraphs, tables, figures) and its three writers.
+
+The leaderboard is built once as a list of blocks and written as Markdown, LaTeX and HTML
+by plain string building (no tabulate, no jinja2), so the three files always agree.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+# LaTeX for the non-ASCII characters the leaderboard uses.
+_LATEX_SYMBOLS = {
+    "→": r"$\to$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "µ": r"$\mu$",
+    "ρ": r"$\rho$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "≈": r"$\approx$",
+    "²": r"$^2$",
+    "·": r"$\cdot$",
+    "—": "---",
+    "–": "--",
+    "−": "-",
+    "|": r"$|$",
+}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
+
+
+@dataclass
+class Heading:
+    """A heading; level 1 is the document title."""
+
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Paragraph:
+    """A paragraph of plain text; ``lead`` is set in bold before it (e.g. "Verdict:")."""
+
+    text: str
+    lead: str = ""
+
+
+@dataclass
+class Bullets:
+    """A list of plain-text items."""
+
+    items: list[str]
+
+
+@dataclass
+class Table:
+    """A table of display strings.
+
+    Attributes:
+        title: Shown above the table (LaTeX: the caption).
+        columns: Header cells.
+        rows: Body cells, one list per row, as many as ``columns``.
+        note: Shown under the table.
+        text: Indices of text columns, aligned left; the others are right-aligned numbers.
+    """
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    note: str = ""
+    text: tuple[int, ...] = (0,)
+
+    def aligns(self) -> list[str]:
+        """``"l"`` or ``"r"`` per column."""
+        return ["l" if i in self.text else "r" for i in range(len(self.columns))]
+
+
+@dataclass
+class Image:
+    """A figure file, by path relative to the document, without extension."""
+
+    stem: str
+    caption: str
+
+
+Block = Heading | Paragraph | Bullets | Table | Image
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    """GitHub-flavoured Markdown; figures as PNG links."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            out.append(f"{'#' * block.level} {block.text}")
+        elif isinstance(block, Paragraph):
+            out.append(f"**{block.lead}** {block.text}" if block.lead else block.text)
+        elif isinstance(block, Bullets):
+            out.append("\n".join(f"- {cell(item)}" for item in block.items))
+        elif isinstance(block, Table):
+            lines = [f"**{block.title}**", ""] if block.title else []
+            lines.append("| " + " | ".join(cell(c) for c in block.columns) + " |")
+            aligns = [":---" if a == "l" else "---:" for a in block.aligns()]
+            lines.append("| " + " | ".join(aligns) + " |")
+            lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in block.rows]
+            if block.note:
+                lines += ["", f"*{block.note}*"]
+            out.append("\n".join(lines))
+        elif isinstance(block, Image):
+            out.append(f"![{block.caption}]({block.stem}.png)")
+    return "\n\n".join(out) + "\n"
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX specials and spell the leaderboard's symbols in math mode."""
+    return "".join(_LATEX_SPECIAL.get(c, _LATEX_SYMBOLS.get(c, c)) for c in text)
+
+
+def to_latex(blocks: list[Block]) -> str:
+    """A standalone LaTeX document (booktabs tables, PDF figures) for pdflatex.
+
+    Packages: fontenc, inputenc, geometry, booktabs, graphicx, float, caption.
+    """
+    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), "")
+    out = [
+        r"\documentclass[10pt]{article}",
+        r"\usepackage[T1]{fontenc}",
+        r"\usepackage[utf8]{inputenc}",
+        r"\usepackage[landscape,margin=1.5cm]{geometry}",
+        r"\usepackage{booktabs}",
+        r"\usepackage{graphicx}",
+        r"\usepackage{float}",
+        r"\usepackage{caption}",
+        rf"\title{{{latex_escape(title)}}}",
+        r"\date{}",
+        r"\begin{document}",
+        r"\maketitle",
+    ]
+    sections = {2: "section*", 3: "subsection*"}
+    for block in blocks:
+        if isinstance(block, Heading):
+            if block.level > 1:
+                command = sections.get(block.level, "paragraph*")
+                out.append(f"\\{command}{{{latex_escape(block.text)}}}")
+        elif isinstance(block, Paragraph):
+            lead = rf"\textbf{{{latex_escape(block.lead)}}} " if block.lead else ""
+            out.append(lead + latex_escape(block.text) + "\n")
+        elif isinstance(block, Bullets):
+            items = [rf"  \item {latex_escape(item)}" for item in block.items]
+            out.append("\n".join([r"\begin{itemize}", *items, r"\end{itemize}"]))
+        elif isinstance(block, Table):
+            spec = "".join(block.aligns())
+            body = [" & ".join(latex_escape(c) for c in row) + r" \\" for row in block.rows]
+            out.append(
+                "\n".join(
+                    [
+                        r"\begin{table}[H]",
+                        r"\centering\small",
+                        rf"\caption*{{{latex_escape(block.title)}}}" if block.title else "",
+                        # Shrink wide tables to the line width; leave narrow ones alone.
+                        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+                        rf"\begin{{tabular}}{{{spec}}}",
+                        r"\toprule",
+                        " & ".join(latex_escape(c) for c in block.columns) + r" \\",
+                        r"\midrule",
+                        *body,
+                        r"\bottomrule",
+                        r"\end{tabular}}",
+                        rf"\par\footnotesize {latex_escape(block.note)}" if block.note else "",
+                        r"\end{table}",
+                    ]
+                )
+            )
+        elif isinstance(block, Image):
+            out.append(
+                "\n".join(
+                    [
+                        r"\begin{figure}[H]",
+                        r"\centering",
+                        rf"\includegraphics[width=0.9\linewidth,height=0.8\textheight,"
+                        rf"keepaspectratio]{{{block.stem}.pdf}}",
+                        rf"\caption*{{{latex_escape(block.caption)}}}",
+                        r"\end{figure}",
+                    ]
+                )
+            )
+    out.append(r"\end{document}")
+    return "\n".join(line for line in out if line) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.5em 0 0.3em; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; }
+th { border-bottom: 2px solid #444; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+p.note { font-size: 0.85em; color: #555; margin-top: 0; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; }
+figcaption { font-size: 0.9em; color: #444; }
+""".strip()
+
+
+def to_html(blocks: list[Block]) -> str:
+    """A standalone HTML page; figures are embedded by relative path to their PNG files."""
+    esc = html.escape
+    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), "")
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{esc(title)}</title>",
+        f"<style>\n{_CSS}\n</style>",
+        "</head>",
+        "<body>",
+    ]
+    for block in blocks:
+        if isinstance(block, Heading):
+            level = min(block.level, 6)
+            out.append(f"<h{level}>{esc(block.text)}</h{level}>")
+        elif isinstance(block, Paragraph):
+            lead = f"<strong>{esc(block.lead)}</strong> " if block.lead else ""
+            out.append(f"<p>{lead}{esc(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            out.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>")
+        elif isinstance(block, Table):
+            if block.title:
+                out.append(f"<h4>{esc(block.title)}</h4>")
+            head = "".join(f"<th>{esc(c)}</th>" for c in block.columns)
+            body = [
+                "<tr>"
+                + "".join(
+                    f"<td>{esc(c)}</td>" if a == "l" else f'<td class="num">{esc(c)}</td>'
+                    for a, c in zip(block.aligns(), row, strict=True)
+                )
+                + "</tr>"
+                for row in block.rows
+            ]
+            out.append(
+                "\n".join(
+                    [
+                        "<table>",
+                        f"<thead><tr>{head}</tr></thead>",
+                        "<tbody>",
+                        *body,
+                        "</tbody>",
+                        "</table>",
+                    ]
+                )
+            )
+            if block.note:
+                out.append(f'<p class="note">{esc(block.note)}</p>')
+        elif isinstance(block, Image):
+            out.append(
+                f'<figure><img src="{esc(block.stem)}.png" alt="{esc(block.caption)}">'
+                f"<figcaption>{esc(block.caption)}</figcaption></figure>"
+            )
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"

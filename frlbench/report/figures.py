@@ -1,0 +1,405 @@
+"""The leaderboard's figures: plot functions take aggregated DataFrames and return Figures.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot, no global
+backend state; PNGs render with Agg) and saved as PNG and PDF with fixed metadata, so
+re-rendering the same records gives the same files.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator
+
+from frlbench.report.aggregate import SOLVER, Leaderboard, Section
+from frlbench.report.document import Image
+
+VARIANT_COLORS = {
+    "off": "#4c72b0",
+    "full": "#dd8452",
+    "encoding-only": "#55a868",
+    "multires-only": "#8172b3",
+    "loss-only": "#937860",
+    "no-encoding": "#da8bc3",
+}
+REFERENCE_STYLE = {
+    "persistence": {"color": "#7f7f7f", "linestyle": "--"},
+    "solver": {"color": "#222222", "linestyle": ":"},
+}
+SHOWN_VARIANTS = ("off", "full")
+VARIANT_LABELS = {"off": "baseline (FRL off)", "full": "FRL"}
+
+
+def _variant_label(frl: str) -> str:
+    return VARIANT_LABELS.get(frl, f"FRL {frl}")
+
+
+def _color(frl: str) -> str:
+    return VARIANT_COLORS.get(frl, "#999999")
+
+
+def _panels(n: int, title: str, xlabel: str, ylabel: str) -> tuple[Figure, list[Axes]]:
+    """A grid of ``n`` panels (up to four per row) sharing both axes."""
+    if n < 1:
+        raise ValueError(f"{title}: no model rows to plot")
+    ncols = min(n, 4)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(3.6 * ncols + 0.4, 3.0 * nrows + 0.9), layout="constrained")
+    grid = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    axes = list(grid.flat[:n])
+    for ax in grid.flat[n:]:
+        ax.set_visible(False)
+    for i, ax in enumerate(axes):
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
+        if i + ncols >= n:  # no panel below: this one carries the x labels
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel(xlabel)
+    fig.suptitle(title)
+    return fig, axes
+
+
+def _category_ticks(ax: Axes, positions: np.ndarray, names: list[str]) -> None:
+    """Tick labels under groups of bars, slanted when they would not fit side by side."""
+    width_in = ax.get_figure().get_figwidth() * ax.get_position().width
+    longest = max((len(line) for n in names for line in n.splitlines()), default=0)
+    crowded = longest * 0.085 > width_in / max(len(names), 1)
+    if crowded:
+        ax.set_xticks(positions, names, rotation=25, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(positions, names)
+
+
+def _legend_columns(fig: Figure, labels: list[str]) -> int:
+    """As many legend columns as fit the figure's width (rough width of an entry in inches)."""
+    entry = 0.9 + 0.075 * max(len(label) for label in labels)
+    fit = max(1, int(fig.get_figwidth() // entry))
+    return min(len(labels), fit)
+
+
+def _legend_below(fig: Figure, axes: list[Axes]) -> None:
+    handles, labels = {}, []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in handles:
+                handles[label] = handle
+                labels.append(label)
+    if labels:
+        fig.legend(
+            [handles[lb] for lb in labels],
+            labels,
+            loc="outside lower center",
+            ncols=_legend_columns(fig, labels),
+            frameon=False,
+        )
+
+
+def _models(frame: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(frame.loc[frame["kind"] == "model", "baseline"]))
+
+
+def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
+    """Bars of RMSE_Ratio at the finest resolution, baseline vs FRL per backbone.
+
+    Args:
+        summary: Rows of :func:`~frlbench.report.aggregate.summary_frame` for one section.
+        section: The section (for the resolutions in the labels).
+    """
+    backbones = _models(summary)
+    fig = Figure(figsize=(max(4.5, 1.3 * len(backbones) + 2.5), 3.8), layout="constrained")
+    ax = fig.subplots()
+    width = 0.38
+    x = np.arange(len(backbones))
+    rows = {(r["baseline"], r["frl"]): r for r in summary.to_dict("records")}
+    tops = [1.0]
+    for i, frl in enumerate(SHOWN_VARIANTS):
+        means = np.array([rows.get((b, frl), {}).get("rmse_ratio_mean", np.nan) for b in backbones])
+        halves = np.array(
+            [
+                (rows[(b, frl)]["rmse_ratio_high"] - rows[(b, frl)]["rmse_ratio_low"]) / 2
+                if (b, frl) in rows
+                else np.nan
+                for b in backbones
+            ]
+        )
+        pos = x + (i - 0.5) * width
+        ax.bar(pos, np.nan_to_num(means), width, color=_color(frl), label=_variant_label(frl))
+        has_ci = np.isfinite(halves) & np.isfinite(means)
+        if has_ci.any():
+            ax.errorbar(
+                pos[has_ci],
+                means[has_ci],
+                yerr=halves[has_ci],
+                fmt="none",
+                ecolor="black",
+                capsize=3,
+                linewidth=1,
+            )
+        for p, m, h in zip(pos, means, halves, strict=True):
+            if math.isfinite(m):
+                top = m + (h if math.isfinite(h) else 0)
+                tops.append(top)
+                ax.annotate(
+                    f"{m:.2f}",
+                    (p, top),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="ratio 1 (anchored)")
+    solver = summary[(summary["kind"] == "reference") & (summary["baseline"] == SOLVER)]
+    if not solver.empty and math.isfinite(solver["rmse_ratio_mean"].iloc[0]):
+        ax.axhline(
+            solver["rmse_ratio_mean"].iloc[0],
+            color=REFERENCE_STYLE[SOLVER]["color"],
+            linestyle=":",
+            linewidth=1.2,
+            label="solver",
+        )
+    _category_ticks(ax, x, backbones)
+    ax.set_xlim(-0.7, len(backbones) - 0.3)
+    ax.set_ylim(0, max(tops) * 1.15)
+    ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution})")
+    ax.set_title(f"{section.task} ({section.profile}): RMSE_Ratio @{section.finest}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    return fig
+
+
+def plot_rmse_vs_resolution(
+    per_resolution: pd.DataFrame, seeds: pd.DataFrame, section: Section
+) -> Figure:
+    """RMSE against resolution (log-log), one panel per backbone, with the references.
+
+    Args:
+        per_resolution: Rows of :func:`~frlbench.report.aggregate.per_resolution_frame` for
+            one section (the mean curves).
+        seeds: Rows of :func:`~frlbench.report.aggregate.per_seed_frame` for the same section
+            (one thin line per seed).
+        section: The section (training resolution and test resolutions).
+    """
+    backbones = _models(per_resolution)
+    fig, axes = _panels(
+        len(backbones),
+        f"{section.task} ({section.profile}): RMSE vs resolution "
+        "(thick: mean over seeds, thin: single seeds)",
+        xlabel="resolution (grid points per axis)",
+        ylabel="RMSE",
+    )
+    refs = per_resolution[per_resolution["kind"] == "reference"]
+    ticks = [
+        f"{r}\n(train)" if r == section.train_resolution else str(r) for r in section.resolutions
+    ]
+    for ax, backbone in zip(axes, backbones, strict=True):
+        for frl in SHOWN_VARIANTS:
+            mine = (seeds["kind"] == "model") & (seeds["baseline"] == backbone)
+            for _, run in seeds[mine & (seeds["frl"] == frl)].groupby("seed"):
+                run = run.sort_values("resolution")
+                ax.plot(
+                    run["resolution"], run["rmse"], color=_color(frl), alpha=0.35, linewidth=0.8
+                )
+            curve = per_resolution[
+                (per_resolution["kind"] == "model")
+                & (per_resolution["baseline"] == backbone)
+                & (per_resolution["frl"] == frl)
+            ].sort_values("resolution")
+            if not curve.empty:
+                ax.plot(
+                    curve["resolution"],
+                    curve["rmse_mean"],
+                    marker="o",
+                    linewidth=2,
+                    color=_color(frl),
+                    label=_variant_label(frl),
+                )
+        for name, curve in refs.groupby("baseline", sort=True):
+            curve = curve.sort_values("resolution")
+            ax.plot(
+                curve["resolution"],
+                curve["rmse_mean"],
+                marker=".",
+                linewidth=1.2,
+                label=f"{name} (reference)",
+                **REFERENCE_STYLE.get(name, {"color": "#999999"}),
+            )
+        ax.set_title(backbone, fontsize=10)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(section.resolutions, ticks)
+        ax.minorticks_off()
+        # 1-2-5 ticks labelled plainly: RMSE curves often span less than a decade.
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.grid(True, which="major", alpha=0.3)
+    _legend_below(fig, axes)
+    return fig
+
+
+def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure:
+    """Energy ratio prediction/truth per shell at the finest resolution, per backbone.
+
+    Args:
+        frequency: Rows of :func:`~frlbench.report.aggregate.frequency_frame` for one section
+            at one resolution.
+        section: The section.
+    """
+    backbones = _models(frequency)
+    fig, axes = _panels(
+        len(backbones),
+        f"{section.task} ({section.profile}): frequency response @{section.finest}",
+        xlabel="k / training Nyquist",
+        ylabel="energy ratio prediction / truth",
+    )
+    refs = frequency[frequency["kind"] == "reference"]
+    for ax, backbone in zip(axes, backbones, strict=True):
+        model = frequency[(frequency["kind"] == "model") & (frequency["baseline"] == backbone)]
+        for frl in SHOWN_VARIANTS:
+            curve = model[model["frl"] == frl].sort_values("k")
+            if not curve.empty:
+                ax.plot(curve["k"], curve["response"], color=_color(frl), label=_variant_label(frl))
+        for name, curve in refs.groupby("baseline", sort=True):
+            curve = curve.sort_values("k")
+            ax.plot(
+                curve["k"],
+                curve["response"],
+                linewidth=1,
+                label=f"{name} (reference)",
+                **REFERENCE_STYLE.get(name, {"color": "#999999"}),
+            )
+        ax.axvline(1.0, color="#c44e52", linewidth=1, label="training Nyquist")
+        ax.axhline(1.0, color="#bbbbbb", linewidth=0.8, zorder=0)
+        ax.set_title(backbone, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    _legend_below(fig, axes)
+    return fig
+
+
+def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
+    """Seen / unseen squared error at the finest resolution, baseline vs FRL per backbone.
+
+    Left: the two bands stacked to the MSE. Right: the unseen share of the MSE. The solver is
+    shown as a last group; persistence is left out (its error would dwarf the models').
+
+    Args:
+        per_resolution: Rows of :func:`~frlbench.report.aggregate.per_resolution_frame` for
+            one section at one resolution.
+        section: The section.
+    """
+    groups = _models(per_resolution)
+    rows = {(r["baseline"], r["frl"]): r for r in per_resolution.to_dict("records")}
+    has_solver = any(r["kind"] == "reference" and b == SOLVER for (b, _), r in rows.items())
+    width = 0.38
+    bars = []  # (position, row, color)
+    for i, backbone in enumerate(groups):
+        for j, frl in enumerate(SHOWN_VARIANTS):
+            if (backbone, frl) in rows:
+                bars.append((i + (j - 0.5) * width, rows[(backbone, frl)], _color(frl)))
+    if has_solver:
+        solver_row = next(r for (b, _), r in rows.items() if b == SOLVER)
+        bars.append((len(groups), solver_row, REFERENCE_STYLE[SOLVER]["color"]))
+        groups = [*groups, "solver\n(reference)"]
+    pos = np.array([b[0] for b in bars], dtype=float)
+    colors = [b[2] for b in bars]
+    seen = np.nan_to_num(np.array([b[1]["mse_seen"] for b in bars], dtype=float))
+    unseen = np.nan_to_num(np.array([b[1]["mse_unseen"] for b in bars], dtype=float))
+    total = seen + unseen
+    share = np.divide(unseen, total, out=np.zeros_like(total), where=total > 0)
+
+    fig = Figure(figsize=(max(8.0, 2.4 * len(groups) + 1.5), 4.0), layout="constrained")
+    mse_ax, share_ax = fig.subplots(1, 2, sharex=True)
+    mse_ax.bar(pos, seen, width, color=colors, alpha=0.4, edgecolor=colors)
+    mse_ax.bar(pos, unseen, width, bottom=seen, color=colors, edgecolor="white", hatch="///")
+    mse_ax.set_ylabel(f"MSE @{section.finest}")
+    mse_ax.set_title("error by band (stacked)", fontsize=10)
+    share_ax.bar(pos, 100 * share, width, color=colors, edgecolor="white", hatch="///")
+    share_ax.set_ylim(0, 105)
+    share_ax.set_ylabel("unseen share of the MSE (%)")
+    share_ax.set_title("unseen share", fontsize=10)
+    for ax in (mse_ax, share_ax):
+        _category_ticks(ax, np.arange(len(groups)), groups)
+        ax.tick_params(axis="x", labelbottom=True)
+        ax.grid(True, axis="y", alpha=0.3)
+    nyquist = f"{section.train_resolution / 2:g}"
+    handles = [
+        Patch(facecolor=_color(frl), label=_variant_label(frl)) for frl in SHOWN_VARIANTS
+    ] + [
+        Patch(facecolor="#999999", alpha=0.4, label=f"seen (|k| ≤ {nyquist})"),
+        Patch(
+            facecolor="#999999", edgecolor="white", hatch="///", label=f"unseen (|k| > {nyquist})"
+        ),
+    ]
+    labels = [h.get_label() for h in handles]
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=_legend_columns(fig, labels),
+        frameon=False,
+    )
+    fig.suptitle(f"{section.task} ({section.profile}): error by band @{section.finest}")
+    return fig
+
+
+def save_figure(fig: Figure, stem: Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` with fixed metadata; return both paths."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
+    fig.savefig(png, dpi=150, metadata={"Software": None})
+    fig.savefig(pdf, metadata={"CreationDate": None, "ModDate": None, "Producer": None})
+    return [png, pdf]
+
+
+def section_figures(
+    board: Leaderboard, section: Section, figures_dir: Path
+) -> tuple[list[Image], list[Path]]:
+    """Render the four figures of one section; returns their document images and files."""
+    finest = section.finest
+    per_res = section.select(board.per_resolution)
+    at_finest = per_res[per_res["resolution"] == finest]
+    frequency = section.select(board.frequency)
+    frequency = frequency[frequency["resolution"] == finest] if not frequency.empty else frequency
+    ci = "error bars: 95% interval across seeds"
+    plots = [
+        (
+            "rmse_ratio",
+            lambda: plot_rmse_ratio(section.select(board.summary), section),
+            f"RMSE_Ratio @{finest} (vs training resolution {section.train_resolution}), "
+            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored).",
+        ),
+        (
+            "rmse_vs_resolution",
+            lambda: plot_rmse_vs_resolution(per_res, section.select(board.seeds), section),
+            "RMSE against resolution (log-log) per backbone, mean over seeds (thin lines: "
+            "single seeds), with the persistence and solver references.",
+        ),
+        (
+            "frequency_response",
+            lambda: plot_frequency_response(frequency, section),
+            f"Energy ratio prediction/truth per wavenumber shell @{finest}; k normalized by "
+            "the training Nyquist (vertical line at 1).",
+        ),
+        (
+            "band_errors",
+            lambda: plot_band_errors(at_finest, section),
+            f"Squared error @{finest} split at the training Nyquist: seen (light) and unseen "
+            "(hatched) bands stack to the MSE (left); unseen share of the MSE (right).",
+        ),
+    ]
+    images: list[Image] = []
+    paths: list[Path] = []
+    if not _models(per_res):  # only references finished: nothing to compare
+        return images, paths
+    for name, make, caption in plots:
+        if name == "frequency_response" and frequency.empty:
+            continue
+        stem = f"{name}_{section.slug}"
+        paths += save_figure(make(), figures_dir / stem)
+        images.append(Image(stem=f"{figures_dir.name}/{stem}", caption=caption))
+    return images, paths

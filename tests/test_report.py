@@ -1,0 +1,338 @@
+"""Leaderboard tests on synthetic records (test data made here, not measured anywhere)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from frlbench.records import ResolutionMetrics, RunRecord, write_record
+from frlbench.report import render_report
+from frlbench.report.aggregate import build_leaderboard, equivalent_resolution
+from frlbench.report.tables import fmt_interval, fmt_num
+from frlbench.stats import (
+    ANCHORED,
+    DEGRADES,
+    IMPROVES,
+    UNDETERMINED,
+    anchoring_label,
+    anchoring_slope,
+    mean_interval,
+)
+
+TRAIN = 16
+RESOLUTIONS = (16, 32, 64)
+PROFILE = "quick"
+
+
+def fake_record(
+    task: str,
+    baseline: str,
+    frl: str,
+    seed: int,
+    *,
+    slope: float = 0.0,
+    rmse0: float = 0.1,
+    kind: str = "model",
+    status: str = "ok",
+    reason: str = "",
+    unseen_share: float = 0.5,
+    time_per_step_s: float = 0.01,
+    peak_memory_mb: float = 100.0,
+    params: int = 1000,
+    inference_s: float = 1e-3,
+) -> RunRecord:
+    """A synthetic record whose RMSE follows rmse0 · (ρ/ρ0)^slope exactly."""
+    metrics = []
+    for res in RESOLUTIONS if status == "ok" else ():
+        rmse = rmse0 * (res / TRAIN) ** slope
+        share = unseen_share if res > TRAIN else 0.0
+        k = np.linspace(0.125, res / TRAIN, 4 * res // TRAIN)
+        response = np.where(k <= 1, 1.0, (1.0 if frl == "off" else 0.8) * np.exp(-(k - 1)))
+        metrics.append(
+            ResolutionMetrics(
+                resolution=res,
+                rmse=rmse,
+                rel_l2=2 * rmse,
+                rmse_ratio=rmse / rmse0,
+                mse_seen=rmse**2 * (1 - share),
+                mse_unseen=rmse**2 * share,
+                freq_k=[float(v) for v in k],
+                freq_response=[float(v) for v in response],
+                inference_s_per_sample=inference_s * (res / TRAIN) ** 2,
+            )
+        )
+    return RunRecord(
+        run_id=f"{task}-{baseline}-{frl}-s{seed}-testdata",
+        kind=kind,  # type: ignore[arg-type]
+        task=task,
+        baseline=baseline,
+        backbone=baseline,
+        size="tiny" if kind == "model" else "",
+        frl=frl,
+        seed=seed,
+        profile=PROFILE,
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+        train_resolution=TRAIN,
+        metrics=metrics,
+        anchoring_slope=anchoring_slope([m.resolution for m in metrics], [m.rmse for m in metrics]),
+        time_per_step_s=time_per_step_s if kind == "model" else math.nan,
+        peak_memory_mb=peak_memory_mb if kind == "model" else math.nan,
+        params=params if kind == "model" else 0,
+    )
+
+
+# (baseline, frl) -> per-seed (slope, rmse0); labels follow from two seeds' t-interval.
+MODEL_RUNS = {
+    ("cnn", "off"): [(0.10, 0.10), (0.11, 0.12)],  # degrades
+    ("cnn", "full"): [(-0.30, 0.10), (-0.10, 0.11)],  # anchored (interval spans 0)
+    ("fno", "off"): [(0.01, 0.08), (-0.01, 0.09)],  # anchored
+    ("fno", "full"): [(-0.80, 0.08), (-0.90, 0.07)],  # improves
+    ("fno", "encoding-only"): [(-0.50, 0.08), (-0.55, 0.08)],  # improves
+}
+EXPECTED_LABELS = {
+    ("cnn", "off"): DEGRADES,
+    ("cnn", "full"): ANCHORED,
+    ("fno", "off"): ANCHORED,
+    ("fno", "full"): IMPROVES,
+    ("fno", "encoding-only"): IMPROVES,
+}
+SOLVER_RMSE0 = 0.05  # solver slope -2: 0.05, 0.0125, 0.003125 at 16, 32, 64
+
+
+def synthetic_records() -> list[RunRecord]:
+    """Two tasks, two backbones, off/full/one ablation, two seeds, references, failures."""
+    records = []
+    for task in ("advect", "swe"):
+        for (baseline, frl), seeds in MODEL_RUNS.items():
+            for seed, (slope, rmse0) in enumerate(seeds):
+                records.append(
+                    fake_record(
+                        task, baseline, frl, seed, slope=slope, rmse0=rmse0,
+                        time_per_step_s=0.013 if frl == "full" else 0.01,
+                        peak_memory_mb=120.0 if frl == "full" else 100.0,
+                        params=1100 if frl == "full" else 1000,
+                    )
+                )  # fmt: skip
+        records.append(fake_record(task, "persistence", "off", 0, kind="reference", rmse0=0.2))
+    records.append(
+        fake_record(
+            "advect", "solver", "off", 0, kind="reference", slope=-2.0, rmse0=SOLVER_RMSE0,
+            unseen_share=0.1, inference_s=0.02,
+        )
+    )  # fmt: skip
+    records.append(
+        fake_record(
+            "swe", "solver", "off", 0, kind="reference", status="failed",
+            reason="n/a: no numerical solver for the shallow-water stand-in",
+        )
+    )  # fmt: skip
+    records.append(
+        fake_record("advect", "cnn", "full", 2, status="diverged", reason="loss is NaN at step 7")
+    )
+    records.append(
+        fake_record("swe", "fno", "off", 2, status="failed", reason="RuntimeError: out of memory")
+    )
+    return records
+
+
+def write_results(root: Path) -> Path:
+    for rec in synthetic_records():
+        write_record(root / "runs" / rec.run_id / "record.json", rec)
+    corrupt = root / "runs" / "advect-broken-off-s0-testdata" / "record.json"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_text('{"run_id": "advect-broken", "schema": 1, ')
+    return root
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory):
+    root = write_results(tmp_path_factory.mktemp("results"))
+    return root, render_report(root, figures=True)
+
+
+def seed_values(baseline: str, frl: str, res: int) -> list[float]:
+    return [r0 * (res / TRAIN) ** s for s, r0 in MODEL_RUNS[(baseline, frl)]]
+
+
+def test_files_written(rendered):
+    root, summary = rendered
+    names = {p.relative_to(root).as_posix() for p in summary.paths}
+    for name in ("md", "tex", "html", "csv"):
+        assert f"leaderboard.{name}" in names
+    assert "leaderboard_summary.csv" in names
+    for task in ("advect", "swe"):
+        for fig in ("rmse_ratio", "rmse_vs_resolution", "frequency_response", "band_errors"):
+            for ext in ("png", "pdf"):
+                assert f"figures/{fig}_{task}_{PROFILE}.{ext}" in names
+    assert all(p.is_file() and p.stat().st_size > 0 for p in summary.paths)
+    html = (root / "leaderboard.html").read_text()
+    assert 'src="figures/rmse_ratio_advect_quick.png"' in html
+    assert html.startswith("<!DOCTYPE html>")
+    tex = (root / "leaderboard.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"\end{document}" in tex
+    assert "fno" in tex and r"$\to$" in tex
+
+
+def test_failed_diverged_and_corrupt_are_listed_and_excluded(rendered):
+    root, summary = rendered
+    assert summary.n_records == 2 * (2 * len(MODEL_RUNS) + 1) + 1
+    assert sorted(r.run_id for r in summary.not_finished) == [
+        "advect-cnn-full-s2-testdata",
+        "swe-fno-off-s2-testdata",
+    ]
+    assert [r.baseline for r in summary.not_applicable] == ["solver"]
+    assert len(summary.unreadable) == 1 and "advect-broken-off-s0" in summary.unreadable[0]
+    md = (root / "leaderboard.md").read_text()
+    section = md.split("## Runs that did not finish")[1]
+    assert "loss is NaN at step 7" in section and "RuntimeError: out of memory" in section
+    assert "advect-broken-off-s0-testdata" in md.split("## Unreadable records")[1]
+    assert "n/a: no numerical solver" in md
+    table = pd.read_csv(root / "leaderboard_summary.csv")
+    assert set(table["n_seeds"]) <= {1, 2}
+    cnn_full = table[(table["task"] == "advect") & (table["baseline"] == "cnn")]
+    assert int(cnn_full[cnn_full["frl"] == "full"]["n_seeds"].iloc[0]) == 2
+    long = pd.read_csv(root / "leaderboard.csv")
+    assert set(long["status"]) == {"ok", "diverged", "failed"}
+
+
+def test_numbers_match_hand_computation(rendered):
+    root, _ = rendered
+    table = pd.read_csv(root / "leaderboard_summary.csv")
+    md = (root / "leaderboard.md").read_text()
+    for (baseline, frl), seeds in MODEL_RUNS.items():
+        row = table[
+            (table["task"] == "advect") & (table["baseline"] == baseline) & (table["frl"] == frl)
+        ].iloc[0]
+        finest = seed_values(baseline, frl, 64)
+        ratios = [v / r0 for v, (_, r0) in zip(finest, seeds, strict=True)]
+        assert row["rmse_finest"] == pytest.approx(np.mean(finest))
+        assert row["rmse_ratio_mean"] == pytest.approx(np.mean(ratios))
+        expected = mean_interval(ratios)
+        assert row["rmse_ratio_high"] - row["rmse_ratio_low"] == pytest.approx(
+            expected.high - expected.low
+        )
+        slopes = mean_interval([s for s, _ in seeds])
+        assert row["slope_mean"] == pytest.approx(slopes.mean)
+        assert row["label"] == EXPECTED_LABELS[(baseline, frl)] == anchoring_label(slopes)
+        assert row["seen_rmse"] == pytest.approx(np.mean([v * math.sqrt(0.5) for v in finest]))
+        # The same numbers, formatted, are in the Markdown.
+        assert fmt_num(float(np.mean(finest))) in md
+        assert fmt_interval(expected.mean, expected.low, expected.high) in md
+    fno_off = fmt_num(float(np.mean(seed_values("fno", "off", 32))))
+    fno_full = fmt_num(float(np.mean(seed_values("fno", "full", 32))))
+    assert f"{fno_off} → {fno_full}" in md
+    assert "1.30×" in md and "1.20×" in md  # time and memory overhead FRL / baseline
+    solver = table[(table["task"] == "advect") & (table["baseline"] == "solver")].iloc[0]
+    assert solver["slope_mean"] == pytest.approx(-2.0)
+    assert solver["label"] == UNDETERMINED  # one seed: no interval
+    assert "-2.00 (target)" in md
+
+
+def test_verdict_is_computed(rendered):
+    root, summary = rendered
+    advect = next(v for v in summary.verdicts if v.startswith("advect"))
+    assert "Under FRL 1 of 2 backbones improve with resolution" in advect
+    assert "without FRL 0 of 2" in advect
+    assert "FRL lowers RMSE_Ratio @64 for 2 of 2" in advect
+    assert "solver slope -2.00" in advect
+    swe = next(v for v in summary.verdicts if v.startswith("swe"))
+    assert "solver n/a (n/a: no numerical solver" in swe
+    assert advect.split(": ", 1)[1] in (root / "leaderboard.md").read_text()
+
+
+def test_ablation_and_cost_tables(rendered):
+    root, _ = rendered
+    md = (root / "leaderboard.md").read_text()
+    advect = md.split("## advect")[1].split("## swe")[0]
+    ablation = advect.split("**Ablations")[1].split("**Cost")[0]
+    assert "| fno | encoding-only | 2 |" in ablation
+    cost = advect.split("**Cost")[1]
+    # Solver at 64 takes 0.02·16 s, a model 1e-3·16 s: 20× faster.
+    assert "16.0 ms (20.0×)" in cost
+    fno_full = float(np.mean(seed_values("fno", "full", 64)))
+    expected = equivalent_resolution(
+        RESOLUTIONS, [SOLVER_RMSE0 * (r / TRAIN) ** -2 for r in RESOLUTIONS], fno_full
+    )
+    lines = {" | ".join(line.split(" | ")[:2]): line for line in cost.splitlines()}
+    assert 16 < expected < 32
+    assert lines["| fno | full"].endswith(f"| {expected:.0f} |")
+    assert lines["| cnn | off"].endswith("| < 16 |")  # solver at 16 already beats it
+
+
+def test_equivalent_resolution_interpolation():
+    res, err = [16, 32, 64], [0.05, 0.0125, 0.003125]  # error ∝ ρ^-2
+    # 0.02 lies between 16 and 32: 16 · (0.05 / 0.02)^(1/2) by log-log interpolation.
+    assert equivalent_resolution(res, err, 0.02) == pytest.approx(16 * math.sqrt(2.5))
+    assert equivalent_resolution(res, err, 0.0125) == pytest.approx(32)
+    assert equivalent_resolution(res, err, 0.05) == pytest.approx(16)
+    assert equivalent_resolution(res, err, 0.1) == -math.inf  # solver better everywhere
+    assert equivalent_resolution(res, err, 0.001) == math.inf  # solver never as good
+    assert math.isnan(equivalent_resolution(res, [math.nan] * 3, 0.02))
+    assert equivalent_resolution([64, 16, 32], [0.003125, 0.05, 0.0125], 0.02) == pytest.approx(
+        16 * math.sqrt(2.5)
+    )
+
+
+@pytest.mark.parametrize(
+    ("slopes", "label"),
+    [
+        ([-0.8, -0.9], IMPROVES),
+        ([0.01, -0.01], ANCHORED),
+        ([0.10, 0.11], DEGRADES),
+        ([-0.5], UNDETERMINED),
+    ],
+)
+def test_labels_in_leaderboard(slopes, label):
+    records = [
+        fake_record("t", "m", "full", seed, slope=s, rmse0=0.1) for seed, s in enumerate(slopes)
+    ]
+    board = build_leaderboard(records)
+    assert board.summary["label"].tolist() == [label]
+
+
+def test_report_is_deterministic(tmp_path, rendered):
+    root, _ = rendered
+    copies = []
+    for name in ("a", "b"):
+        copy = tmp_path / name
+        shutil.copytree(root / "runs", copy / "runs")
+        render_report(copy, figures=False)
+        copies.append(copy)
+    for name in ("leaderboard.md", "leaderboard.csv", "leaderboard_summary.csv", "leaderboard.tex"):
+        assert (copies[0] / name).read_bytes() == (copies[1] / name).read_bytes()
+    # Figures do not change the tables, only add links to them.
+    assert (copies[0] / "leaderboard.csv").read_bytes() == (root / "leaderboard.csv").read_bytes()
+
+
+def test_missing_runs_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no runs directory"):
+        render_report(tmp_path)
+
+
+def test_empty_runs_dir(tmp_path):
+    (tmp_path / "runs").mkdir()
+    summary = render_report(tmp_path)
+    assert summary.n_records == 0
+    assert "No finished runs" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_report_does_not_import_torch(tmp_path, rendered):
+    root = tmp_path / "results"
+    shutil.copytree(rendered[0] / "runs", root / "runs")
+    code = (
+        "import sys; from pathlib import Path; import frlbench.report, frlbench.report.figures; "
+        "assert 'torch' not in sys.modules; "
+        f"frlbench.report.render_report(Path({str(root)!r}), figures=False); "
+        "banned = [m for m in sys.modules if m == 'torch' or m.startswith(("
+        "'frlbench.train', 'frlbench.models', 'frlbench.runner'))]; "
+        "assert not banned, banned"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
