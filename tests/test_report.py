@@ -244,7 +244,7 @@ def test_verdict_is_computed(rendered):
     assert "FRL lowers RMSE_Ratio @64 for 2 of 2" in advect
     assert "solver slope -2.00" in advect
     swe = next(v for v in summary.verdicts if v.startswith("swe"))
-    assert "solver n/a (n/a: no numerical solver" in swe
+    assert "solver n/a (no numerical solver for the shallow-water stand-in)" in swe
     assert advect.split(": ", 1)[1] in (root / "leaderboard.md").read_text()
 
 

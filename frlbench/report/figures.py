@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator
 
@@ -50,7 +51,8 @@ def _panels(n: int, title: str, xlabel: str, ylabel: str) -> tuple[Figure, list[
         raise ValueError(f"{title}: no model rows to plot")
     ncols = min(n, 4)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(3.6 * ncols + 0.4, 3.0 * nrows + 0.9), layout="constrained")
+    width = max(3.6 * ncols + 0.4, 5.0)  # room for the title and legend under one panel
+    fig = Figure(figsize=(width, 3.0 * nrows + 0.9), layout="constrained")
     grid = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     axes = list(grid.flat[:n])
     for ax in grid.flat[n:]:
@@ -119,6 +121,8 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     rows = {(r["baseline"], r["frl"]): r for r in summary.to_dict("records")}
     tops = [1.0]
     for i, frl in enumerate(SHOWN_VARIANTS):
+        if not any((b, frl) in rows for b in backbones):
+            continue
         means = np.array([rows.get((b, frl), {}).get("rmse_ratio_mean", np.nan) for b in backbones])
         halves = np.array(
             [
@@ -188,8 +192,7 @@ def plot_rmse_vs_resolution(
     backbones = _models(per_resolution)
     fig, axes = _panels(
         len(backbones),
-        f"{section.task} ({section.profile}): RMSE vs resolution "
-        "(thick: mean over seeds, thin: single seeds)",
+        f"{section.task} ({section.profile}): RMSE vs resolution",
         xlabel="resolution (grid points per axis)",
         ylabel="RMSE",
     )
@@ -229,6 +232,8 @@ def plot_rmse_vs_resolution(
                 label=f"{name} (reference)",
                 **REFERENCE_STYLE.get(name, {"color": "#999999"}),
             )
+        if len(seeds["seed"].unique()) > 1:
+            ax.add_line(Line2D([], [], color="#888888", linewidth=0.8, label="single seeds"))
         ax.set_title(backbone, fontsize=10)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")

@@ -322,7 +322,9 @@ def verdict(board: Leaderboard, section: Section) -> str:
     if not solver.empty and math.isfinite(solver["slope_mean"].iloc[0]):
         parts.append(f"solver slope {solver['slope_mean'].iloc[0]:+.2f}")
     elif na:
-        parts.append(f"solver n/a ({_reason(na[0].reason)})")
+        why = _reason(na[0].reason)
+        why = why[len("n/a") :].lstrip(": ") if why.lower().startswith("n/a") else why
+        parts.append(f"solver n/a ({why})")
     else:
         parts.append("no solver reference")
     text = "; ".join(parts) + "."
@@ -332,7 +334,16 @@ def verdict(board: Leaderboard, section: Section) -> str:
 def not_finished_table(records: Sequence[RunRecord]) -> Table:
     """Diverged and failed runs with their reasons (excluded from every number)."""
     rows = [
-        [r.run_id, r.task, r.profile, r.baseline, r.frl, str(r.seed), r.status, _reason(r.reason)]
+        [
+            r.run_id,
+            r.task,
+            r.profile,
+            r.baseline,
+            r.frl,
+            str(r.seed),
+            r.status,
+            _reason(r.reason, limit=400),
+        ]
         for r in sorted(records, key=lambda r: (r.task, r.profile, r.run_id))
     ]
     return Table(
