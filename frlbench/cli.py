@@ -277,7 +277,9 @@ def _render(out: Path) -> None:
     from frlbench.report import render_report
 
     summary = render_report(out)
-    console.print(f"leaderboard written: {out / 'leaderboard.md'}")
+    for verdict in summary.verdicts:
+        console.print(verdict, highlight=False)
+    console.print(f"leaderboard written: {out / 'leaderboard.md'} ({summary.n_records} records)")
     for error in summary.unreadable:
         err_console.print(f"[yellow]unreadable record skipped:[/] {error}")
 
