@@ -219,8 +219,20 @@ def train_and_evaluate(
         record.metrics, record.anchoring_slope = evaluate(model, data, spec, dev)
     record.peak_memory_mb = peak_memory_mb(dev)
     record.created = datetime.now(UTC).isoformat(timespec="seconds")
-    state = None if record.status != "ok" else {k: v.cpu() for k, v in model.state_dict().items()}
+    state = None if record.status != "ok" else _cpu_state(model)
     return record, state
+
+
+def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors of the state dict, on the CPU.
+
+    Non-tensor entries (neuraloperator keeps its constructor arguments, functions included,
+    under ``_metadata``) are dropped so the file loads with ``torch.load(weights_only=True)``;
+    the model is rebuilt from its spec, not from the file.
+    """
+    return {
+        k: v.detach().cpu() for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)
+    }
 
 
 def configure_threads(jobs: int) -> None:
