@@ -1,17 +1,28 @@
-"""Registered FRL variants: ``off``, ``full`` and the ablations, as configs rather than code."""
+"""Registered FRL variants: ``off``, ``full`` and the ablations, as configs rather than code.
+
+Every variant that builds multi-resolution levels uses ``levels = 1`` (ρ0 and ρ0 / 2) with
+``min_resolution = 4``: a variant must run under every profile, and one halving is what an
+8-point smoke training grid allows (the grid must halve into integer grids of at least
+``min_resolution`` points; more levels fail with "more levels than the grid allows"). It also
+keeps the extra forward/backward work at about ``2^-d`` of a step (1/8 in 3-D); see
+``benchmarks/bench_frl.py`` for the measured overhead. Deeper ladders are ablations to
+register under their own names, not a silent change of these.
+"""
 
 from __future__ import annotations
 
 from frlbench.config import FRLConfig
 from frlbench.registry import FRL_VARIANTS
 
+LADDER = {"levels": 1, "min_resolution": 4}
+
 VARIANTS = (
     FRLConfig(name="off"),
-    FRLConfig(name="full", multires=True, encoding=True, spectral_loss=True),
+    FRLConfig(name="full", multires=True, encoding=True, spectral_loss=True, **LADDER),
     FRLConfig(name="encoding-only", encoding=True),
-    FRLConfig(name="multires-only", multires=True),
+    FRLConfig(name="multires-only", multires=True, **LADDER),
     FRLConfig(name="loss-only", spectral_loss=True),
-    FRLConfig(name="no-encoding", multires=True, spectral_loss=True),
+    FRLConfig(name="no-encoding", multires=True, spectral_loss=True, **LADDER),
 )
 
 for _cfg in VARIANTS:
