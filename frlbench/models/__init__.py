@@ -1,1 +1,29 @@
-"""Registered backbones, one module per family."""
+"""Registered backbones, one module per family.
+
+Importing this package registers ``fno``, ``tfno``, ``cnn``, ``unet``, ``transformer`` and
+``gnn``. Build one with :func:`create_backbone` (or through a baseline and the registry);
+:mod:`frlbench.models.zoo` measures their cost.
+"""
+
+from frlbench.models import cnn, fno, gnn, transformer, unet  # noqa: F401  (registration)
+from frlbench.models.common import (
+    GridBackbone,
+    build_backbone,
+    check_input,
+    count_parameters,
+    create_backbone,
+    make_spec,
+    resolve_size,
+    with_input_check,
+)
+
+__all__ = [
+    "GridBackbone",
+    "build_backbone",
+    "check_input",
+    "count_parameters",
+    "create_backbone",
+    "make_spec",
+    "resolve_size",
+    "with_input_check",
+]
