@@ -175,6 +175,15 @@ def test_unet_refuses_a_grid_not_divisible_by_its_downsampling_factor():
         model(torch.randn(1, 2, 10, 10))
 
 
+@pytest.mark.parametrize("name", ["fno", "tfno"])
+def test_fno_refuses_odd_grid_sizes_that_neuralop_mishandles(name: str):
+    model = tiny(name, make_task(ndim=2, channels=2))
+    with pytest.raises(ValueError, match=r"even size.*got grid \(9, 8\)"):
+        model(torch.randn(1, 2, 9, 8))
+    with torch.no_grad():  # the last (real-FFT) axis may be odd
+        assert model(torch.randn(1, 2, 8, 9)).shape == (1, 3, 8, 9)
+
+
 @pytest.mark.parametrize(("size", "modes"), [("tiny", 8), ("small", 16), ("base", 32)])
 def test_fno_sizes_keep_every_mode_of_their_training_grid(size: str, modes: int):
     """neuraloperator 2.0: n_modes = n keeps every mode of an n-point axis, not n/2."""
