@@ -25,8 +25,8 @@ from frlbench.config import RunSpec
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment
 from frlbench.frl import FRLObjective, encoding_channels, wrap
+from frlbench.models import build_backbone, count_parameters
 from frlbench.records import ResolutionMetrics, RunRecord
-from frlbench.registry import BACKBONES
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -72,10 +72,8 @@ def build_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
     baseline = dataclasses.replace(spec.baseline, defaults=settings)
     sizes = spec.task.profile(spec.profile)
     channels = len(spec.task.channels)
-    builder = BACKBONES.get(spec.baseline.backbone)
-    backbone = builder(
-        baseline, spec.task, channels + encoding_channels(spec.frl, spec.task), channels
-    )
+    in_channels = channels + encoding_channels(spec.frl, spec.task)
+    backbone = build_backbone(baseline, spec.task, in_channels, channels)
     return wrap(backbone, spec.frl, spec.task, sizes.train_resolution).to(device)
 
 
@@ -174,7 +172,7 @@ def train_and_evaluate(
         profile=spec.profile,
         status="ok",
         train_resolution=data.train_resolution,
-        params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        params=count_parameters(model),
         device=str(dev),
         frl_config=dataclasses.asdict(spec.frl),
         settings=dataclasses.asdict(settings),

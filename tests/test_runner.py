@@ -83,6 +83,8 @@ def test_grid_records_ok_failed_and_diverged_and_resumes(project: Path):
     failed = next(r for r in records if r.status == "failed")
     assert "probe backbone failure" in failed.reason
     assert "runs that did not finish" in result.output
+    refs = {r.baseline: r for r in records if r.kind == "reference"}
+    assert refs["solver"].status == refs["persistence"].status == "ok"
 
     ok = next(r for r in records if r.baseline == "probe_conv" and r.frl == "off")
     assert [m.resolution for m in ok.metrics] == [16, 32]
@@ -104,7 +106,7 @@ def test_grid_records_ok_failed_and_diverged_and_resumes(project: Path):
 def test_corrupted_record_is_reported_and_rerun(project: Path):
     out = project / "results"
     args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
-            "--out", str(out), "--no-progress", "--no-report"]  # fmt: skip
+            "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (record,) = list((out / "runs").glob("*/record.json"))
     record.write_text(record.read_text()[:50])  # truncated, as by a disk failure
@@ -134,7 +136,7 @@ def test_eval_reevaluates_stored_weights_at_new_resolutions(project: Path):
     )
     out = project / "results"
     args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
-            "--out", str(out), "--no-progress", "--no-report"]  # fmt: skip
+            "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (path,) = list((out / "runs").glob("*/record.json"))
     before = read_record(path)
@@ -154,7 +156,7 @@ def test_sigkill_mid_grid_then_resume_matches_uninterrupted(tmp_path: Path):
     env = {**os.environ, "FRLBENCH_CACHE": str(project / "cache")}
     cmd = [sys.executable, "-m", "frlbench.cli", "run", "--all", "--profile", "smoke",
            "--frl", "off", "--frl", "full", "--seeds", "0,1,2", "--out", str(out),
-           "--no-progress", "--no-report", "--tasks-dir", str(project / "tasks"),
+           "--no-progress", "--no-report", "--no-references", "--tasks-dir", str(project / "tasks"),
            "--baselines-dir", str(project / "baselines")]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
