@@ -92,6 +92,9 @@ def list_cmd(
         ListWhat.profiles: PROFILES,
     }[what]
     names = registry.list(pattern)
+    if what == ListWhat.backbones:
+        _list_backbones(names)
+        return
     table = Table(title=f"{len(names)} {registry.kind}(s)")
     keys: list[str] = []
     for name in names:
@@ -107,6 +110,46 @@ def list_cmd(
         cells = [_cell(entry.metadata.get(key, "")) for key in keys]
         table.add_row(name, *cells, entry.source)
     console.print(table)
+
+
+def _list_backbones(names: list[str]) -> None:
+    """Backbones with family, sizes and parameter counts (3D, 3 channels, built on 'meta')."""
+    from frlbench.models.zoo import describe_backbones
+
+    rows = describe_backbones(names=names)
+    sizes = list(dict.fromkeys(size for row in rows for size in row["sizes"]))
+    table = Table(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
+    for column in ("name", "family", *sizes, "source"):
+        table.add_column(column, justify="right" if column in sizes else "left")
+    for row in rows:
+        counts = row["parameters"]
+        cells = [
+            "" if size not in counts else "?" if counts[size] is None else f"{counts[size]:,}"
+            for size in sizes
+        ]
+        table.add_row(row["name"], row["family"], *cells, row["source"] + row["error"])
+    console.print(table)
+
+
+@app.command("zoo")
+def zoo_cmd(
+    output: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path(
+        "docs/model_zoo.md"
+    ),
+    backbone: Annotated[
+        list[str] | None, typer.Option(help="Backbone to measure (repeatable; default: all).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads per measurement (1 is steadiest).")
+    ] = None,
+    baselines_dir: BaselinesDir = None,
+) -> None:
+    """Measure every backbone's parameters, time and peak memory; write the model-zoo table."""
+    from frlbench.models.zoo import write_model_zoo
+
+    load_catalog(None, baselines_dir)
+    write_model_zoo(output, backbones=backbone, threads=threads, progress=console.print)
+    console.print(f"model zoo written: {output}")
 
 
 def _cell(value: object) -> str:
