@@ -58,6 +58,12 @@ def peak_memory_mb(device: torch.device) -> float:
     """Peak CUDA memory allocated, or the peak resident memory of this process on CPU."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    try:  # Linux: VmHWM is this process's own high-water mark (ru_maxrss survives exec)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
