@@ -1,0 +1,1 @@
+"""asv benchmarks of frlbench (see asv.conf.json at the repository root)."""

@@ -1,0 +1,155 @@
+"""Cost of the fluid3d solver step against its FFT work, and of dataset generation (asv).
+
+asv runs :class:`SolverStep` and :class:`DatasetGeneration` (``time_*`` / ``peakmem_*`` /
+``track_*``, fixed seeds, warm-up in ``setup``)::
+
+    asv run --python=same --quick --bench bench_fluid3d
+
+For the step-over-FFT ratios of the report, run this file directly::
+
+    python benchmarks/bench_fluid3d.py                    # 32³ and 64³, float64 and float32
+    python benchmarks/bench_fluid3d.py --quick-dataset    # also time the quick-profile build
+
+FFT work of one step: RK4 evaluates the nonlinear term four times, each with one inverse
+``irfftn`` of six fields (velocity and vorticity) and one forward ``rfftn`` of three (u × ω),
+on the full grid. The step and that FFT work are timed in the same process, interleaved
+(step, FFTs, step, FFTs, ...), so that load from other processes on a shared machine hits both
+alike; the ratio of the medians is reported (and the ratio of the minima, the least disturbed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from frlbench.catalog import project_dir
+from frlbench.config import load_task
+from frlbench.data.fluid3d import build_fluid3d
+from frlbench.data.ns3d import DTYPES, Forcing, NS3DSolver
+from frlbench.data.turbulence import random_velocity
+
+SEED = 0
+
+
+class _StepCase:
+    """A solver, a developed-looking state, and full-grid FFT buffers of one size."""
+
+    def __init__(self, n: int, precision: str) -> None:
+        torch.manual_seed(SEED)
+        dtype = DTYPES[precision]
+        self.solver = NS3DSolver(n, 0.01, Forcing("linear", power=0.1), dtype=dtype)
+        u0 = random_velocity(n, SEED, peak_wavenumber=2.5, energy=0.5, dtype=dtype)
+        self.coeffs = self.solver.project(self.solver.to_spectral(u0))
+        self.dt = self.solver.cfl_dt(u0, 0.5)
+        cdtype = self.solver.cdtype
+        spectral_shape = self.solver.full_spectral_shape
+        self.inverse_in = torch.randn((6, *spectral_shape), dtype=cdtype)
+        self.step()  # warm-up: buffers, FFT plans
+        self.fft_work()
+
+    def step(self) -> None:
+        self.solver.step(self.coeffs, self.dt)
+
+    def fft_work(self) -> None:
+        shape = self.solver.shape
+        for _ in range(4):
+            physical = torch.fft.irfftn(self.inverse_in, s=shape, dim=(-3, -2, -1), norm="forward")
+            torch.fft.rfftn(physical[:3], dim=(-3, -2, -1), norm="forward")
+
+
+class SolverStep:
+    """One integrating-factor RK4 step, next to the FFT work it has to do."""
+
+    params = ([32, 64], ["float64", "float32"])
+    param_names = ["n", "precision"]
+
+    def setup(self, n: int, precision: str) -> None:
+        self.case = _StepCase(n, precision)
+
+    def time_step(self, n: int, precision: str) -> None:
+        self.case.step()
+
+    def time_fft_work(self, n: int, precision: str) -> None:
+        self.case.fft_work()
+
+    def peakmem_step(self, n: int, precision: str) -> None:
+        self.case.step()
+
+    def track_step_over_fft(self, n: int, precision: str) -> float:
+        return interleaved(self.case, repeats=10)["median_ratio"]
+
+    track_step_over_fft.unit = "ratio"  # type: ignore[attr-defined]
+
+
+class DatasetGeneration:
+    """Building the shipped smoke and quick datasets from scratch (no cache)."""
+
+    timeout = 1200
+    number = 1
+    repeat = 1
+    rounds = 1
+    warmup_time = 0.0
+
+    def setup(self) -> None:
+        self.task = load_task(project_dir() / "tasks" / "fluid3d.toml")
+
+    def time_build_smoke(self) -> None:
+        build_fluid3d(self.task, "smoke", progress=False)
+
+    def peakmem_build_smoke(self) -> None:
+        build_fluid3d(self.task, "smoke", progress=False)
+
+    def time_build_quick(self) -> None:
+        build_fluid3d(self.task, "quick", progress=False)
+
+
+def _timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved(case: _StepCase, repeats: int) -> dict[str, float]:
+    """Median and minimum of step and FFT-work times, measured alternately."""
+    steps, ffts = [], []
+    for _ in range(repeats):
+        steps.append(_timed(case.step))
+        ffts.append(_timed(case.fft_work))
+    return {
+        "step_ms": 1e3 * statistics.median(steps),
+        "fft_ms": 1e3 * statistics.median(ffts),
+        "median_ratio": statistics.median(steps) / statistics.median(ffts),
+        "min_ratio": min(steps) / min(ffts),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--precisions", nargs="+", default=["float64", "float32"])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--quick-dataset", action="store_true", help="also time the quick build")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(f"{'n':>4} {'precision':>9} {'step ms':>9} {'FFT ms':>8} {'ratio':>6} {'min ratio':>9}")
+    for n in args.sizes:
+        for precision in args.precisions:
+            r = interleaved(_StepCase(n, precision), args.repeats)
+            print(
+                f"{n:>4} {precision:>9} {r['step_ms']:9.2f} {r['fft_ms']:8.2f} "
+                f"{r['median_ratio']:6.2f} {r['min_ratio']:9.2f}"
+            )
+    if args.quick_dataset:
+        task = load_task(project_dir() / "tasks" / "fluid3d.toml")
+        seconds = _timed(lambda: build_fluid3d(task, "quick", progress=False))
+        print(f"quick-profile dataset generation: {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,508 @@
+"""The ``fluid3d`` task: forced 3D incompressible turbulence on a periodic box.
+
+Reference trajectories are generated at ``reference_resolution`` by :class:`NS3DSolver`
+(:mod:`frlbench.data.ns3d`) from random divergence-free initial conditions, one seed per
+trajectory. After a spin-up, ``pairs_per_trajectory + 1`` states are saved ``steps_per_pair``
+solver steps apart, giving pairs ``(u(t), u(t + Δt))``. Every other resolution of the same
+states is a spectral truncation of the reference (:func:`frlbench.spectral.resample`), so
+errors at different resolutions are comparable. Splits use disjoint seed ranges; the train
+and validation splits hold the training resolution only, the test split every test resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from frlbench import spectral
+from frlbench.config import ConfigError, InvalidValue, TaskSpec
+from frlbench.data.base import SPLITS, PairedDataset, builder_options, normalize_splits
+from frlbench.data.ns3d import (
+    DTYPES,
+    FORCINGS,
+    MIN_RESOLUTION,
+    RK4_CFL_LIMIT,
+    BlowUpError,
+    Forcing,
+    NS3DSolver,
+)
+from frlbench.data.synthetic import SPLIT_SEED_OFFSET
+from frlbench.data.turbulence import (
+    FieldStatistics,
+    band_fractions,
+    persistence_error,
+    random_velocity,
+)
+from frlbench.registry import register_task_builder
+
+
+@dataclass(frozen=True)
+class Fluid3DOptions:
+    """Options of the ``fluid3d`` builder (``[profiles.<name>.data]``).
+
+    Attributes:
+        viscosity: Kinematic viscosity ν ≥ 0.
+        forcing: ``"none"`` (decaying turbulence), ``"linear"`` (Lundgren's linear forcing at
+            constant injected power) or ``"kolmogorov"`` (``sin(k_f y) e_x``).
+        forcing_power: Energy injection rate ε of the linear forcing (> 0).
+        forcing_wavenumber: Linear forcing: radius of the forced band (0 = every mode);
+            Kolmogorov forcing: its integer wavenumber k_f.
+        forcing_amplitude: Amplitude of the Kolmogorov forcing.
+        dt: Solver time step; the CFL number ``dt·max(|u|+|v|+|w|)/dx`` at the reference
+            resolution must stay at or below ``max_cfl``.
+        max_cfl: Largest CFL number allowed (checked on every initial condition before the run
+            and on every saved state during it); at most the RK4 limit ≈ 1.35.
+        steps_per_pair: Solver steps between the input and the target of a pair (Δt =
+            ``steps_per_pair · dt``).
+        pairs_per_trajectory: Consecutive pairs taken from each trajectory.
+        spinup_time: Time simulated at the reference resolution before the first saved state
+            (rounded up to a whole number of pair intervals), so that the turbulence is developed.
+        coarse_spinup_time: Time simulated first on the coarser grid
+            ``coarse_spinup_resolution`` (rounded up to whole steps), whose state is then
+            zero-padded to the reference grid; a cheap way to develop the large scales. 0 skips it.
+        coarse_spinup_resolution: Grid of the coarse spin-up (0: half the reference resolution).
+        ic_peak_wavenumber: Peak wavenumber of the initial-condition spectrum.
+        ic_energy: Kinetic energy ``½⟨|u|²⟩`` of the initial conditions.
+        ic_slope: Spectral slope of the initial conditions above the peak.
+        seed: Base seed; trajectory i of split s uses seed ``seed + offset(s) + i``.
+        precision: Solver precision, ``"float64"`` or ``"float32"`` (data are stored as float32).
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    """
+
+    viscosity: float = 0.01
+    forcing: str = "linear"
+    forcing_power: float = 0.1
+    forcing_wavenumber: float = 2.0
+    forcing_amplitude: float = 1.0
+    dt: float = 0.01
+    max_cfl: float = 0.6
+    steps_per_pair: int = 10
+    pairs_per_trajectory: int = 4
+    spinup_time: float = 4.0
+    coarse_spinup_time: float = 0.0
+    coarse_spinup_resolution: int = 0
+    ic_peak_wavenumber: float = 3.0
+    ic_energy: float = 0.5
+    ic_slope: float = -5.0 / 3.0
+    seed: int = 0
+    precision: Literal["float64", "float32"] = "float64"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def __post_init__(self) -> None:
+        _require(self.viscosity >= 0, "viscosity", self.viscosity, ">= 0")
+        _require(
+            self.forcing in FORCINGS,
+            "forcing",
+            self.forcing,
+            "one of " + ", ".join(repr(f) for f in FORCINGS),
+        )
+        if self.forcing == "linear":
+            _require(self.forcing_power > 0, "forcing_power", self.forcing_power, "> 0")
+            _require(
+                self.forcing_wavenumber >= 0,
+                "forcing_wavenumber",
+                self.forcing_wavenumber,
+                ">= 0 for linear forcing (0 forces every mode)",
+            )
+        if self.forcing == "kolmogorov":
+            _require(
+                self.forcing_wavenumber >= 1 and float(self.forcing_wavenumber).is_integer(),
+                "forcing_wavenumber",
+                self.forcing_wavenumber,
+                "an integer >= 1 for Kolmogorov forcing",
+            )
+        _require(self.dt > 0, "dt", self.dt, "> 0")
+        _require(
+            0 < self.max_cfl <= RK4_CFL_LIMIT,
+            "max_cfl",
+            self.max_cfl,
+            f"0 < max_cfl <= {RK4_CFL_LIMIT:.3f} (the RK4 stability limit with the 2/3 rule)",
+        )
+        _require(self.steps_per_pair >= 1, "steps_per_pair", self.steps_per_pair, ">= 1")
+        pairs = self.pairs_per_trajectory
+        _require(pairs >= 1, "pairs_per_trajectory", pairs, ">= 1")
+        _require(self.spinup_time >= 0, "spinup_time", self.spinup_time, ">= 0")
+        _require(
+            self.coarse_spinup_time >= 0, "coarse_spinup_time", self.coarse_spinup_time, ">= 0"
+        )
+        _require(
+            self.coarse_spinup_resolution == 0
+            or (
+                self.coarse_spinup_resolution >= MIN_RESOLUTION
+                and self.coarse_spinup_resolution % 2 == 0
+            ),
+            "coarse_spinup_resolution",
+            self.coarse_spinup_resolution,
+            f"0 (half the reference resolution) or an even size >= {MIN_RESOLUTION}",
+        )
+        _require(self.ic_peak_wavenumber > 0, "ic_peak_wavenumber", self.ic_peak_wavenumber, "> 0")
+        _require(self.ic_energy > 0, "ic_energy", self.ic_energy, "> 0")
+        _require(self.ic_slope < 0, "ic_slope", self.ic_slope, "< 0")
+        _require(self.seed >= 0, "seed", self.seed, ">= 0")
+
+    def forcing_spec(self) -> Forcing:
+        """The solver's :class:`Forcing` described by these options."""
+        return Forcing(
+            self.forcing,
+            power=self.forcing_power,
+            wavenumber=self.forcing_wavenumber,
+            amplitude=self.forcing_amplitude,
+        )
+
+    @property
+    def pair_dt(self) -> float:
+        """Time Δt between the input and the target of a pair."""
+        return self.steps_per_pair * self.dt
+
+    @property
+    def spinup_steps(self) -> int:
+        """Solver steps before the first saved state: a whole number of pair intervals."""
+        intervals = math.ceil(self.spinup_time / self.pair_dt - 1e-9)
+        return max(intervals, 0) * self.steps_per_pair
+
+    @property
+    def coarse_spinup_steps(self) -> int:
+        """Solver steps of the coarse spin-up."""
+        return max(math.ceil(self.coarse_spinup_time / self.dt - 1e-9), 0)
+
+    def coarse_resolution(self, reference_resolution: int) -> int:
+        """Grid of the coarse spin-up for a given reference resolution."""
+        return self.coarse_spinup_resolution or reference_resolution // 2
+
+
+def _require(condition: bool, key: str, value: Any, valid: str) -> None:
+    if not condition:  # written so that NaN fails every check
+        raise InvalidValue(key, value, valid)
+
+
+class SimulationBlowUp(ConfigError):
+    """A reference trajectory became non-finite (or too fast for its time step).
+
+    Attributes:
+        seed: Initial-condition seed of the trajectory.
+        time: Simulation time at which it was detected.
+    """
+
+    def __init__(self, message: str, seed: int, time: float) -> None:
+        super().__init__(message)
+        self.seed, self.time = seed, time
+
+
+def _key_error(task: TaskSpec, key: str, value: Any, valid: str) -> ConfigError:
+    return ConfigError(f"{task.source or task.name}: key {key!r}: got {value!r}; valid: {valid}")
+
+
+def check_profile(task: TaskSpec, profile: str, opts: Fluid3DOptions) -> None:
+    """Check the resolutions of ``profile`` against the solver and the options.
+
+    Raises:
+        ConfigError: Naming the key, for a reference grid that is odd, below
+            :data:`MIN_RESOLUTION`, or whose dealiased band misses the forcing or the
+            initial-condition peak; or a train/test resolution that is odd, below the minimum,
+            or does not divide the reference resolution.
+    """
+    sizes = task.profile(profile)
+    prefix = f"profiles.{profile}"
+    if task.ndim != 3 or task.grid != "periodic" or len(task.channels) != 3:
+        raise ConfigError(
+            f"{task.source or task.name}: builder 'fluid3d' needs ndim = 3, grid = 'periodic' and "
+            f"three channels (u, v, w); got ndim = {task.ndim}, grid = {task.grid!r}, "
+            f"channels = {list(task.channels)}"
+        )
+    ref = sizes.reference_resolution
+    needed = [opts.ic_peak_wavenumber]
+    if opts.forcing != "none":
+        needed.append(opts.forcing_wavenumber)
+    smallest = max(MIN_RESOLUTION, 3 * math.floor(max(needed)) + 1)
+    smallest += smallest % 2
+    holds = f"ic_peak_wavenumber = {opts.ic_peak_wavenumber:g}" + (
+        f" and forcing_wavenumber = {opts.forcing_wavenumber:g}" if len(needed) > 1 else ""
+    )
+    solver_grids = [(f"{prefix}.reference_resolution", ref, ref)]
+    if opts.coarse_spinup_steps > 0:
+        key = f"{prefix}.data.coarse_spinup_resolution"
+        solver_grids.append((key, opts.coarse_resolution(ref), ref - 1))
+    for key, n, largest in solver_grids:
+        if n % 2 or not smallest <= n <= largest:
+            below = "" if largest == ref else f" and < reference_resolution = {ref}"
+            raise _key_error(
+                task,
+                key,
+                n,
+                f"an even solver grid >= {smallest}{below}: the 2/3 rule keeps |k| < n/3, "
+                f"which must hold {holds}",
+            )
+    valid = [r for r in range(MIN_RESOLUTION, ref + 1, 2) if ref % r == 0]
+    for key, values in (
+        ("train_resolution", (sizes.train_resolution,)),
+        ("test_resolutions", sizes.test_resolutions),
+    ):
+        bad = [r for r in values if r not in valid]
+        if bad:
+            given = values[0] if key == "train_resolution" else list(values)
+            raise _key_error(
+                task,
+                f"{prefix}.{key}",
+                given,
+                f"even sizes >= {MIN_RESOLUTION} (the dealiasing minimum) that divide "
+                f"reference_resolution = {ref}: {valid}",
+            )
+    for key in ("n_train", "n_val", "n_test"):
+        count = getattr(sizes, key)
+        if count > SPLIT_SEED_OFFSET["val"]:
+            raise _key_error(
+                task, f"{prefix}.{key}", count, f"<= {SPLIT_SEED_OFFSET['val']} (seed ranges)"
+            )
+
+
+def make_solver(task: TaskSpec, opts: Fluid3DOptions, n: int) -> NS3DSolver:
+    """The task's solver on an ``n``-point grid, on the device and precision of ``opts``."""
+    device = opts.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return NS3DSolver(
+        n,
+        opts.viscosity,
+        opts.forcing_spec(),
+        dtype=DTYPES[opts.precision],
+        device=device,
+        length=task.domain_length,
+    )
+
+
+def initial_condition(solver: NS3DSolver, opts: Fluid3DOptions, seed: int) -> torch.Tensor:
+    """The random initial velocity of trajectory ``seed`` on the solver's grid."""
+    return random_velocity(
+        solver.n,
+        seed,
+        peak_wavenumber=opts.ic_peak_wavenumber,
+        energy=opts.ic_energy,
+        slope=opts.ic_slope,
+        length=solver.length,
+        dtype=solver.dtype,
+        device=solver.device,
+    )
+
+
+def _dt_error(
+    task: TaskSpec, profile: str, opts: Fluid3DOptions, solver: NS3DSolver, speed: float, why: str
+) -> ConfigError:
+    limit = opts.max_cfl * solver.dx / speed
+    return _key_error(
+        task,
+        f"profiles.{profile}.data.dt",
+        opts.dt,
+        f"0 < dt <= {limit:.4g} ({why}; CFL = dt·max(|u|+|v|+|w|)/dx must stay <= "
+        f"max_cfl = {opts.max_cfl:g} at reference_resolution = {solver.n})",
+    )
+
+
+def simulate_trajectory(
+    solver: NS3DSolver,
+    opts: Fluid3DOptions,
+    u0: torch.Tensor,
+    coarse_solver: NS3DSolver | None = None,
+    on_step: Any = None,
+) -> torch.Tensor:
+    """Spin up from ``u0`` and return the ``pairs_per_trajectory + 1`` saved states (CPU).
+
+    Args:
+        solver: Solver at the reference resolution.
+        opts: Builder options.
+        u0: Initial velocity on the reference grid.
+        coarse_solver: Solver of the coarse spin-up (required when ``opts`` asks for one).
+        on_step: Called after every solver step (progress bars).
+    """
+    t0 = 0.0
+    if opts.coarse_spinup_steps > 0:
+        if coarse_solver is None:
+            raise ValueError("options ask for a coarse spin-up but no coarse_solver was given")
+        steps = opts.coarse_spinup_steps
+        # save_every = steps: the iterator yields the final coarse state only.
+        t0, coarse = next(
+            coarse_solver.iterate(
+                spectral.resample(u0, coarse_solver.shape),
+                steps,
+                opts.dt,
+                steps,
+                max_cfl=opts.max_cfl,
+                on_step=on_step,
+            )
+        )
+        u0 = spectral.resample(coarse.to(solver.device), solver.shape)
+    total = opts.spinup_steps + opts.pairs_per_trajectory * opts.steps_per_pair
+    first_saved = t0 + (opts.spinup_steps - 0.5) * opts.dt
+    frames = [
+        u.cpu()
+        for t, u in solver.iterate(
+            u0, total, opts.dt, opts.steps_per_pair, max_cfl=opts.max_cfl, on_step=on_step, t0=t0
+        )
+        if t >= first_saved
+    ]
+    if opts.spinup_steps == 0:
+        frames.insert(0, solver.to_physical(solver.project(solver.to_spectral(u0))).cpu())
+    return torch.stack(frames)
+
+
+def solver_grid(resolution: int, reference_resolution: int) -> int:
+    """Grid on which the task's solver advances a state given on ``resolution`` points.
+
+    The 2/3 rule on it keeps every mode of the ``resolution`` grid (the 3/2 rule of
+    dealiasing); the reference grid is used as is, since the data are band-limited to it.
+    """
+    grid = 3 * resolution // 2 + 1
+    return min(grid + grid % 2, reference_resolution)
+
+
+def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+    """The numerical solver as a forecaster: advance states ``(N, 3, r, r, r)`` by Δt.
+
+    Physical-unit states on the ``resolution`` grid are advanced by ``steps_per_pair`` solver
+    steps on :func:`solver_grid` and truncated back; at the reference resolution this
+    reproduces the targets, below it the error is the solver's own resolution error. Registered
+    with the builder (``solver=forecast``) for the reference rows of the leaderboard.
+    """
+    opts = builder_options(task, profile, Fluid3DOptions)
+    solver = make_solver(
+        task, opts, solver_grid(resolution, task.profile(profile).reference_resolution)
+    )
+    steps = opts.steps_per_pair
+    outputs = []
+    for state in inputs:
+        padded = spectral.resample(state.to(torch.float64), solver.shape)
+        _, advanced = next(solver.iterate(padded, steps, opts.dt, steps))
+        outputs.append(spectral.resample(advanced.cpu().double(), task.grid_shape(resolution)))
+    return torch.stack(outputs).to(inputs.dtype)
+
+
+@register_task_builder("fluid3d", options=Fluid3DOptions, version=1, solver=forecast)
+def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
+    """Build the paired multi-resolution turbulence dataset of ``task`` under ``profile``."""
+    opts = builder_options(task, profile, Fluid3DOptions)
+    check_profile(task, profile, opts)
+    sizes = task.profile(profile)
+    solver = make_solver(task, opts, sizes.reference_resolution)
+    coarse_solver = None
+    if opts.coarse_spinup_steps > 0:
+        coarse_solver = make_solver(task, opts, opts.coarse_resolution(sizes.reference_resolution))
+    counts = {"train": sizes.n_train, "val": sizes.n_val, "test": sizes.n_test}
+    # Disjoint seed ranges: trajectory i of split s starts from seed + offset(s) + i.
+    seeds = {
+        split: [opts.seed + SPLIT_SEED_OFFSET[split] + i for i in range(counts[split])]
+        for split in SPLITS
+    }
+    # Check dt on every initial condition before spending time on any trajectory.
+    for split in SPLITS:
+        for seed in seeds[split]:
+            u0 = initial_condition(solver, opts, seed)
+            if solver.cfl(u0, opts.dt) > opts.max_cfl:
+                speed = u0.abs().sum(dim=0).max().item()
+                raise _dt_error(
+                    task, profile, opts, solver, speed, f"initial condition of seed {seed}"
+                )
+    steps = (
+        opts.coarse_spinup_steps
+        + opts.spinup_steps
+        + opts.pairs_per_trajectory * opts.steps_per_pair
+    )
+    stats = FieldStatistics(solver, task.lengths, opts.dt)
+    raw: dict[str, Any] = {}
+    test_reference: list[torch.Tensor] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
+        job = bar.add_task(f"fluid3d/{profile}", total=steps * sum(counts.values()))
+        for split in SPLITS:
+            resolutions = sizes.test_resolutions if split == "test" else (sizes.train_resolution,)
+            inputs: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
+            targets: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
+            pair_seeds: list[int] = []
+            for seed in seeds[split]:
+                bar.update(job, description=f"fluid3d/{profile} {split} seed {seed}")
+                frames = _run(
+                    task, profile, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job)
+                )
+                stats.add(frames.to(solver.device))
+                if split == "test":
+                    test_reference.append(frames)
+                for r in resolutions:
+                    level = spectral.resample(frames, task.grid_shape(r))
+                    inputs[r].append(level[:-1])
+                    targets[r].append(level[1:])
+                pair_seeds += [seed] * opts.pairs_per_trajectory
+            raw[split] = (
+                {r: torch.cat(v) for r, v in inputs.items()},
+                {r: torch.cat(v) for r, v in targets.items()},
+                pair_seeds,
+            )
+    test_inputs, test_targets, _ = raw["test"]
+    metadata = {
+        "builder": "fluid3d",
+        "viscosity": opts.viscosity,
+        "forcing": {
+            "kind": opts.forcing,
+            "power": opts.forcing_power,
+            "wavenumber": opts.forcing_wavenumber,
+            "amplitude": opts.forcing_amplitude,
+        },
+        "dt": opts.dt,
+        "pair_dt": opts.pair_dt,
+        "steps_per_pair": opts.steps_per_pair,
+        "spinup_time": opts.spinup_steps * opts.dt,
+        "coarse_spinup_time": opts.coarse_spinup_steps * opts.dt,
+        "coarse_spinup_resolution": (
+            opts.coarse_resolution(sizes.reference_resolution) if coarse_solver else None
+        ),
+        "reference_resolution": sizes.reference_resolution,
+        "precision": opts.precision,
+        **stats.metadata(),
+        "unseen_energy_fraction": band_fractions(
+            torch.cat(test_reference),
+            task.lengths,
+            sizes.train_resolution,
+            list(sizes.test_resolutions),
+        ),
+        "persistence_relative_rmse": {
+            str(r): persistence_error(test_inputs[r], test_targets[r]) for r in test_inputs
+        },
+    }
+    splits, mean, std = normalize_splits(raw, sizes.train_resolution)
+    return PairedDataset(
+        task=task.name,
+        profile=profile,
+        train_resolution=sizes.train_resolution,
+        splits=splits,
+        mean=mean,
+        std=std,
+        metadata=metadata,
+    )
+
+
+def _run(
+    task: TaskSpec,
+    profile: str,
+    opts: Fluid3DOptions,
+    solvers: tuple[NS3DSolver, NS3DSolver | None],
+    seed: int,
+    on_step: Any,
+) -> torch.Tensor:
+    """One reference trajectory, with blow-ups turned into errors naming the seed and time."""
+    solver, coarse_solver = solvers
+    u0 = initial_condition(solver, opts, seed)
+    try:
+        frames = simulate_trajectory(solver, opts, u0, coarse_solver, on_step=on_step)
+    except BlowUpError as exc:
+        if math.isfinite(exc.cfl):
+            why = f"seed {seed} reached CFL {exc.cfl:.3g} at t = {exc.time:.6g}"
+            raise _dt_error(task, profile, opts, solver, exc.speed, why) from None
+        raise SimulationBlowUp(
+            f"{task.source or task.name}: profile {profile!r}: sample seed {seed} blew up at "
+            f"t = {exc.time:.6g} (step {exc.step}): {exc}. Lower profiles.{profile}.data.dt "
+            f"or raise profiles.{profile}.data.viscosity.",
+            seed,
+            exc.time,
+        ) from None
+    return frames.to(torch.float64)
