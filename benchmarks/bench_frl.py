@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import psutil
 import torch
 
 from frlbench.config import BackboneSpec, TaskProfile, TaskSpec, TrainSettings
+from frlbench.env import peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.registry import BACKBONES, FRL_VARIANTS, discover_plugins
 
@@ -110,26 +110,6 @@ class TrainStep:
         self.step()
 
 
-def _status_mib(field: str) -> float | None:
-    """A ``/proc/self/status`` memory field (``VmHWM``, ``VmRSS``) in MiB; None off Linux."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def _peak_rss_mib() -> float:
-    """Peak resident set of this process (this executable image only) in MiB."""
-    peak = _status_mib("VmHWM")
-    if peak is None:  # macOS reports bytes, and has no fork+exec carry-over problem
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    return peak
-
-
 def _current_rss_mib() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
@@ -140,7 +120,7 @@ def measure_memory(backbone: str, variant: str, steps: int) -> dict[str, float]:
     before = _current_rss_mib()
     for _ in range(steps):
         step()
-    peak = _peak_rss_mib()
+    peak = peak_rss_mib()
     return {"before_mib": before, "peak_mib": peak, "step_mib": peak - before}
 
 

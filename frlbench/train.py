@@ -10,7 +10,6 @@ import dataclasses
 import math
 import os
 import random
-import resource
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ import torch
 from frlbench import metrics
 from frlbench.config import RunSpec
 from frlbench.data import PairedDataset, load_dataset
-from frlbench.env import environment
+from frlbench.env import environment, peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.models import build_backbone, count_parameters
 from frlbench.records import ResolutionMetrics, RunRecord
@@ -58,13 +57,7 @@ def peak_memory_mb(device: torch.device) -> float:
     """Peak CUDA memory allocated, or the peak resident memory of this process on CPU."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:  # Linux: VmHWM is this process's own high-water mark (ru_maxrss survives exec)
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return peak_rss_mib()
 
 
 def _sync(device: torch.device) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from frlbench.config import TaskProfile, TaskSpec
+from frlbench.env import peak_rss_mib
 from frlbench.models.common import backbone_sizes, count_parameters, create_backbone
 from frlbench.registry import BACKBONES, discover_plugins
 
@@ -133,32 +134,6 @@ class Measurement:
     note: str = ""
 
 
-def _status_mb(field: str) -> float | None:
-    """A ``/proc/self/status`` memory field (``VmHWM``, ``VmRSS``) in MiB; None off Linux."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB.
-
-    On Linux this is ``VmHWM``: ``ru_maxrss`` would be wrong in a subprocess, because Linux
-    carries the parent's high-water mark across fork + exec.
-    """
-    peak = _status_mb("VmHWM")
-    if peak is not None:
-        return peak
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # bytes on macOS
-
-
 def _current_rss_mb() -> float:
     import psutil
 
@@ -215,7 +190,7 @@ def measure_in_process(
             model(x)
 
     forward_s = _time_repeats(forward, min_total_s, max_repeats)
-    forward_peak = _peak_rss_mb()
+    forward_peak = peak_rss_mib()
     fields = dict(rss_before_mb=rss_before, forward_s=forward_s, forward_peak_mb=forward_peak)
     # a backward pass costs about twice a forward pass; warm-up plus one repeat = 2 passes
     estimate = 2 * 3 * forward_s
@@ -231,7 +206,7 @@ def measure_in_process(
 
     backward_s = _time_repeats(forward_backward, min_total_s, max_repeats)
     return dataclasses.replace(
-        base, **fields, backward_s=backward_s, backward_peak_mb=_peak_rss_mb()
+        base, **fields, backward_s=backward_s, backward_peak_mb=peak_rss_mib()
     )
 
 
