@@ -15,6 +15,8 @@ import torch
 from frlbench.config import TaskSpec, parse_dataclass
 
 SPLITS = ("train", "val", "test")
+#: Initial-condition seeds of split s are ``seed + SPLIT_SEED_OFFSET[s] + i``: disjoint ranges.
+SPLIT_SEED_OFFSET = {"train": 0, "val": 100_000, "test": 200_000}
 
 
 @dataclass
@@ -131,4 +133,24 @@ def builder_options(task: TaskSpec, profile: str, options_cls: type[Any]) -> Any
         task.profile(profile).data,
         task.source or task.name,
         prefix=f"profiles.{profile}.data",
+    )
+
+
+def assemble_dataset(
+    task: TaskSpec,
+    profile: str,
+    raw: dict[str, tuple[dict[int, torch.Tensor], dict[int, torch.Tensor], list[int]]],
+    metadata: dict[str, Any],
+) -> PairedDataset:
+    """Normalize raw physical-unit splits (see :func:`normalize_splits`) into a dataset."""
+    train_resolution = task.profile(profile).train_resolution
+    splits, mean, std = normalize_splits(raw, train_resolution)
+    return PairedDataset(
+        task=task.name,
+        profile=profile,
+        train_resolution=train_resolution,
+        splits=splits,
+        mean=mean,
+        std=std,
+        metadata=metadata,
     )

@@ -20,7 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from frlbench import spectral
 from frlbench.config import ConfigError, InvalidValue, TaskSpec
-from frlbench.data.base import SPLITS, PairedDataset, builder_options, normalize_splits
+from frlbench.data.base import (
+    SPLIT_SEED_OFFSET,
+    SPLITS,
+    PairedDataset,
+    assemble_dataset,
+    builder_options,
+)
 from frlbench.data.ns3d import (
     DTYPES,
     FORCINGS,
@@ -30,7 +36,6 @@ from frlbench.data.ns3d import (
     Forcing,
     NS3DSolver,
 )
-from frlbench.data.synthetic import SPLIT_SEED_OFFSET
 from frlbench.data.turbulence import (
     FieldStatistics,
     band_fractions,
@@ -469,16 +474,7 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
             str(r): persistence_error(test_inputs[r], test_targets[r]) for r in test_inputs
         },
     }
-    splits, mean, std = normalize_splits(raw, sizes.train_resolution)
-    return PairedDataset(
-        task=task.name,
-        profile=profile,
-        train_resolution=sizes.train_resolution,
-        splits=splits,
-        mean=mean,
-        std=std,
-        metadata=metadata,
-    )
+    return assemble_dataset(task, profile, raw, metadata)
 
 
 def _run(

@@ -15,7 +15,13 @@ import torch
 
 from frlbench import spectral
 from frlbench.config import InvalidValue, TaskSpec
-from frlbench.data.base import SPLITS, PairedDataset, builder_options, normalize_splits
+from frlbench.data.base import (
+    SPLIT_SEED_OFFSET,
+    SPLITS,
+    PairedDataset,
+    assemble_dataset,
+    builder_options,
+)
 from frlbench.registry import register_task_builder
 
 
@@ -46,9 +52,6 @@ class AdvectionOptions:
             raise InvalidValue("dt", self.dt, "> 0")
         if self.peak_wavenumber <= 0:
             raise InvalidValue("peak_wavenumber", self.peak_wavenumber, "> 0")
-
-
-SPLIT_SEED_OFFSET = {"train": 0, "val": 100_000, "test": 200_000}
 
 
 def random_field(
@@ -103,13 +106,5 @@ def build_advection(task: TaskSpec, profile: str, progress: bool = True) -> Pair
         inputs = {r: spectral.resample(u0, task.grid_shape(r)) for r in resolutions}
         targets = {r: spectral.resample(u1, task.grid_shape(r)) for r in resolutions}
         raw[split] = (inputs, targets, seeds)
-    splits, mean, std = normalize_splits(raw, sizes.train_resolution)
-    return PairedDataset(
-        task=task.name,
-        profile=profile,
-        train_resolution=sizes.train_resolution,
-        splits=splits,
-        mean=mean,
-        std=std,
-        metadata={"builder": "advection", "viscosity": opts.viscosity, "dt": opts.dt},
-    )
+    metadata = {"builder": "advection", "viscosity": opts.viscosity, "dt": opts.dt}
+    return assemble_dataset(task, profile, raw, metadata)
