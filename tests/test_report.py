@@ -282,6 +282,20 @@ def test_equivalent_resolution_interpolation():
 
 
 @pytest.mark.parametrize(
+    ("mean", "low", "high", "text"),
+    [
+        (-0.1, -0.18, -0.02, "-0.10 ± 0.08"),
+        (0.0031, 0.0019, 0.0043, "+0.0031 ± 0.0012"),  # would read +0.00 ± 0.00
+        (0.5, 0.499, 0.501, "+0.50 ± 0.001"),
+        (0.0, -1.0, 1.0, "+0.00 ± 1.00"),
+        (-0.25, math.nan, math.nan, "-0.25"),
+    ],
+)
+def test_slope_interval_keeps_small_values_readable(mean, low, high, text):
+    assert fmt_interval(mean, low, high, slope=True) == text
+
+
+@pytest.mark.parametrize(
     ("slopes", "label"),
     [
         ([-0.8, -0.9], IMPROVES),

@@ -48,14 +48,26 @@ def fmt_num(value: float) -> str:
     return _sig(value) if math.isfinite(value) else MISSING
 
 
+def _slope_digits(value: float, sign: str) -> str:
+    """Two decimals, or two significant digits where two decimals would print 0.00."""
+    if value == 0 or abs(value) >= 0.005:
+        return f"{value:{sign}.2f}"
+    return f"{value:{sign}.2g}"
+
+
 def fmt_interval(mean: float, low: float, high: float, *, slope: bool = False) -> str:
-    """``mean ± half-width`` (just the mean when there is no interval)."""
+    """``mean ± half-width`` (just the mean when there is no interval).
+
+    Slopes read with two decimals (``-0.10 ± 0.08``); a slope or half-width that would print
+    as 0.00 keeps two significant digits instead (``+0.0031 ± 0.0012``), so a label decided
+    by a small but nonzero interval is not shown next to ``+0.00 ± 0.00``.
+    """
     if not math.isfinite(mean):
         return MISSING
-    text = f"{mean:+.2f}" if slope else fmt_num(mean)
+    text = _slope_digits(mean, "+") if slope else fmt_num(mean)
     half = (high - low) / 2
     if math.isfinite(half):
-        text += f" ± {half:.2f}" if slope else f" ± {_sig(half, 2)}"
+        text += f" ± {_slope_digits(half, '')}" if slope else f" ± {_sig(half, 2)}"
     return text
 
 
