@@ -284,19 +284,22 @@ def run_cmd(
     console.print(
         f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
     )
-    summary = run_grid(
-        specs,
-        out,
-        backend=backend,
-        jobs=jobs,
-        device=device,
-        cache_dir=cache_dir,
-        plugins_dir=catalog.baselines_dir,
-        show_progress=progress,
-        references=references,
-        ray_address=ray_address,
-        slurm_partition=slurm_partition,
-    )
+    try:
+        summary = run_grid(
+            specs,
+            out,
+            backend=backend,
+            jobs=jobs,
+            device=device,
+            cache_dir=cache_dir,
+            plugins_dir=catalog.baselines_dir,
+            show_progress=progress,
+            references=references,
+            ray_address=ray_address,
+            slurm_partition=slurm_partition,
+        )
+    except ConfigError as exc:  # e.g. a task's data cannot hold its profile's rollout
+        raise fail(str(exc)) from None
     console.print(
         f"done: {summary.executed} executed, {summary.skipped} already finished, "
         f"{len(summary.corrupt)} corrupt records redone"
@@ -336,6 +339,12 @@ def eval_cmd(
     resolutions: Annotated[
         str | None, typer.Option(help="Comma-separated test resolutions, e.g. 16,32,64,128.")
     ] = None,
+    rollout_steps: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Autoregressive rollout length to evaluate (default: as the run was)."
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
     report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
@@ -356,7 +365,14 @@ def eval_cmd(
     res = _parse_ints(resolutions, "--resolutions")
     for rid in ids:
         try:
-            rec = reevaluate(store, rid, resolutions=res, device=device, cache_dir=cache_dir)
+            rec = reevaluate(
+                store,
+                rid,
+                resolutions=res,
+                rollout_steps=rollout_steps,
+                device=device,
+                cache_dir=cache_dir,
+            )
         except (ConfigError, UnknownNameError, FileNotFoundError) as exc:
             raise fail(f"{rid}: {exc}") from None
         ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)

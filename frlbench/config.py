@@ -197,6 +197,11 @@ class TaskProfile:
         n_train: Number of training trajectories (initial conditions).
         n_val: Number of validation trajectories.
         n_test: Number of test trajectories.
+        rollout_steps: Autoregressive rollout evaluated at every test resolution: each
+            model (and reference) is fed its own forecast back this many times, starting
+            from every test state that has that many successors in its trajectory; 0
+            (default) evaluates one step only. At most the number of consecutive test pairs
+            a trajectory has.
         data: Builder-specific options, validated by the task builder's own dataclass.
     """
 
@@ -206,6 +211,7 @@ class TaskProfile:
     n_train: int
     n_val: int
     n_test: int
+    rollout_steps: int = 0
     data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -228,6 +234,7 @@ class TaskProfile:
         for key in ("n_train", "n_val", "n_test"):
             value = getattr(self, key)
             _check(value >= 1, key, value, ">= 1")
+        _check(self.rollout_steps >= 0, "rollout_steps", self.rollout_steps, ">= 0")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ __all__ = [
     "fill_ratios",
     "frequency_response",
     "latitude_weights",
+    "latitude_weights_for",
     "rel_l2",
     "rmse",
 ]
@@ -41,7 +42,7 @@ def latitude_weights(nlat: int, *, dtype: torch.dtype = torch.float64) -> torch.
     return weights / weights.mean()
 
 
-def _weights(task: TaskSpec, x: torch.Tensor) -> torch.Tensor | None:
+def latitude_weights_for(task: TaskSpec, x: torch.Tensor) -> torch.Tensor | None:
     """Broadcastable latitude weights for lat-lon tasks, ``None`` on periodic grids."""
     if task.grid != "latlon":
         return None
@@ -145,7 +146,7 @@ def evaluate_fields(
         raise ValueError(f"prediction shape {tuple(pred.shape)} != truth {tuple(truth.shape)}")
     pred = pred.double()
     truth = truth.double()
-    weights = _weights(task, truth)
+    weights = latitude_weights_for(task, truth)
     seen, unseen = band_errors(pred, truth, task, train_resolution)
     k, response = frequency_response(pred, truth, task, train_resolution)
     return ResolutionMetrics(

@@ -31,6 +31,7 @@ from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment
 from frlbench.records import ResolutionMetrics, RunRecord
 from frlbench.registry import TASK_BUILDERS
+from frlbench.rollout import check_rollout, rollout_rmse
 
 REFERENCES = ("persistence", "solver")
 Forecast = Callable[[TaskSpec, str, torch.Tensor, int], torch.Tensor]
@@ -67,6 +68,18 @@ def _timed(
     return outputs, (time.perf_counter() - start) / len(inputs)
 
 
+def _normalized(
+    forecast: Forecast, task: TaskSpec, profile: str, data: PairedDataset, resolution: int
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``forecast`` as a step on normalized states, computed in float64 physical units."""
+
+    def step(x: torch.Tensor) -> torch.Tensor:
+        physical = data.denormalize(x.double())
+        return data.normalize(forecast(task, profile, physical, resolution).double())
+
+    return step
+
+
 def evaluate_reference(
     name: str, task: TaskSpec, profile: str, data: PairedDataset
 ) -> tuple[list[ResolutionMetrics], float] | str:
@@ -86,6 +99,13 @@ def evaluate_reference(
         pred, seconds = _timed(forecast, task, profile, inputs, res)
         m = metrics.evaluate_fields(pred, truth, task, res, data.train_resolution)
         m.inference_s_per_sample = seconds
+        m.rollout_rmse = rollout_rmse(
+            _normalized(forecast, task, profile, data, res),
+            data,
+            task,
+            res,
+            task.profile(profile).rollout_steps,
+        )
         results.append(m)
     return results, metrics.fill_ratios(results, data.train_resolution)
 
@@ -98,6 +118,7 @@ def run_reference(
     if name not in REFERENCES:
         raise ValueError(f"unknown reference {name!r}; valid: {', '.join(REFERENCES)}")
     data = load_dataset(task, profile, cache_dir=cache_dir, progress=False)
+    check_rollout(task, profile, data)
     record = RunRecord(
         run_id=reference_run_id(task, profile, name),
         kind="reference",

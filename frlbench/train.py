@@ -26,6 +26,7 @@ from frlbench.env import environment, peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.models import build_backbone, count_parameters
 from frlbench.records import ResolutionMetrics, RunRecord
+from frlbench.rollout import check_rollout, rollout_rmse
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -78,16 +79,17 @@ def build_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
 
 @torch.no_grad()
 def predict(
-    model: torch.nn.Module, inputs: torch.Tensor, device: torch.device
+    model: torch.nn.Module, inputs: torch.Tensor, device: torch.device, *, warmup: bool = True
 ) -> tuple[torch.Tensor, float]:
     """Forecast ``inputs`` in chunks that fit in memory; returns predictions and s/sample.
 
-    The first chunk is run once before timing (warm-up), and CUDA is synchronized around the
-    timed region.
+    With ``warmup`` the first chunk is run once before timing; CUDA is synchronized around
+    the timed region.
     """
     points = math.prod(inputs.shape[2:])
     chunk = max(1, EVAL_POINTS_PER_CHUNK // points)
-    model(inputs[:chunk].to(device))  # warm-up
+    if warmup:
+        model(inputs[:chunk].to(device))
     _sync(device)
     start = time.perf_counter()
     outputs = [model(inputs[i : i + chunk].to(device)).cpu() for i in range(0, len(inputs), chunk)]
@@ -103,9 +105,14 @@ def evaluate(
     device: torch.device,
     resolutions: list[int] | None = None,
 ) -> tuple[list[ResolutionMetrics], float]:
-    """Metrics at every test resolution (or ``resolutions``) and the anchoring slope."""
+    """Metrics at every test resolution (or ``resolutions``) and the anchoring slope.
+
+    With ``rollout_steps`` set in the task's profile, each resolution also gets the RMSE of
+    an autoregressive rollout of that many steps (:mod:`frlbench.rollout`).
+    """
     model.eval()
     test = data.splits["test"]
+    steps = spec.task.profile(spec.profile).rollout_steps
     results = []
     for res in resolutions or test.resolutions:
         pred, seconds = predict(model, test.inputs[res], device)
@@ -114,6 +121,9 @@ def evaluate(
             data.denormalize(pred), truth, spec.task, res, data.train_resolution
         )
         m.inference_s_per_sample = seconds
+        m.rollout_rmse = rollout_rmse(
+            lambda x: predict(model, x, device, warmup=False)[0], data, spec.task, res, steps
+        )
         results.append(m)
     slope = metrics.fill_ratios(results, data.train_resolution)
     return results, slope
@@ -146,6 +156,7 @@ def train_and_evaluate(
     seed_everything(spec.seed)
     settings = spec.baseline.settings(spec.profile)
     data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=False)
+    check_rollout(spec.task, spec.profile, data)  # before training, not after
     model = build_model(spec, dev)
     objective = FRLObjective(spec.frl, spec.task, data.train_resolution)
     train = data.splits["train"]

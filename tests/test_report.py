@@ -6,6 +6,7 @@ import math
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,13 @@ def fake_record(
     peak_memory_mb: float = 100.0,
     params: int = 1000,
     inference_s: float = 1e-3,
+    rollout: Mapping[int, Sequence[float]] | None = None,
 ) -> RunRecord:
-    """A synthetic record whose RMSE follows rmse0 · (ρ/ρ0)^slope exactly."""
+    """A synthetic record whose RMSE follows rmse0 · (ρ/ρ0)^slope exactly.
+
+    ``rollout`` maps a resolution to its RMSE after each rollout step (default: no rollout).
+    """
+    rollout = rollout or {}
     metrics = []
     for res in RESOLUTIONS if status == "ok" else ():
         rmse = rmse0 * (res / TRAIN) ** slope
@@ -66,6 +72,7 @@ def fake_record(
                 freq_k=[float(v) for v in k],
                 freq_response=[float(v) for v in response],
                 inference_s_per_sample=inference_s * (res / TRAIN) ** 2,
+                rollout_rmse=list(rollout.get(res, [])),
             )
         )
     return RunRecord(
@@ -338,9 +345,10 @@ def test_empty_runs_dir(tmp_path):
     assert "No finished runs" in (tmp_path / "leaderboard.md").read_text()
 
 
-def test_report_does_not_import_torch(tmp_path, rendered):
+@pytest.mark.parametrize("results", ["rendered", "rendered_rollout"])
+def test_report_does_not_import_torch(tmp_path, request, results):
     root = tmp_path / "results"
-    shutil.copytree(rendered[0] / "runs", root / "runs")
+    shutil.copytree(request.getfixturevalue(results)[0] / "runs", root / "runs")
     code = (
         "import sys; from pathlib import Path; import frlbench.report, frlbench.report.figures; "
         "assert 'torch' not in sys.modules; "
@@ -350,3 +358,134 @@ def test_report_does_not_import_torch(tmp_path, rendered):
         "assert not banned, banned"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# Rollout RMSE per step at the training resolution (16) and the finest (64), per seed; the
+# "roll" task has rollouts, the tasks of synthetic_records() none.
+ROLLOUTS = {
+    ("model", "cnn", "off"): [
+        {16: [0.10, 0.20, 0.40], 64: [0.10, 0.25, 0.60]},
+        {16: [0.12, 0.22, 0.40], 64: [0.14, 0.30, 0.80]},
+    ],
+    ("model", "cnn", "full"): [
+        {16: [0.10, 0.15, 0.20], 64: [0.05, 0.08, 0.10]},
+        {16: [0.10, 0.16, 0.25], 64: [0.06, 0.09, 0.15]},
+    ],
+    ("reference", "persistence", "off"): [{16: [0.3, 0.5, 0.7], 64: [0.3, 0.5, 0.7]}],
+    ("reference", "solver", "off"): [{16: [0.05, 0.07, 0.09], 64: [0.01, 0.015, 0.02]}],
+}
+
+
+def rollout_records() -> list[RunRecord]:
+    return [
+        fake_record("roll", baseline, frl, seed, kind=kind, rollout=rollout)
+        for (kind, baseline, frl), seeds in ROLLOUTS.items()
+        for seed, rollout in enumerate(seeds)
+    ]
+
+
+@pytest.fixture(scope="module")
+def rendered_rollout(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("rollout")
+    for rec in [*synthetic_records(), *rollout_records()]:
+        write_record(root / "runs" / rec.run_id / "record.json", rec)
+    return root, render_report(root, figures=True)
+
+
+def test_rollout_frame_matches_hand_computation():
+    duplicate = fake_record(
+        "roll", "cnn", "full", 1, rollout={16: [0.10, 0.16, 0.25], 64: [0.06, 0.09, 0.17]}
+    )
+    duplicate.run_id = "roll-cnn-full-s1-rerun"
+    board = build_leaderboard([*rollout_records(), duplicate])
+    frame = board.rollout.set_index(["baseline", "frl", "resolution", "step"])
+    assert set(frame["task"]) == {"roll"} and len(frame) == 4 * 2 * 3
+    row = frame.loc[("cnn", "full", 64, 3)]
+    # Seed 1's two records are averaged first: step 3 at 64 reads (0.15 + 0.17) / 2 = 0.16.
+    assert row["n_seeds"] == 2
+    assert row["rmse_mean"] == pytest.approx((0.10 + 0.16) / 2)
+    expected = mean_interval([0.10 / 0.20, 0.16 / 0.25])
+    assert row["rmse_ratio_mean"] == pytest.approx(expected.mean)
+    assert row["rmse_ratio_low"] == pytest.approx(expected.low)
+    assert row["rmse_ratio_high"] == pytest.approx(expected.high)
+    assert frame.loc[("cnn", "off", 16, 2), "rmse_ratio_mean"] == pytest.approx(1.0)
+    solver = frame.loc[("solver", "off", 64, 1)]
+    assert solver["rmse_ratio_mean"] == pytest.approx(0.2) and math.isnan(solver["rmse_ratio_low"])
+    # Leaderboard order: models before references, then resolution and step ascending.
+    assert board.rollout["baseline"].tolist() == ["cnn"] * 12 + ["persistence"] * 6 + ["solver"] * 6
+    assert board.rollout["step"].tolist()[:6] == [1, 2, 3, 1, 2, 3]
+
+
+def test_rollout_table_shows_hand_computed_numbers(rendered_rollout):
+    root, _ = rendered_rollout
+    md = (root / "leaderboard.md").read_text()
+    section = md.split("## roll — quick profile")[1].split("## ")[0]
+    table = section.split("**Rollout — roll, quick profile**")[1]
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    assert lines[0] == (
+        "| Backbone | RMSE @64 step 1 | RMSE @64 step 2 | RMSE @64 step 3 | RMSE_Ratio @64 step 3 |"
+    )
+    off_ratio = mean_interval([0.60 / 0.40, 0.80 / 0.40])  # 1.75
+    full_ratio = mean_interval([0.10 / 0.20, 0.15 / 0.25])  # 0.55
+    assert off_ratio.mean == pytest.approx(1.75) and full_ratio.mean == pytest.approx(0.55)
+    ratio = [fmt_interval(r.mean, r.low, r.high) for r in (off_ratio, full_ratio)]
+    assert ratio[0].startswith("1.75 ± ") and ratio[1].startswith("0.550 ± ")
+    assert lines[2:] == [
+        f"| cnn | 0.120 → 0.0550 | 0.275 → 0.0850 | 0.700 → 0.125 | {ratio[0]} → {ratio[1]} |",
+        "| persistence (reference) | 0.300 | 0.500 | 0.700 | 1.00 |",
+        "| solver (reference) | 0.0100 | 0.0150 | 0.0200 | 0.222 |",
+    ]
+    assert "fed back as its next input 3 times" in table
+    assert "training resolution ρ0 = 16 at step 3" in table
+    # Sections without rollouts get no rollout table.
+    assert md.count("**Rollout —") == 1
+
+
+def test_rollout_csv_and_figure_written(rendered_rollout):
+    root, summary = rendered_rollout
+    names = {p.relative_to(root).as_posix() for p in summary.paths}
+    assert "leaderboard_rollout.csv" in names
+    for ext in ("png", "pdf"):
+        assert f"figures/rollout_roll_{PROFILE}.{ext}" in names
+        assert f"figures/rollout_advect_{PROFILE}.{ext}" not in names
+    assert (root / f"figures/rollout_roll_{PROFILE}.png").stat().st_size > 0
+    assert "figures/rollout_roll_quick.png" in (root / "leaderboard.md").read_text()
+    csv = pd.read_csv(root / "leaderboard_rollout.csv")
+    assert set(csv["task"]) == {"roll"}
+    off = csv[(csv["baseline"] == "cnn") & (csv["frl"] == "off") & (csv["resolution"] == 64)]
+    assert off["step"].tolist() == [1, 2, 3]
+    assert off["rmse_mean"].tolist() == pytest.approx([0.12, 0.275, 0.70])
+
+
+def test_no_rollout_leaves_the_report_unchanged(rendered):
+    root, summary = rendered
+    names = {p.relative_to(root).as_posix() for p in summary.paths}
+    assert "leaderboard_rollout.csv" not in names
+    assert not (root / "leaderboard_rollout.csv").exists()
+    assert not any(name.startswith("figures/rollout_") for name in names)
+    for ext in ("md", "tex", "html"):
+        assert "Rollout" not in (root / f"leaderboard.{ext}").read_text()
+    assert build_leaderboard(synthetic_records()).rollout.empty
+
+
+@pytest.mark.parametrize(("solver_rmse", "decade_ticks"), [(0.05, False), (1e-8, True)])
+def test_rmse_axes_are_labelled_whatever_range_they_span(solver_rmse, decade_ticks):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from frlbench.report.figures import plot_rmse_vs_resolution
+
+    records = [
+        fake_record("t", "cnn", frl, seed, slope=0.02, rmse0=0.1)
+        for frl in ("off", "full")
+        for seed in (0, 1)
+    ]
+    records.append(fake_record("t", "solver", "off", 0, kind="reference", rmse0=solver_rmse))
+    board = build_leaderboard(records)
+    section = board.sections[0]
+    fig = plot_rmse_vs_resolution(
+        section.select(board.per_resolution), section.select(board.seeds), section
+    )
+    FigureCanvasAgg(fig).draw()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert len(labels) >= 2, "the RMSE axis has no readable ticks"
+    assert any("10^" in label for label in labels) == decade_ticks

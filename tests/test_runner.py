@@ -148,6 +148,37 @@ def test_eval_reevaluates_stored_weights_at_new_resolutions(project: Path):
     assert after.metric(16).rmse == pytest.approx(before.metric(16).rmse, rel=1e-6)
 
 
+def test_rollout_longer_than_the_data_fails_before_any_run(project: Path):
+    task = project / "tasks" / "adv.toml"
+    task.write_text(task.read_text().replace("n_test = 2", "n_test = 2\nrollout_steps = 2"))
+    out = project / "results"
+    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+            "--out", str(out), "--no-progress"]  # fmt: skip
+    result = cli(project, *args)
+    assert result.exit_code == 2, result.output
+    assert "profiles.smoke.rollout_steps = 2" in result.output
+    assert "valid: 0 to 1" in result.output
+    assert "Traceback" not in result.output
+    assert not list(out.glob("runs/*/record.json"))
+
+
+def test_eval_adds_a_rollout_to_stored_runs(project: Path):
+    task = project / "tasks" / "adv.toml"
+    task.write_text(task.read_text().replace("dt = 0.3", "dt = 0.3\npairs_per_trajectory = 3"))
+    out = project / "results"
+    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+            "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
+    assert cli(project, *args).exit_code == 0
+    (path,) = list((out / "runs").glob("*/record.json"))
+    assert all(m.rollout_rmse == [] for m in read_record(path).metrics)
+    result = cli(project, "eval", "--out", str(out), "--rollout-steps", "3", "--no-report")
+    assert result.exit_code == 0, result.output
+    after = read_record(path)
+    assert [len(m.rollout_rmse) for m in after.metrics] == [3, 3]
+    result = cli(project, "eval", "--out", str(out), "--rollout-steps", "4", "--no-report")
+    assert result.exit_code == 2 and "valid: 0 to 3" in result.output
+
+
 @pytest.mark.slow
 @pytest.mark.ci
 def test_sigkill_mid_grid_then_resume_matches_uninterrupted(tmp_path: Path):

@@ -71,6 +71,12 @@ class PairedDataset:
         view = _channel_view(x)
         return x * self.std.reshape(view).to(x) + self.mean.reshape(view).to(x)
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a physical-unit ``(N, C, *grid)`` tensor to the normalized space (inverse of
+        :meth:`denormalize`)."""
+        view = _channel_view(x)
+        return (x - self.mean.reshape(view).to(x)) / self.std.reshape(view).to(x)
+
 
 class TaskBuilder(Protocol):
     """What ``@register_task_builder(name, options=OptionsDataclass)`` registers.

@@ -43,7 +43,12 @@ def dataset_key(task: TaskSpec, profile: str) -> str:
         "grid": task.grid,
         "channels": list(task.channels),
         "domain_length": task.domain_length,
-        "profile": dataclasses.asdict(task.profile(profile)),
+        # rollout_steps only changes the evaluation, not the data.
+        "profile": {
+            k: v
+            for k, v in dataclasses.asdict(task.profile(profile)).items()
+            if k != "rollout_steps"
+        },
     }
     blob = json.dumps(content, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

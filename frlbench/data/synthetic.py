@@ -36,6 +36,8 @@ class AdvectionOptions:
         spectrum_slope: Energy spectrum slope of initial conditions, E(k) ∝ k^slope.
         peak_wavenumber: Wavenumber below which the spectrum is flat.
         seed: Base seed; sample i of split s uses seed ``seed + offset(s) + i``.
+        pairs_per_trajectory: Consecutive pairs ``(u(t + jΔt), u(t + (j+1)Δt))`` taken from
+            each initial condition (more than one allows a rollout evaluation).
     """
 
     velocity: tuple[float, ...] = (1.0,)
@@ -44,8 +46,11 @@ class AdvectionOptions:
     spectrum_slope: float = -2.0
     peak_wavenumber: float = 2.0
     seed: int = 0
+    pairs_per_trajectory: int = 1
 
     def __post_init__(self) -> None:
+        if self.pairs_per_trajectory < 1:
+            raise InvalidValue("pairs_per_trajectory", self.pairs_per_trajectory, ">= 1")
         if self.viscosity < 0:
             raise InvalidValue("viscosity", self.viscosity, ">= 0")
         if self.dt <= 0:
@@ -100,11 +105,16 @@ def build_advection(task: TaskSpec, profile: str, progress: bool = True) -> Pair
     for split in SPLITS:
         seeds = [opts.seed + SPLIT_SEED_OFFSET[split] + i for i in range(counts[split])]
         u0 = torch.stack([random_field(ref_shape, lengths, opts, s) for s in seeds])
-        u0 = u0.unsqueeze(1).repeat(1, len(task.channels), *([1] * task.ndim))
-        u1 = advect(u0, lengths, opts)
+        states = [u0.unsqueeze(1).repeat(1, len(task.channels), *([1] * task.ndim))]
+        for _ in range(opts.pairs_per_trajectory):
+            states.append(advect(states[-1], lengths, opts))
+        trajectories = torch.stack(states, dim=1)  # (samples, pairs + 1, C, *grid)
+        u0 = trajectories[:, :-1].flatten(0, 1)
+        u1 = trajectories[:, 1:].flatten(0, 1)
         resolutions = sizes.test_resolutions if split == "test" else (sizes.train_resolution,)
         inputs = {r: spectral.resample(u0, task.grid_shape(r)) for r in resolutions}
         targets = {r: spectral.resample(u1, task.grid_shape(r)) for r in resolutions}
-        raw[split] = (inputs, targets, seeds)
+        pair_seeds = [s for s in seeds for _ in range(opts.pairs_per_trajectory)]
+        raw[split] = (inputs, targets, pair_seeds)
     metadata = {"builder": "advection", "viscosity": opts.viscosity, "dt": opts.dt}
     return assemble_dataset(task, profile, raw, metadata)

@@ -7,7 +7,8 @@ Usage::
     summary = render_report(Path("results"))
 
 reads ``results/runs/*/record.json`` and writes ``results/leaderboard.{md,csv,tex,html}``,
-``results/leaderboard_summary.csv`` and ``results/figures/*.{png,pdf}``.
+``results/leaderboard_summary.csv``, ``results/leaderboard_rollout.csv`` (when some run did
+an autoregressive rollout) and ``results/figures/*.{png,pdf}``.
 
 Modules: :mod:`~frlbench.report.aggregate` (records → DataFrames), :mod:`~.tables` (what the
 tables show), :mod:`~.document` (Markdown / LaTeX / HTML writers), :mod:`~.figures` (plots).
@@ -73,8 +74,12 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     Reads ``results_dir/runs/*/record.json``; only records with status ``ok`` enter the
     numbers. Writes ``leaderboard.md``, ``.tex``, ``.html``, ``leaderboard.csv`` (long form:
     every readable record, one row per resolution, with its ``status``),
-    ``leaderboard_summary.csv`` (one row per task, profile, baseline and FRL variant) and,
-    with ``figures``, ``figures/<figure>_<task>_<profile>.{png,pdf}``.
+    ``leaderboard_summary.csv`` (one row per task, profile, baseline and FRL variant),
+    ``leaderboard_rollout.csv`` (only when some finished run has a rollout: one row per
+    configuration, resolution and rollout step, see
+    :func:`~frlbench.report.aggregate.rollout_frame`) and, with ``figures``,
+    ``figures/<figure>_<task>_<profile>.{png,pdf}``. Without rollouts there is no rollout
+    table, CSV or figure.
 
     Args:
         results_dir: The results directory (holding ``runs/``).
@@ -120,6 +125,11 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
         results_dir / "leaderboard_summary.csv", index=False, float_format=CSV_FLOAT_FORMAT
     )
     written.append(results_dir / "leaderboard_summary.csv")
+    if not board.rollout.empty:
+        board.rollout.to_csv(
+            results_dir / "leaderboard_rollout.csv", index=False, float_format=CSV_FLOAT_FORMAT
+        )
+        written.append(results_dir / "leaderboard_rollout.csv")
     return ReportSummary(
         paths=written,
         n_records=len(board.records.ok),

@@ -11,6 +11,8 @@ Frames built here, all sorted deterministically:
 - :func:`summary_frame`: one row per configuration, with the statistics at the finest test
   resolution, the anchoring slope and its label, cost and the equivalent solver resolution.
 - :func:`frequency_frame`: mean frequency response per (configuration, resolution, shell).
+- :func:`rollout_frame`: mean autoregressive-rollout RMSE and its ratio to the training
+  resolution per (configuration, resolution, step); empty when no run did a rollout.
 
 A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``(task, profile)``.
 """
@@ -385,6 +387,79 @@ def frequency_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     return sort_configs(out[columns], extra=("resolution", "k"))
 
 
+def rollout_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Autoregressive-rollout RMSE over seeds per (configuration, resolution, step).
+
+    ``step`` counts from 1: the value after ``step`` forecasts fed back as inputs
+    (``ResolutionMetrics.rollout_rmse[step - 1]``). ``rmse_{mean,low,high}`` is the rollout
+    RMSE; ``rmse_ratio_{mean,low,high}`` the *rollout ratio*: the run's rollout RMSE at this
+    resolution over its rollout RMSE at its training resolution at the same step, taken per
+    seed (1 at the training resolution; NaN where the run has no rollout there). At the
+    finest resolution it asks whether the error stays anchored to the training grid under
+    rollout. Both are a mean over seeds with a 95% interval; ``n_seeds`` counts the seeds
+    with a value at that step.
+
+    Returns:
+        The frame, sorted; empty (with its columns) when no finished record has a rollout.
+    """
+    columns = [
+        *CONFIG_KEYS,
+        "resolution",
+        "step",
+        "n_seeds",
+        "rmse_mean",
+        "rmse_low",
+        "rmse_high",
+        "rmse_ratio_mean",
+        "rmse_ratio_low",
+        "rmse_ratio_high",
+    ]
+    rows = [
+        {
+            **{k: getattr(rec, k) for k in CONFIG_KEYS},
+            "seed": rec.seed,
+            "train_resolution": rec.train_resolution,
+            "resolution": m.resolution,
+            "step": step,
+            "rmse": float(value),
+        }
+        for rec in records
+        if rec.status == "ok"
+        for m in rec.metrics
+        for step, value in enumerate(m.rollout_rmse, start=1)
+    ]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    # Several records of one seed (e.g. a re-run under a changed config) are averaged per seed.
+    per_seed = (
+        pd.DataFrame(rows)
+        .groupby([*CONFIG_KEYS, "seed", "resolution", "step"], sort=False)
+        .agg(rmse=("rmse", "mean"), train_resolution=("train_resolution", "first"))
+        .reset_index()
+    )
+    run_step = [*CONFIG_KEYS, "seed", "step"]
+    at_train = per_seed.loc[
+        per_seed["resolution"] == per_seed["train_resolution"], [*run_step, "rmse"]
+    ].rename(columns={"rmse": "rmse_train"})
+    per_seed = per_seed.merge(at_train, on=run_step, how="left")
+    per_seed["rmse_ratio"] = per_seed["rmse"] / per_seed["rmse_train"].where(
+        per_seed["rmse_train"] > 0
+    )
+
+    keys = [*CONFIG_KEYS, "resolution", "step"]
+    out = []
+    for key, group in per_seed.groupby(keys, sort=False):
+        row = dict(zip(keys, key, strict=True))
+        row["n_seeds"] = int(group["seed"].nunique())
+        row.update(_interval_columns("rmse", group["rmse"]))
+        row.update(_interval_columns("rmse_ratio", group["rmse_ratio"]))
+        out.append(row)
+    frame = pd.DataFrame(out)
+    frame["resolution"] = frame["resolution"].astype(int)
+    frame["step"] = frame["step"].astype(int)
+    return sort_configs(frame[columns], extra=("resolution", "step"))
+
+
 @dataclass
 class Section:
     """One task under one profile: a section of the leaderboard.
@@ -431,6 +506,7 @@ class Leaderboard:
         per_resolution: :func:`per_resolution_frame`.
         summary: :func:`summary_frame`.
         frequency: :func:`frequency_frame`.
+        rollout: :func:`rollout_frame` (empty when no run did a rollout).
         duplicates: Seeds with several finished records (averaged per seed).
     """
 
@@ -440,6 +516,7 @@ class Leaderboard:
     per_resolution: pd.DataFrame
     summary: pd.DataFrame
     frequency: pd.DataFrame
+    rollout: pd.DataFrame
     duplicates: list[tuple[str, ...]]
 
     def not_applicable(self, section: Section) -> list[RunRecord]:
@@ -471,5 +548,6 @@ def build_leaderboard(
         per_resolution=per_resolution,
         summary=summary_frame(seeds, per_resolution),
         frequency=frequency_frame(split.ok),
+        rollout=rollout_frame(split.ok),
         duplicates=duplicate_seeds(split.ok),
     )

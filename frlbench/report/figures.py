@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, MaxNLocator
 
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.document import Image
@@ -236,13 +236,83 @@ def plot_rmse_vs_resolution(
             ax.add_line(Line2D([], [], color="#888888", linewidth=0.8, label="single seeds"))
         ax.set_title(backbone, fontsize=10)
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
         ax.set_xticks(section.resolutions, ticks)
-        ax.minorticks_off()
-        # 1-2-5 ticks labelled plainly: RMSE curves often span less than a decade.
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.grid(True, which="major", alpha=0.3)
+    _log_rmse_axes(axes)
+    _legend_below(fig, axes)
+    return fig
+
+
+def _log_rmse_axes(axes: list[Axes]) -> None:
+    """Log-scale y axes (shared) with labelled ticks whatever range the curves span.
+
+    RMSE curves of models often span less than a decade, where plain decade ticks would
+    leave the axis unlabelled: there, 1-2-5 ticks. A solver that reproduces the truth at the
+    reference resolution (RMSE ~1e-8) stretches the axis over many decades: there, decade
+    ticks (every few decades when many). Call after every curve is drawn.
+    """
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.minorticks_off()
+    low, high = axes[0].get_ylim()
+    decades = math.log10(high / low) if low > 0 and high > low else 0.0
+    for ax in axes:
+        if decades <= 2:
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        else:
+            ax.yaxis.set_major_locator(LogLocator(base=10, numticks=6))
+            ax.yaxis.set_major_formatter(LogFormatterSciNotation(base=10))
+
+
+def plot_rollout(rollout: pd.DataFrame, section: Section) -> Figure:
+    """RMSE at the finest resolution after each rollout step, one panel per backbone.
+
+    Baseline and FRL are drawn as mean curves over seeds, with the persistence and solver
+    references. No interval band: with few seeds the t-interval's lower end often falls
+    below zero, which a log axis cannot show.
+
+    Args:
+        rollout: Rows of :func:`~frlbench.report.aggregate.rollout_frame` for one section at
+            its finest resolution.
+        section: The section.
+    """
+    backbones = _models(rollout)
+    fig, axes = _panels(
+        len(backbones),
+        f"{section.task} ({section.profile}): rollout @{section.finest}",
+        xlabel="rollout step",
+        ylabel=f"RMSE @{section.finest}",
+    )
+    refs = rollout[rollout["kind"] == "reference"]
+    for ax, backbone in zip(axes, backbones, strict=True):
+        model = rollout[(rollout["kind"] == "model") & (rollout["baseline"] == backbone)]
+        for frl in SHOWN_VARIANTS:
+            curve = model[model["frl"] == frl].sort_values("step")
+            if curve.empty:
+                continue
+            ax.plot(
+                curve["step"],
+                curve["rmse_mean"],
+                marker="o",
+                linewidth=2,
+                color=_color(frl),
+                label=_variant_label(frl),
+            )
+        for name, curve in refs.groupby("baseline", sort=True):
+            curve = curve.sort_values("step")
+            ax.plot(
+                curve["step"],
+                curve["rmse_mean"],
+                marker=".",
+                linewidth=1.2,
+                label=f"{name} (reference)",
+                **REFERENCE_STYLE.get(name, {"color": "#999999"}),
+            )
+        ax.set_title(backbone, fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, which="major", alpha=0.3)
+    _log_rmse_axes(axes)
     _legend_below(fig, axes)
     return fig
 
@@ -364,12 +434,18 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
 def section_figures(
     board: Leaderboard, section: Section, figures_dir: Path
 ) -> tuple[list[Image], list[Path]]:
-    """Render the four figures of one section; returns their document images and files."""
+    """Render the figures of one section; returns their document images and files.
+
+    The frequency-response figure is left out without spectra, the rollout figure without
+    model rollouts at the finest resolution.
+    """
     finest = section.finest
     per_res = section.select(board.per_resolution)
     at_finest = per_res[per_res["resolution"] == finest]
     frequency = section.select(board.frequency)
     frequency = frequency[frequency["resolution"] == finest] if not frequency.empty else frequency
+    rollout = section.select(board.rollout)
+    rollout = rollout[rollout["resolution"] == finest] if not rollout.empty else rollout
     ci = "error bars: 95% interval across seeds"
     plots = [
         (
@@ -396,6 +472,13 @@ def section_figures(
             f"Squared error @{finest} split at the training Nyquist: seen (light) and unseen "
             "(hatched) bands stack to the MSE (left); unseen share of the MSE (right).",
         ),
+        (
+            "rollout",
+            lambda: plot_rollout(rollout, section),
+            f"RMSE @{finest} after each step of an autoregressive rollout (the forecast fed "
+            "back as the next input), mean over seeds, log scale, with the persistence and "
+            "solver references.",
+        ),
     ]
     images: list[Image] = []
     paths: list[Path] = []
@@ -403,6 +486,8 @@ def section_figures(
         return images, paths
     for name, make, caption in plots:
         if name == "frequency_response" and frequency.empty:
+            continue
+        if name == "rollout" and not _models(rollout):
             continue
         stem = f"{name}_{section.slug}"
         paths += save_figure(make(), figures_dir / stem)

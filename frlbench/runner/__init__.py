@@ -59,15 +59,18 @@ def plan(specs: Sequence[RunSpec], store: RunStore) -> tuple[list[RunSpec], int,
 
 
 def prepare_data(specs: Sequence[RunSpec], cache_dir: Path | None, progress: bool) -> None:
-    """Build (or find cached) every dataset the grid needs, once, before any run starts."""
+    """Build (or find cached) every dataset the grid needs, once, before any run starts, and
+    check that each holds the rollout its profile asks for (a clear error before any work)."""
     from frlbench.data import load_dataset
+    from frlbench.rollout import check_rollout
 
     seen = set()
     for spec in specs:
         key = (spec.task.name, spec.profile)
         if key not in seen:
             seen.add(key)
-            load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=progress)
+            data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=progress)
+            check_rollout(spec.task, spec.profile, data)
 
 
 def run_grid(

@@ -9,6 +9,7 @@ from pathlib import Path
 from frlbench.config import ConfigError, RunSpec
 from frlbench.data import load_dataset
 from frlbench.records import RunRecord
+from frlbench.rollout import check_rollout
 from frlbench.runner.store import RunStore
 from frlbench.train import build_model, evaluate, resolve_device
 
@@ -30,15 +31,26 @@ def with_resolutions(spec: RunSpec, resolutions: Sequence[int]) -> RunSpec:
     return dataclasses.replace(spec, task=task)
 
 
+def with_rollout(spec: RunSpec, steps: int) -> RunSpec:
+    """``spec`` whose task profile evaluates an autoregressive rollout of ``steps`` steps."""
+    sizes = dataclasses.replace(spec.task.profile(spec.profile), rollout_steps=steps)
+    task = dataclasses.replace(spec.task, profiles={**spec.task.profiles, spec.profile: sizes})
+    return dataclasses.replace(spec, task=task)
+
+
 def reevaluate(
     store: RunStore,
     run_id: str,
     *,
     resolutions: Sequence[int] | None = None,
+    rollout_steps: int | None = None,
     device: str = "auto",
     cache_dir: Path | None = None,
 ) -> RunRecord:
     """Load a finished run's weights, evaluate again, and store the updated record.
+
+    ``resolutions`` and ``rollout_steps`` override the stored run's test resolutions and
+    rollout length (``None``: as trained).
 
     Raises:
         ConfigError: If the run is not a finished model run with stored weights.
@@ -51,10 +63,13 @@ def reevaluate(
     spec = store.load_spec(run_id)
     if resolutions:
         spec = with_resolutions(spec, resolutions)
+    if rollout_steps is not None:
+        spec = with_rollout(spec, rollout_steps)
     dev = resolve_device(device)
     model = build_model(spec, dev)
     model.load_state_dict(store.load_weights(run_id))
     data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir)
+    check_rollout(spec.task, spec.profile, data)
     record.metrics, record.anchoring_slope = evaluate(model, data, spec, dev)
     record.env = {**record.env, "reevaluated_on": str(dev)}
     store.save(record, None)

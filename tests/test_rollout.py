@@ -1,0 +1,118 @@
+"""Autoregressive rollout: chaining of test pairs, errors per step, configuration errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from frlbench import metrics
+from frlbench.config import ConfigError, TaskProfile
+from frlbench.data import PairedSplit, load_dataset
+from frlbench.reference import run_reference
+from frlbench.rollout import chains, check_rollout, rollout_rmse, windows
+from tests.conftest import make_task
+
+
+def _split(states: list[torch.Tensor], seeds: list[int]) -> PairedSplit:
+    """Pairs (s[i], s[i+1]) of each trajectory; ``states`` is a list of (T, C, n) tensors."""
+    inputs = torch.cat([s[:-1] for s in states])
+    targets = torch.cat([s[1:] for s in states])
+    pair_seeds = [seed for s, seed in zip(states, seeds, strict=True) for _ in range(len(s) - 1)]
+    return PairedSplit({4: inputs}, {4: targets}, pair_seeds)
+
+
+def test_chains_follow_trajectories_and_break_where_pairs_do_not_connect():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4, 1, 4, generator=gen), torch.randn(3, 1, 4, generator=gen)
+    split = _split([a, b], [7, 8])
+    assert chains(split) == [[0, 1, 2], [3, 4]]
+    assert windows(split, 2) == [[0, 1], [1, 2], [3, 4]]
+    assert windows(split, 3) == [[0, 1, 2]]
+    assert windows(split, 4) == []
+    # Same seed, but the next pair does not start where the previous one ended: no chain.
+    split.inputs[4][1] += 1.0
+    assert chains(split) == [[0], [1, 2], [3, 4]]
+
+
+def _task(pairs: int, rollout: int):
+    task = make_task(ndim=2)
+    sizes = task.profile("smoke")
+    data = {**sizes.data, "pairs_per_trajectory": pairs}
+    profile = dataclasses.replace(sizes, rollout_steps=rollout, data=data)
+    return dataclasses.replace(task, profiles={"smoke": profile})
+
+
+def test_exact_step_has_zero_error_and_identity_matches_hand_computation(tmp_path):
+    task = _task(pairs=3, rollout=3)
+    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    test = data.splits["test"]
+    assert chains(test) == [[0, 1, 2], [3, 4, 5]]
+    for res in test.resolutions:
+        # Stepping along the stored trajectory exactly: zero error at every step.
+        targets = test.targets[res]
+        calls = iter([[0, 3], [1, 4], [2, 5]])
+
+        def along_trajectory(x, calls=calls, targets=targets):
+            return targets[next(calls)]
+
+        exact = rollout_rmse(along_trajectory, data, task, res, 3)
+        assert exact == [0.0, 0.0, 0.0]
+        # Persistence: the start state against the truth after j steps.
+        kept = rollout_rmse(lambda x: x, data, task, res, 3)
+        start = data.denormalize(test.inputs[res][[0, 3]].double())
+        for j, value in enumerate(kept):
+            truth = data.denormalize(test.targets[res][[j, 3 + j]].double())
+            assert value == pytest.approx(metrics.rmse(start, truth), rel=1e-12)
+        assert kept[0] < kept[1] < kept[2]  # the field drifts further from its start
+
+
+def test_no_rollout_is_an_empty_list(tmp_path):
+    task = _task(pairs=1, rollout=0)
+    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    assert rollout_rmse(lambda x: x, data, task, 8, 0) == []
+    check_rollout(task, "smoke", data)  # nothing to check
+
+
+def test_longer_rollout_than_the_data_holds_is_a_clear_error(tmp_path):
+    task = _task(pairs=2, rollout=3)
+    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    with pytest.raises(ConfigError, match=r"profiles\.smoke\.rollout_steps = 3.*valid: 0 to 2"):
+        check_rollout(task, "smoke", data)
+
+
+def test_negative_rollout_is_rejected():
+    with pytest.raises(ConfigError, match="rollout_steps"):
+        TaskProfile(8, (8, 16), 16, 1, 1, 1, rollout_steps=-1)
+
+
+def test_solver_rollout_stays_exact_and_persistence_grows(tmp_path):
+    task = _task(pairs=3, rollout=3)
+    solver = run_reference("solver", task, "smoke", cache_dir=tmp_path)
+    persistence = run_reference("persistence", task, "smoke", cache_dir=tmp_path)
+    for s, p in zip(solver.metrics, persistence.metrics, strict=True):
+        assert len(s.rollout_rmse) == len(p.rollout_rmse) == 3
+        assert p.rollout_rmse == sorted(p.rollout_rmse)
+    # At the reference resolution the exact solver stays on the stored trajectory (float32
+    # storage round-off only); coarser grids lose the Nyquist modes' phase, as in one step.
+    s, p = solver.metrics[-1], persistence.metrics[-1]
+    assert s.resolution == task.profile("smoke").reference_resolution
+    assert max(s.rollout_rmse) < 1e-6 * p.rollout_rmse[0]
+
+
+def test_trained_run_records_a_rollout_per_resolution(tmp_path):
+    from frlbench.config import BackboneSpec, RunSpec, TrainSettings
+    from frlbench.registry import FRL_VARIANTS
+    from frlbench.train import train_and_evaluate
+
+    task = _task(pairs=2, rollout=2)
+    settings = TrainSettings(size="tiny", epochs=1, batch_size=4)
+    spec = RunSpec(
+        task, BackboneSpec("cnn", "cnn", defaults=settings), FRL_VARIANTS.get("off"), 0, "smoke"
+    )
+    record, _ = train_and_evaluate(spec, device="cpu", cache_dir=tmp_path)
+    assert record.status == "ok"
+    for m in record.metrics:
+        assert len(m.rollout_rmse) == 2
+        assert all(v > 0 and v == v for v in m.rollout_rmse)
