@@ -177,6 +177,33 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     return fig
 
 
+def _mean_curves(ax: Axes, frame: pd.DataFrame, backbone: str, x: str) -> None:
+    """Mean RMSE (``rmse_mean``) against column ``x``: ``backbone``'s baseline and FRL curves
+    (bold, with markers) and every reference row of ``frame``."""
+    model = frame[(frame["kind"] == "model") & (frame["baseline"] == backbone)]
+    for frl in SHOWN_VARIANTS:
+        curve = model[model["frl"] == frl].sort_values(x)
+        if not curve.empty:
+            ax.plot(
+                curve[x],
+                curve["rmse_mean"],
+                marker="o",
+                linewidth=2,
+                color=_color(frl),
+                label=_variant_label(frl),
+            )
+    for name, curve in frame[frame["kind"] == "reference"].groupby("baseline", sort=True):
+        curve = curve.sort_values(x)
+        ax.plot(
+            curve[x],
+            curve["rmse_mean"],
+            marker=".",
+            linewidth=1.2,
+            label=f"{name} (reference)",
+            **REFERENCE_STYLE.get(name, {"color": "#999999"}),
+        )
+
+
 def plot_rmse_vs_resolution(
     per_resolution: pd.DataFrame, seeds: pd.DataFrame, section: Section
 ) -> Figure:
@@ -196,7 +223,6 @@ def plot_rmse_vs_resolution(
         xlabel="resolution (grid points per axis)",
         ylabel="RMSE",
     )
-    refs = per_resolution[per_resolution["kind"] == "reference"]
     ticks = [
         f"{r}\n(train)" if r == section.train_resolution else str(r) for r in section.resolutions
     ]
@@ -208,30 +234,7 @@ def plot_rmse_vs_resolution(
                 ax.plot(
                     run["resolution"], run["rmse"], color=_color(frl), alpha=0.35, linewidth=0.8
                 )
-            curve = per_resolution[
-                (per_resolution["kind"] == "model")
-                & (per_resolution["baseline"] == backbone)
-                & (per_resolution["frl"] == frl)
-            ].sort_values("resolution")
-            if not curve.empty:
-                ax.plot(
-                    curve["resolution"],
-                    curve["rmse_mean"],
-                    marker="o",
-                    linewidth=2,
-                    color=_color(frl),
-                    label=_variant_label(frl),
-                )
-        for name, curve in refs.groupby("baseline", sort=True):
-            curve = curve.sort_values("resolution")
-            ax.plot(
-                curve["resolution"],
-                curve["rmse_mean"],
-                marker=".",
-                linewidth=1.2,
-                label=f"{name} (reference)",
-                **REFERENCE_STYLE.get(name, {"color": "#999999"}),
-            )
+        _mean_curves(ax, per_resolution, backbone, "resolution")
         if len(seeds["seed"].unique()) > 1:
             ax.add_line(Line2D([], [], color="#888888", linewidth=0.8, label="single seeds"))
         ax.set_title(backbone, fontsize=10)
@@ -284,31 +287,8 @@ def plot_rollout(rollout: pd.DataFrame, section: Section) -> Figure:
         xlabel="rollout step",
         ylabel=f"RMSE @{section.finest}",
     )
-    refs = rollout[rollout["kind"] == "reference"]
     for ax, backbone in zip(axes, backbones, strict=True):
-        model = rollout[(rollout["kind"] == "model") & (rollout["baseline"] == backbone)]
-        for frl in SHOWN_VARIANTS:
-            curve = model[model["frl"] == frl].sort_values("step")
-            if curve.empty:
-                continue
-            ax.plot(
-                curve["step"],
-                curve["rmse_mean"],
-                marker="o",
-                linewidth=2,
-                color=_color(frl),
-                label=_variant_label(frl),
-            )
-        for name, curve in refs.groupby("baseline", sort=True):
-            curve = curve.sort_values("step")
-            ax.plot(
-                curve["step"],
-                curve["rmse_mean"],
-                marker=".",
-                linewidth=1.2,
-                label=f"{name} (reference)",
-                **REFERENCE_STYLE.get(name, {"color": "#999999"}),
-            )
+        _mean_curves(ax, rollout, backbone, "step")
         ax.set_title(backbone, fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, which="major", alpha=0.3)
