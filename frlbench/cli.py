@@ -328,6 +328,8 @@ def _render(out: Path) -> None:
     console.print(f"leaderboard written: {out / 'leaderboard.md'} ({summary.n_records} records)")
     for error in summary.unreadable:
         err_console.print(f"[yellow]unreadable record skipped:[/] {error}")
+    for path in summary.removed:
+        console.print(f"removed stale output (no longer produced): {path}", highlight=False)
 
 
 @app.command("eval")

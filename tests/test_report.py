@@ -489,3 +489,24 @@ def test_rmse_axes_are_labelled_whatever_range_they_span(solver_rmse, decade_tic
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
     assert len(labels) >= 2, "the RMSE axis has no readable ticks"
     assert any("10^" in label for label in labels) == decade_ticks
+
+
+def test_rerender_removes_outputs_it_no_longer_produces(tmp_path):
+    root = tmp_path / "results"
+    for rec in [*synthetic_records(), *rollout_records()]:
+        write_record(root / "runs" / rec.run_id / "record.json", rec)
+    render_report(root, figures=True)
+    rollout_png = next((root / "figures").glob("rollout_*.png"))
+    assert (root / "leaderboard_rollout.csv").is_file()
+    mine = root / "figures" / "my_notes.png"
+    mine.write_bytes(b"not the report's")
+    # The rollout runs are gone: their CSV and figures must not linger beside the new tables.
+    for rec in rollout_records():
+        shutil.rmtree(root / "runs" / rec.run_id)
+    summary = render_report(root, figures=True)
+    assert not (root / "leaderboard_rollout.csv").exists()
+    assert not rollout_png.exists()
+    assert not list((root / "figures").glob("*_roll_*"))
+    assert root / "leaderboard_rollout.csv" in summary.removed
+    assert mine.is_file()  # files the report does not own are left alone
+    assert all(p.is_file() for p in summary.paths)

@@ -43,6 +43,9 @@ class ReportSummary:
         not_finished: Diverged or failed runs (not used; listed in the leaderboard).
         not_applicable: Reference runs that do not apply to their task (shown as n/a).
         verdicts: One computed sentence per section, ``"<task> (<profile>): ..."``.
+        removed: Outputs of an earlier render that this one no longer produces (a figure of
+            a section whose runs are gone, a rollout CSV when no run has a rollout), deleted
+            so that nothing stale sits beside the new leaderboard.
     """
 
     paths: list[Path] = field(default_factory=list)
@@ -51,6 +54,7 @@ class ReportSummary:
     not_finished: list[RunRecord] = field(default_factory=list)
     not_applicable: list[RunRecord] = field(default_factory=list)
     verdicts: list[str] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
 
 
 def _write(path: Path, text: str, written: list[Path]) -> None:
@@ -106,12 +110,17 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     written: list[Path] = []
 
     images: dict[str, list[Image]] = {}
+    owned: list[Path] = [results_dir / "leaderboard_rollout.csv"]
     if figures:
-        from frlbench.report.figures import section_figures  # matplotlib only when drawing
+        # matplotlib only when drawing
+        from frlbench.report.figures import FIGURE_KINDS, section_figures
 
         for section in board.sections:
             images[section.slug], paths = section_figures(board, section, results_dir / "figures")
             written += paths
+        for kind in FIGURE_KINDS:
+            for ext in ("png", "pdf"):
+                owned += (results_dir / "figures").glob(f"{kind}_*.{ext}")
 
     blocks = build_document(board, images)
     _write(results_dir / "leaderboard.md", to_markdown(blocks), written)
@@ -130,8 +139,12 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
             results_dir / "leaderboard_rollout.csv", index=False, float_format=CSV_FLOAT_FORMAT
         )
         written.append(results_dir / "leaderboard_rollout.csv")
+    removed = [p for p in owned if p.exists() and p not in written]
+    for path in removed:
+        path.unlink()
     return ReportSummary(
         paths=written,
+        removed=removed,
         n_records=len(board.records.ok),
         unreadable=sorted(str(e) for e in errors),
         not_finished=list(board.records.not_finished),

@@ -34,6 +34,14 @@ REFERENCE_STYLE = {
     "solver": {"color": "#222222", "linestyle": ":"},
 }
 SHOWN_VARIANTS = ("off", "full")
+#: File-name prefixes of the figures this module writes (``<kind>_<task>_<profile>.png``).
+FIGURE_KINDS = (
+    "rmse_ratio",
+    "rmse_vs_resolution",
+    "frequency_response",
+    "band_errors",
+    "rollout",
+)
 VARIANT_LABELS = {"off": "baseline (FRL off)", "full": "FRL"}
 
 
