@@ -32,9 +32,10 @@ from typing import ClassVar
 import psutil
 import torch
 
-from frlbench.config import BackboneSpec, TaskProfile, TaskSpec, TrainSettings
+from frlbench.config import BackboneSpec, TrainSettings
 from frlbench.env import peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
+from frlbench.models.zoo import zoo_task
 from frlbench.registry import BACKBONES, FRL_VARIANTS, discover_plugins
 
 # Quick-profile sizes: 16³ grid, 3 channels, batch 8, backbone size "small".
@@ -46,30 +47,10 @@ SEED = 0
 WARMUP_STEPS = 3
 
 
-def bench_task() -> TaskSpec:
-    """A periodic 3-D task at the quick profile's training resolution."""
-    return TaskSpec(
-        name="bench3d",
-        builder="advection",
-        ndim=3,
-        channels=tuple(f"c{i}" for i in range(CHANNELS)),
-        profiles={
-            "quick": TaskProfile(
-                train_resolution=RESOLUTION,
-                test_resolutions=(RESOLUTION,),
-                reference_resolution=RESOLUTION,
-                n_train=1,
-                n_val=1,
-                n_test=1,
-            )
-        },
-    )
-
-
 def make_step(backbone: str, variant: str, seed: int = SEED) -> Callable[[], float]:
     """One optimiser step of ``backbone`` under FRL ``variant`` on a fixed random batch."""
     discover_plugins()
-    task = bench_task()
+    task = zoo_task(ndim=3, channels=CHANNELS, train_resolution=RESOLUTION)
     cfg = FRL_VARIANTS.get(variant)
     torch.manual_seed(seed)
     spec = BackboneSpec(name="bench", backbone=backbone, defaults=TrainSettings(size=SIZE))
