@@ -32,11 +32,12 @@ from typing import ClassVar
 import psutil
 import torch
 
+from frlbench.catalog import discover_plugins
 from frlbench.config import BackboneSpec, TrainSettings
 from frlbench.env import peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.models.zoo import zoo_task
-from frlbench.registry import BACKBONES, FRL_VARIANTS, discover_plugins
+from frlbench.registry import BACKBONES, FRL_VARIANTS
 
 # Quick-profile sizes: 16³ grid, 3 channels, batch 8, backbone size "small".
 RESOLUTION = 16

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from frlbench.catalog import discover_plugins
 from frlbench.config import (
     BackboneSpec,
     RunSpec,
@@ -25,7 +26,7 @@ from frlbench.config import (
     TaskSpec,
     TrainSettings,
 )
-from frlbench.registry import FRL_VARIANTS, discover_plugins
+from frlbench.registry import FRL_VARIANTS
 
 EPOCHS = 3
 

@@ -16,9 +16,10 @@ from typing import ClassVar
 
 import torch
 
+from frlbench.catalog import discover_plugins
 from frlbench.models import create_backbone
 from frlbench.models.zoo import zoo_task
-from frlbench.registry import BACKBONES, discover_plugins
+from frlbench.registry import BACKBONES
 
 discover_plugins()
 

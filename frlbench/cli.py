@@ -38,12 +38,16 @@ err_console = Console(stderr=True)
 
 TasksDir = Annotated[
     Path | None,
-    typer.Option(help="Directory of task TOML files (default: <project>/tasks)."),
+    typer.Option(
+        help="Your task TOML files, added to the built-in tasks (default: ./tasks, or "
+        "$FRLBENCH_HOME/tasks)."
+    ),
 ]
 BaselinesDir = Annotated[
     Path | None,
     typer.Option(
-        help="Directory of baseline TOML files and *.py plugins (default: <project>/baselines)."
+        help="Your baseline TOML files and *.py backbone plugins, added to the built-ins "
+        "(default: ./baselines, or $FRLBENCH_HOME/baselines)."
     ),
 ]
 
@@ -68,6 +72,9 @@ def load_catalog(tasks_dir: Path | None, baselines_dir: Path | None) -> Catalog:
     """Load tasks, baselines and plugins, turning configuration errors into clean exits."""
     default = Catalog.default()
     catalog = Catalog(tasks_dir or default.tasks_dir, baselines_dir or default.baselines_dir)
+    for option, given in (("--tasks-dir", tasks_dir), ("--baselines-dir", baselines_dir)):
+        if given is not None and not given.is_dir():
+            raise fail(f"{option}: {given} is not a directory")
     try:
         catalog.load()
     except (ConfigError, PluginError, UnknownNameError) as exc:
@@ -161,7 +168,7 @@ def _cell(value: object) -> str:
 @app.command("data")
 def data_cmd(
     task: Annotated[str, typer.Argument(help="Task name (see `frlbench list tasks`).")],
-    profile: Annotated[str, typer.Option(help="Profile: smoke, quick or paper.")] = "quick",
+    profile: Annotated[str, typer.Option(help="Profile (see `frlbench list profiles`).")] = "quick",
     cache_dir: Annotated[
         Path | None,
         typer.Option(help="Dataset cache (default: $FRLBENCH_CACHE or ~/.cache/frlbench)."),
@@ -219,6 +226,15 @@ def main() -> None:  # pragma: no cover - console entry
 Out = Annotated[Path, typer.Option(help="Results directory (records in <out>/runs).")]
 
 
+def split_names(values: list[str] | None) -> list[str] | None:
+    """Names given as repetitions and/or comma-separated lists, in order, without repeats.
+
+    ``["cnn,unet", "fno"]`` -> ``["cnn", "unet", "fno"]``; ``None`` or nothing -> ``None``.
+    """
+    names = [n.strip() for value in values or [] for n in value.split(",") if n.strip()]
+    return list(dict.fromkeys(names)) or None
+
+
 def _parse_ints(value: str | None, option: str) -> list[int] | None:
     """Parse a comma-separated list of integers given to ``option``."""
     if not value:
@@ -234,15 +250,30 @@ def run_cmd(
     all_: Annotated[
         bool, typer.Option("--all", help="Every task and baseline, then the report.")
     ] = False,
-    task: Annotated[list[str] | None, typer.Option(help="Task name (repeatable).")] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(help="Task names: comma-separated and/or repeated, e.g. fluid3d."),
+    ] = None,
     backbone: Annotated[
-        list[str] | None, typer.Option(help="Baseline name (repeatable); see `list baselines`.")
+        list[str] | None,
+        typer.Option(
+            "--backbone",
+            "--baseline",
+            help="Baseline names (see `list baselines`): comma-separated and/or repeated, "
+            "e.g. cnn,unet.",
+        ),
     ] = None,
     frl: Annotated[
-        list[str] | None, typer.Option(help="FRL variant (repeatable); default: the profile's.")
+        list[str] | None,
+        typer.Option(
+            help="FRL variants: comma-separated and/or repeated, e.g. off,full "
+            "(default: the profile's)."
+        ),
     ] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1.")] = None,
-    profile: Annotated[str, typer.Option(help="smoke, quick (CPU default) or paper.")] = "quick",
+    profile: Annotated[
+        str, typer.Option(help="Profile (see `frlbench list profiles`); quick is the CPU default.")
+    ] = "quick",
     jobs: Annotated[int, typer.Option(min=1, help="Runs executed at once.")] = 1,
     out: Out = Path("results"),
     device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda.")] = "auto",
@@ -274,9 +305,9 @@ def run_cmd(
         resolve_device(device)
         specs = expand_grid(
             profile=profile,
-            tasks=task,
-            baselines=backbone,
-            frl=frl,
+            tasks=split_names(task),
+            baselines=split_names(backbone),
+            frl=split_names(frl),
             seeds=_parse_ints(seeds, "--seeds"),
         )
     except (UnknownNameError, ConfigError, ValueError) as exc:
@@ -302,7 +333,8 @@ def run_cmd(
         raise fail(str(exc)) from None
     console.print(
         f"done: {summary.executed} executed, {summary.skipped} already finished, "
-        f"{len(summary.corrupt)} corrupt records redone"
+        f"{len(summary.corrupt)} corrupt records redone, {summary.reevaluated} re-evaluated "
+        "from stored weights (evaluation settings changed)"
     )
     for path in summary.corrupt:
         err_console.print(f"[yellow]corrupt record moved aside and rerun:[/] {path}")
@@ -361,7 +393,9 @@ def eval_cmd(
     load_catalog(tasks_dir, baselines_dir)  # registers plugin backbones the runs may use
     store = RunStore(out)
     records, _ = load_records(store.runs_dir)
-    ids = run_id or [r.run_id for r in records if r.kind == "model" and r.status == "ok"]
+    ids = split_names(run_id) or [
+        r.run_id for r in records if r.kind == "model" and r.status == "ok"
+    ]
     if not ids:
         raise fail(f"no finished model runs under {store.runs_dir}")
     res = _parse_ints(resolutions, "--resolutions")

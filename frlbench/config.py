@@ -19,11 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from frlbench.registry import BACKBONES
+
 C = TypeVar("C")
 
-PROFILE_NAMES = ("smoke", "quick", "paper")
 GRIDS = ("periodic", "latlon")
-SIZES = ("tiny", "small", "base")
+
+#: Version of what FRL computes (multi-resolution levels, encoding, spectral loss). Part of every
+#: run's identity: bump it by hand when a change to :mod:`frlbench.frl` changes trained weights,
+#: so finished runs are no longer "finished" (as neuraloperator keeps a ``_version`` with weights).
+FRL_VERSION = "1"
+
+#: Keys of a task profile that only say how a run is *evaluated*; they are not part of the run's
+#: identity, so changing them re-evaluates stored weights instead of retraining.
+EVALUATION_KEYS = ("test_resolutions", "n_test", "rollout_steps")
 
 
 class ConfigError(ValueError):
@@ -269,8 +278,6 @@ class TaskSpec:
         _check(self.domain_length > 0, "domain_length", self.domain_length, "> 0")
         if self.grid == "latlon":
             _check(self.ndim == 2, "ndim", self.ndim, "2 for a lat-lon grid")
-        unknown = sorted(set(self.profiles) - set(PROFILE_NAMES))
-        _check(not unknown, "profiles", unknown, ", ".join(PROFILE_NAMES))
 
     def profile(self, name: str) -> TaskProfile:
         """Sizes under profile ``name``; a clear error if the task does not define it."""
@@ -300,7 +307,9 @@ class TrainSettings:
     """Optimisation settings of one baseline under one profile.
 
     Attributes:
-        size: Backbone size: ``tiny``, ``small`` or ``base``.
+        size: Backbone size, one of the sizes its backbone registered (``tiny``, ``small``,
+            ``base`` for the built-ins; a plugin may declare others); checked when the catalog
+            loads the baseline.
         epochs: Passes over the training pairs.
         batch_size: Training pairs per optimiser step.
         lr: Peak learning rate of Adam (cosine schedule to zero).
@@ -308,7 +317,7 @@ class TrainSettings:
         grad_clip: Gradient-norm clip; 0 disables clipping.
     """
 
-    size: Literal["tiny", "small", "base"] = "small"
+    size: str = "small"
     epochs: int = 10
     batch_size: int = 8
     lr: float = 1e-3
@@ -344,10 +353,6 @@ class BackboneSpec:
     defaults: TrainSettings = field(default_factory=TrainSettings)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.profiles) - set(PROFILE_NAMES))
-        _check(not unknown, "profiles", unknown, ", ".join(PROFILE_NAMES))
 
     def settings(self, profile: str) -> TrainSettings:
         """Training settings under ``profile``: ``defaults`` updated by its override table."""
@@ -414,7 +419,7 @@ class Profile:
     """A named budget: which runs a grid holds and how large they are.
 
     Attributes:
-        name: ``smoke``, ``quick`` or ``paper``.
+        name: Profile name (registered in ``frlbench.registry.PROFILES``).
         description: One line shown by ``frlbench list profiles``.
         seeds: Seeds run for every (task, baseline, FRL variant).
         frl_variants: FRL variants run by ``frlbench run --all``.
@@ -447,28 +452,70 @@ class RunSpec:
     profile: str
 
     def fingerprint(self) -> dict[str, Any]:
-        """The content that defines the run (file paths excluded), as plain data."""
-        task = dataclasses.asdict(self.task)
-        task.pop("source")
-        task["profiles"] = {self.profile: task["profiles"][self.profile]}
+        """What determines the trained weights (file paths and evaluation settings excluded).
+
+        The task's data configuration and training part of the profile, the baseline and its
+        settings, the FRL configuration, the seed, and the code versions of the backbone family
+        (registered with it, default ``"1"``) and of FRL (:data:`FRL_VERSION`). Test
+        resolutions, ``n_test`` and ``rollout_steps`` are left out: changing them re-evaluates.
+        """
         baseline = dataclasses.asdict(self.baseline)
         for key in ("source", "description", "defaults", "profiles"):
             baseline.pop(key)
         baseline["settings"] = dataclasses.asdict(self.baseline.settings(self.profile))
         return {
-            "task": task,
+            "task": task_identity(self.task, self.profile),
             "baseline": baseline,
             "frl": dataclasses.asdict(self.frl),
             "seed": self.seed,
             "profile": self.profile,
+            "versions": {"backbone": backbone_version(self.baseline.backbone), "frl": FRL_VERSION},
         }
 
     @property
     def run_id(self) -> str:
         """Deterministic id: readable prefix plus a hash of :meth:`fingerprint`."""
-        blob = json.dumps(self.fingerprint(), sort_keys=True, default=str).encode()
-        digest = hashlib.sha256(blob).hexdigest()[:10]
+        digest = content_hash(self.fingerprint())
         return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
+
+    def legacy_run_id(self) -> str:
+        """The id schema-1 records used (evaluation settings hashed in, no versions).
+
+        Only used to find runs stored by earlier versions and adopt them under :attr:`run_id`.
+        """
+        task = dataclasses.asdict(self.task)
+        task.pop("source")
+        task["profiles"] = {self.profile: task["profiles"][self.profile]}
+        fingerprint = self.fingerprint()
+        fingerprint["task"] = task
+        fingerprint.pop("versions")
+        digest = content_hash(fingerprint)
+        return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
+
+
+def content_hash(content: Any) -> str:
+    """Short stable hash of plain data (the one hashing rule of every run id)."""
+    blob = json.dumps(content, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def task_identity(task: TaskSpec, profile: str) -> dict[str, Any]:
+    """The task under ``profile`` as it determines training data: evaluation keys excluded."""
+    data = dataclasses.asdict(task)
+    data.pop("source")
+    sizes = data["profiles"][profile]
+    data["profiles"] = {profile: {k: v for k, v in sizes.items() if k not in EVALUATION_KEYS}}
+    return data
+
+
+def backbone_version(backbone: str) -> str:
+    """The code version a backbone family registered (``version=`` metadata, default ``"1"``).
+
+    Bump it by hand when a change to the family's code changes what it computes.
+    """
+    if backbone not in BACKBONES:
+        return "1"
+    return str(BACKBONES.entry(backbone).metadata.get("version", "1"))
 
 
 def load_task(path: Path) -> TaskSpec:

@@ -7,17 +7,23 @@ wavenumber, so "seen" and "unseen" mean the same modes at every test resolution.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from frlbench import spectral
 from frlbench.config import TaskSpec
 from frlbench.records import ResolutionMetrics
+from frlbench.registry import METRICS, register_metric
 from frlbench.stats import anchoring_slope
 
 __all__ = [
+    "Metric",
+    "MetricContext",
     "acc",
     "anchoring_slope",
     "band_errors",
@@ -123,6 +129,126 @@ def frequency_response(
     return (k[keep] / nyquist).tolist(), ratio.tolist()
 
 
+@dataclass(frozen=True)
+class MetricContext:
+    """What a metric may need besides the two fields.
+
+    Attributes:
+        task: The task (grid kind, lengths, channel names).
+        resolution: The test resolution of the fields.
+        train_resolution: ρ0, where band splits sit.
+        weights: Broadcastable latitude weights on lat-lon grids, else ``None``.
+        climatology: Climatological state for ACC (weather tasks), else ``None``.
+        trajectories: Pair indices of each test trajectory, in test trajectory order.
+    """
+
+    task: TaskSpec
+    resolution: int
+    train_resolution: int
+    weights: torch.Tensor | None = None
+    climatology: torch.Tensor | None = None
+    trajectories: tuple[tuple[int, ...], ...] = ()
+
+
+class Metric:
+    """One metric of a forecast against paired truth, as in WeatherBench2's ``metrics.py``.
+
+    Subclasses set :attr:`name` and implement :meth:`compute`. A metric whose name is a field
+    of :class:`~frlbench.records.ResolutionMetrics` fills that field; a metric returning a
+    mapping fills one field per key; any other metric's value (a float) lands in
+    ``ResolutionMetrics.extra[name]``, which the CSV and report print as a column. Register a
+    new one with ``@register_metric("name")`` on the class: nothing else needs editing.
+    """
+
+    name: str = ""
+
+    def compute(self, pred: torch.Tensor, truth: torch.Tensor, ctx: MetricContext) -> Any:
+        """The metric's value for float64 physical-unit fields ``(N, C, *grid)``."""
+        raise NotImplementedError
+
+
+@register_metric("rmse")
+class RMSE(Metric):
+    """Root-mean-square error (latitude-weighted on lat-lon grids)."""
+
+    name = "rmse"
+
+    def compute(self, pred, truth, ctx):
+        return rmse(pred, truth, ctx.weights)
+
+
+@register_metric("rel_l2")
+class RelativeL2(Metric):
+    """Relative L2 error per sample, averaged."""
+
+    name = "rel_l2"
+
+    def compute(self, pred, truth, ctx):
+        return rel_l2(pred, truth)
+
+
+@register_metric("bands")
+class BandErrors(Metric):
+    """Squared error seen in training and above the training Nyquist."""
+
+    name = "bands"
+
+    def compute(self, pred, truth, ctx):
+        seen, unseen = band_errors(pred, truth, ctx.task, ctx.train_resolution)
+        return {"mse_seen": seen, "mse_unseen": unseen}
+
+
+@register_metric("acc")
+class ACC(Metric):
+    """Anomaly correlation against the climatology (``None`` without one)."""
+
+    name = "acc"
+
+    def compute(self, pred, truth, ctx):
+        if ctx.climatology is None:
+            return None
+        return acc(pred, truth, ctx.climatology.double(), ctx.weights)
+
+
+@register_metric("frequency_response")
+class FrequencyResponse(Metric):
+    """Energy of the prediction over that of the truth per wavenumber shell."""
+
+    name = "frequency_response"
+
+    def compute(self, pred, truth, ctx):
+        k, response = frequency_response(pred, truth, ctx.task, ctx.train_resolution)
+        return {"freq_k": k, "freq_response": response}
+
+
+@register_metric("rmse_per_trajectory")
+class RMSEPerTrajectory(Metric):
+    """RMSE of each test trajectory over its pairs, in trajectory order."""
+
+    name = "rmse_per_trajectory"
+
+    def compute(self, pred, truth, ctx):
+        groups = ctx.trajectories or tuple((i,) for i in range(len(pred)))
+        return [rmse(pred[list(g)], truth[list(g)], ctx.weights) for g in groups]
+
+
+@register_metric("per_variable")
+class PerVariable(Metric):
+    """RMSE per channel (and ACC per channel where a climatology exists), by channel name."""
+
+    name = "per_variable"
+
+    def compute(self, pred, truth, ctx):
+        out: dict[str, dict[str, float]] = {}
+        for c, variable in enumerate(ctx.task.channels):
+            values = {"rmse": rmse(pred[:, c], truth[:, c], ctx.weights)}
+            if ctx.climatology is not None:
+                clim = torch.broadcast_to(ctx.climatology.double(), truth.shape)[:, c : c + 1]
+                values["acc"] = acc(pred[:, c : c + 1], truth[:, c : c + 1], clim, ctx.weights)
+            out[variable] = values
+        return out
+
+
 def evaluate_fields(
     pred: torch.Tensor,
     truth: torch.Tensor,
@@ -131,8 +257,9 @@ def evaluate_fields(
     train_resolution: int,
     *,
     climatology: torch.Tensor | None = None,
+    trajectories: Sequence[Sequence[int]] = (),
 ) -> ResolutionMetrics:
-    """All per-resolution metrics of a forecast (ratios are filled by :func:`fill_ratios`).
+    """Every registered metric of a forecast (ratios are filled by :func:`fill_ratios`).
 
     Args:
         pred: Forecast in physical units ``(N, C, *grid)``.
@@ -141,24 +268,32 @@ def evaluate_fields(
         resolution: The test resolution of ``pred``.
         train_resolution: ρ0, where the band split sits.
         climatology: For weather tasks, the climatology for ACC.
+        trajectories: Pair indices of each test trajectory (default: one pair each).
     """
     if pred.shape != truth.shape:
         raise ValueError(f"prediction shape {tuple(pred.shape)} != truth {tuple(truth.shape)}")
     pred = pred.double()
     truth = truth.double()
-    weights = latitude_weights_for(task, truth)
-    seen, unseen = band_errors(pred, truth, task, train_resolution)
-    k, response = frequency_response(pred, truth, task, train_resolution)
-    return ResolutionMetrics(
+    ctx = MetricContext(
+        task=task,
         resolution=resolution,
-        rmse=rmse(pred, truth, weights),
-        rel_l2=rel_l2(pred, truth),
-        mse_seen=seen,
-        mse_unseen=unseen,
-        acc=None if climatology is None else acc(pred, truth, climatology.double(), weights),
-        freq_k=k,
-        freq_response=response,
+        train_resolution=train_resolution,
+        weights=latitude_weights_for(task, truth),
+        climatology=climatology,
+        trajectories=tuple(tuple(t) for t in trajectories),
     )
+    fields = {f.name for f in dataclasses.fields(ResolutionMetrics)}
+    result = ResolutionMetrics(resolution=resolution, rmse=math.nan, rel_l2=math.nan)
+    for name in METRICS:
+        value = METRICS.get(name)().compute(pred, truth, ctx)
+        if isinstance(value, dict) and value and set(value) <= fields:
+            for key, item in value.items():
+                setattr(result, key, item)
+        elif name in fields:
+            setattr(result, name, value)
+        else:
+            result.extra[name] = float(value)
+    return result
 
 
 def fill_ratios(metrics: Sequence[ResolutionMetrics], train_resolution: int) -> float:

@@ -14,13 +14,19 @@ import dataclasses
 import json
 import os
 import tempfile
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-SCHEMA_VERSION = 1
-Status = Literal["ok", "diverged", "failed"]
+if TYPE_CHECKING:
+    from frlbench.config import RunSpec
+
+SCHEMA_VERSION = 2
+Status = Literal["ok", "diverged", "failed", "not_applicable"]
+STATUSES: tuple[str, ...] = typing.get_args(Status)
 Kind = Literal["model", "reference"]
 
 
@@ -44,6 +50,11 @@ class ResolutionMetrics:
         freq_response: Energy of prediction / energy of truth per shell.
         inference_s_per_sample: Wall time of one forward pass per sample (after warm-up).
         rollout_rmse: RMSE after each autoregressive step (empty when no rollout).
+        rmse_per_trajectory: RMSE of each test trajectory over its pairs (physical units,
+            latitude-weighted on lat-lon grids), in test trajectory order.
+        per_variable: Channel name -> {"rmse": .., "acc": ..} (acc on lat-lon grids only).
+        extra: Any other registered metric (``frlbench.registry.METRICS``), by name; the CSV
+            and report print these as columns without knowing them.
     """
 
     resolution: int
@@ -57,6 +68,9 @@ class ResolutionMetrics:
     freq_response: list[float] = field(default_factory=list)
     inference_s_per_sample: float = float("nan")
     rollout_rmse: list[float] = field(default_factory=list)
+    rmse_per_trajectory: list[float] = field(default_factory=list)
+    per_variable: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,9 +87,12 @@ class RunRecord:
         frl: FRL variant name (reference rows: ``"off"``).
         seed: Random seed.
         profile: Profile name.
-        status: ``ok``, ``diverged`` or ``failed``.
-        reason: Why a run diverged or failed ("" when ok).
+        status: ``ok``, ``diverged``, ``failed`` or ``not_applicable`` (a reference the task
+            cannot have, e.g. no numerical solver).
+        reason: Why a run diverged, failed or does not apply ("" when ok).
         train_resolution: ρ0.
+        reference_resolution: Resolution the ground truth was generated at (the solver row is
+            not scored there: it is the truth); ``None`` in records from before schema 2.
         metrics: Per test resolution, ascending.
         anchoring_slope: Slope of log RMSE against log resolution over the test resolutions.
         train_time_s: Wall time of training.
@@ -87,6 +104,10 @@ class RunRecord:
         frl_config: The full FRL configuration.
         settings: The training settings used.
         history: Training loss per epoch (mean over steps).
+        evaluation: The evaluation settings ``metrics`` were computed under (test resolutions,
+            n_test, rollout_steps, ...); not part of the run id.
+        evaluation_history: Earlier evaluations this one replaced, oldest first, each
+            ``{"evaluation", "metrics", "anchoring_slope", "replaced"}``.
         env: Library versions, git commit, python, platform, host.
         created: ISO time the record was written.
         schema: Record schema version.
@@ -104,6 +125,7 @@ class RunRecord:
     status: Status
     reason: str = ""
     train_resolution: int = 0
+    reference_resolution: int | None = None
     metrics: list[ResolutionMetrics] = field(default_factory=list)
     anchoring_slope: float = float("nan")
     train_time_s: float = 0.0
@@ -115,6 +137,8 @@ class RunRecord:
     frl_config: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     history: list[float] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    evaluation_history: list[dict[str, Any]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     created: str = ""
     schema: int = SCHEMA_VERSION
@@ -125,7 +149,9 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        """Rebuild a record, rejecting unknown schemas and missing keys."""
+        """Rebuild a record, migrating older schemas; rejects unknown schemas and missing keys."""
+        if data.get("schema") == 1:
+            data = migrate_v1(data)
         if data.get("schema") != SCHEMA_VERSION:
             raise RecordError(f"schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
         names = {f.name for f in dataclasses.fields(cls)}
@@ -140,6 +166,122 @@ class RunRecord:
     def metric(self, resolution: int) -> ResolutionMetrics | None:
         """Metrics at ``resolution``, if evaluated."""
         return next((m for m in self.metrics if m.resolution == resolution), None)
+
+    def replace_evaluation(
+        self, evaluation: dict[str, Any], metrics: list[ResolutionMetrics], slope: float
+    ) -> None:
+        """Install a new evaluation; the current one (if any) moves to ``evaluation_history``."""
+        if self.metrics or self.evaluation:
+            self.evaluation_history.append(
+                {
+                    "evaluation": self.evaluation,
+                    "metrics": [dataclasses.asdict(m) for m in self.metrics],
+                    "anchoring_slope": self.anchoring_slope,
+                    "replaced": now(),
+                }
+            )
+        self.evaluation = dict(evaluation)
+        self.metrics = list(metrics)
+        self.anchoring_slope = slope
+
+
+def now() -> str:
+    """The current UTC time, ISO format, to the second (the ``created`` stamp of records)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_record(
+    *,
+    run_id: str,
+    kind: Kind,
+    task: str,
+    baseline: str,
+    profile: str,
+    backbone: str = "",
+    size: str = "",
+    frl: str = "off",
+    seed: int = 0,
+    status: Status = "ok",
+    reason: str = "",
+    **fields: Any,
+) -> RunRecord:
+    """The one way records are made (training, failures, reference rows).
+
+    Args:
+        run_id: The run's id.
+        kind: ``model`` or ``reference``.
+        task: Task name.
+        baseline: Baseline name (reference rows: the reference's name).
+        profile: Profile name.
+        backbone: Registered backbone (default: ``baseline``).
+        size: Backbone size ("" for reference rows).
+        frl: FRL variant name.
+        seed: Seed.
+        status: One of :data:`STATUSES`.
+        reason: Required unless ``status`` is ``ok``.
+        **fields: Any other :class:`RunRecord` field.
+
+    Raises:
+        ValueError: For an unknown status or a missing reason.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r}; valid: {', '.join(STATUSES)}")
+    if status != "ok" and not reason:
+        raise ValueError(f"a record with status {status!r} needs a reason")
+    fields.setdefault("created", now())
+    return RunRecord(
+        run_id=run_id,
+        kind=kind,
+        task=task,
+        baseline=baseline,
+        backbone=backbone or baseline,
+        size=size,
+        frl=frl,
+        seed=seed,
+        profile=profile,
+        status=status,
+        reason=reason,
+        **fields,
+    )
+
+
+def model_record(
+    spec: RunSpec, status: Status = "ok", reason: str = "", **fields: Any
+) -> RunRecord:
+    """:func:`new_record` for a training run, its identity fields taken from ``spec``."""
+    sizes = spec.task.profile(spec.profile)
+    fields.setdefault("train_resolution", sizes.train_resolution)
+    fields.setdefault("reference_resolution", sizes.reference_resolution)
+    fields.setdefault("frl_config", dataclasses.asdict(spec.frl))
+    return new_record(
+        run_id=spec.run_id,
+        kind="model",
+        task=spec.task.name,
+        baseline=spec.baseline.name,
+        backbone=spec.baseline.backbone,
+        size=spec.baseline.settings(spec.profile).size,
+        frl=spec.frl.name,
+        seed=spec.seed,
+        profile=spec.profile,
+        status=status,
+        reason=reason,
+        **fields,
+    )
+
+
+def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 -> 2: new fields get defaults, and a reference row that was ``failed`` with a
+    reason starting "n/a:" becomes ``not_applicable`` with the rest of the reason."""
+    data = dict(data)
+    reason = str(data.get("reason", ""))
+    if data.get("status") == "failed" and reason.strip().lower().startswith("n/a"):
+        data["status"] = "not_applicable"
+        data["reason"] = reason.strip()[3:].lstrip(": ").strip() or "not applicable"
+    data.setdefault("reference_resolution", None)
+    data.setdefault("evaluation", {})
+    data.setdefault("evaluation_history", [])
+    data["schema"] = SCHEMA_VERSION
+    return data
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -226,5 +368,12 @@ def records_to_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
             row.pop("freq_k")
             row.pop("freq_response")
             row.pop("rollout_rmse")
+            row.pop("rmse_per_trajectory")
+            per_variable = row.pop("per_variable")
+            extra = row.pop("extra")
+            for variable, values in per_variable.items():
+                for name, value in values.items():
+                    row[f"{name}[{variable}]"] = value
+            row.update(extra)
             rows.append(row)
     return rows

@@ -1,8 +1,9 @@
 """Reference rows: persistence and the task's own numerical solver at every test resolution.
 
 A learned surrogate breaks scale anchoring only in comparison with something: these rows are
-evaluated by the same metrics code as the models, at the same resolutions, and stored as
-ordinary run records (``kind = "reference"``, no training).
+scored by the same :func:`frlbench.evaluate.evaluate` as the models, at the same resolutions,
+and stored as ordinary run records (``kind = "reference"``, no training). The solver produced
+the ground truth on the reference grid, so it is scored only on coarser grids.
 
 A task builder offers its solver by registering it with the builder::
 
@@ -15,132 +16,108 @@ states ``(N, C, *grid)`` by the task's Δt on that grid.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import math
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-import torch
-
-from frlbench import metrics
-from frlbench.config import TaskSpec
+from frlbench.config import TaskSpec, content_hash, task_identity
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment
-from frlbench.records import ResolutionMetrics, RunRecord
-from frlbench.registry import TASK_BUILDERS
-from frlbench.rollout import check_rollout, rollout_rmse
+from frlbench.evaluate import (
+    EvalProtocol,
+    Forecaster,
+    NotApplicable,
+    PersistenceForecaster,
+    SolverForecaster,
+    evaluate,
+    solver_for,
+)
+from frlbench.records import RunRecord, new_record
+from frlbench.rollout import check_rollout
 
 REFERENCES = ("persistence", "solver")
-Forecast = Callable[[TaskSpec, str, torch.Tensor, int], torch.Tensor]
+
+__all__ = [
+    "REFERENCES",
+    "legacy_reference_run_id",
+    "reference_forecaster",
+    "reference_run_id",
+    "run_reference",
+    "solver_for",
+]
 
 
 def reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
-    """Deterministic id of a reference row: the task's profile content and the reference name."""
+    """Deterministic id of a reference row: the task's data configuration and the reference.
+
+    Evaluation settings are not part of it (as for model runs): changing them re-evaluates.
+    """
+    digest = content_hash({"task": task_identity(task, profile), "profile": profile, "name": name})
+    return f"{task.name}-{name}-ref-{digest}"
+
+
+def legacy_reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
+    """The id schema-1 reference rows used (the whole profile hashed); to adopt old rows."""
     content = {
-        "task": {k: v for k, v in dataclasses.asdict(task).items() if k not in ("source",)},
+        "task": {k: v for k, v in dataclasses.asdict(task).items() if k != "source"},
         "profile": profile,
         "name": name,
     }
     content["task"]["profiles"] = {profile: content["task"]["profiles"][profile]}
-    blob = json.dumps(content, sort_keys=True, default=str).encode()
-    return f"{task.name}-{name}-ref-{hashlib.sha256(blob).hexdigest()[:10]}"
+    return f"{task.name}-{name}-ref-{content_hash(content)}"
 
 
-def solver_for(task: TaskSpec) -> Forecast | None:
-    """The forecast function the task's builder registered, if any."""
-    return TASK_BUILDERS.entry(task.builder).metadata.get("solver")
+def reference_forecaster(name: str, task: TaskSpec, profile: str) -> Forecaster:
+    """The forecaster of reference ``name``.
 
-
-def _persistence(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int):
-    return inputs.clone()
-
-
-def _timed(
-    forecast: Forecast, task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
-) -> tuple[torch.Tensor, float]:
-    """Forecast every sample; seconds per sample measured after a one-sample warm-up."""
-    forecast(task, profile, inputs[:1], resolution)
-    start = time.perf_counter()
-    outputs = forecast(task, profile, inputs, resolution)
-    return outputs, (time.perf_counter() - start) / len(inputs)
-
-
-def _normalized(
-    forecast: Forecast, task: TaskSpec, profile: str, data: PairedDataset, resolution: int
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``forecast`` as a step on normalized states, computed in float64 physical units."""
-
-    def step(x: torch.Tensor) -> torch.Tensor:
-        physical = data.denormalize(x.double())
-        return data.normalize(forecast(task, profile, physical, resolution).double())
-
-    return step
-
-
-def evaluate_reference(
-    name: str, task: TaskSpec, profile: str, data: PairedDataset
-) -> tuple[list[ResolutionMetrics], float] | str:
-    """Metrics of reference ``name`` at every test resolution, or the reason it is n/a."""
+    Raises:
+        ValueError: For an unknown reference (valid ones listed).
+        NotApplicable: If the task's builder has no numerical solver.
+    """
     if name == "persistence":
-        forecast: Forecast = _persistence
-    else:
+        return PersistenceForecaster()
+    if name == "solver":
         solver = solver_for(task)
         if solver is None:
-            return f"n/a: task builder {task.builder!r} has no numerical solver"
-        forecast = solver
-    test = data.splits["test"]
-    results = []
-    for res in test.resolutions:
-        inputs = data.denormalize(test.inputs[res].double())
-        truth = data.denormalize(test.targets[res].double())
-        pred, seconds = _timed(forecast, task, profile, inputs, res)
-        m = metrics.evaluate_fields(pred, truth, task, res, data.train_resolution)
-        m.inference_s_per_sample = seconds
-        m.rollout_rmse = rollout_rmse(
-            _normalized(forecast, task, profile, data, res),
-            data,
-            task,
-            res,
-            task.profile(profile).rollout_steps,
-        )
-        results.append(m)
-    return results, metrics.fill_ratios(results, data.train_resolution)
+            raise NotApplicable(f"task builder {task.builder!r} has no numerical solver")
+        return SolverForecaster(solver, task, profile)
+    raise ValueError(f"unknown reference {name!r}; valid: {', '.join(REFERENCES)}")
 
 
 def run_reference(
-    name: str, task: TaskSpec, profile: str, *, cache_dir: Path | None = None
+    name: str,
+    task: TaskSpec,
+    profile: str,
+    *,
+    cache_dir: Path | None = None,
+    data: PairedDataset | None = None,
 ) -> RunRecord:
-    """Evaluate one reference row and return its record (status ``failed`` with an "n/a:"
-    reason where the reference does not apply)."""
+    """Evaluate one reference row and return its record (status ``not_applicable`` with the
+    reason where the reference does not apply to the task)."""
     if name not in REFERENCES:
         raise ValueError(f"unknown reference {name!r}; valid: {', '.join(REFERENCES)}")
-    data = load_dataset(task, profile, cache_dir=cache_dir, progress=False)
+    if data is None:
+        data = load_dataset(task, profile, cache_dir=cache_dir, progress=False)
     check_rollout(task, profile, data)
-    record = RunRecord(
+    protocol = EvalProtocol.from_task(task, profile)
+    record = new_record(
         run_id=reference_run_id(task, profile, name),
         kind="reference",
         task=task.name,
         baseline=name,
-        backbone=name,
-        size="",
-        frl="off",
-        seed=0,
         profile=profile,
-        status="ok",
         train_resolution=data.train_resolution,
+        reference_resolution=protocol.reference_resolution,
         device="cpu",
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     start = time.perf_counter()
-    outcome = evaluate_reference(name, task, profile, data)
-    if isinstance(outcome, str):
-        record.status, record.reason = "failed", outcome
+    try:
+        evaluation = evaluate(reference_forecaster(name, task, profile), data, protocol)
+    except NotApplicable as exc:
+        record.status, record.reason = "not_applicable", str(exc)
+        record.evaluation = protocol.to_dict()
     else:
-        record.metrics, record.anchoring_slope = outcome
-    record.train_time_s = 0.0
-    record.time_per_step_s = math.nan
+        record.replace_evaluation(
+            protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope
+        )
     record.env = {**environment("cpu"), "evaluation_wall_s": f"{time.perf_counter() - start:.3f}"}
     return record

@@ -8,27 +8,19 @@ One generic :class:`Registry` serves every kind of named component::
     def build(spec, task, in_channels, out_channels):
         ...
 
-Backbones written outside frlbench are found by :func:`discover_plugins`: every ``*.py``
-file of a baselines directory is imported, and so is every module exposed by an installed
-package under the ``frlbench.backbones`` entry-point group.
+This module is a leaf: it imports nothing from frlbench. Built-in components and plugins are
+registered from one composition place, :mod:`frlbench.catalog` (``discover_plugins``).
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-import hashlib
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
-
-ENTRY_POINT_GROUP = "frlbench.backbones"
 
 
 class UnknownNameError(KeyError):
@@ -151,68 +143,9 @@ PROFILES: Registry[Any] = Registry("profile")
 BACKENDS: Registry[Any] = Registry("backend")
 TASKS: Registry[Any] = Registry("task")
 BASELINES: Registry[Any] = Registry("baseline")
+METRICS: Registry[Any] = Registry("metric")
 
 register_backbone = BACKBONES.register
 register_task_builder = TASK_BUILDERS.register
 register_backend = BACKENDS.register
-
-_loaded_plugin_files: set[Path] = set()
-_loaded_entry_points = False
-
-
-def load_plugin_file(path: Path) -> None:
-    """Import one user plugin file so its registrations run (once per file and process).
-
-    Raises:
-        PluginError: Naming the file, if importing it fails.
-    """
-    path = Path(path).resolve()
-    if path in _loaded_plugin_files:
-        return
-    # Named by content, so the same plugin copied to another directory is the same source
-    # (re-registering replaces), while two different files claiming one name clash.
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-    module_name = f"frlbench_plugin_{path.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise PluginError(f"cannot import plugin file {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        raise PluginError(f"plugin file {path} failed to import: {exc!r}") from exc
-    _loaded_plugin_files.add(path)
-
-
-def load_entry_points() -> None:
-    """Import every module exposed under the ``frlbench.backbones`` entry-point group."""
-    global _loaded_entry_points
-    if _loaded_entry_points:
-        return
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as exc:
-            raise PluginError(
-                f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP!r} "
-                f"failed to load: {exc!r}"
-            ) from exc
-    _loaded_entry_points = True
-
-
-def discover_plugins(baselines_dir: Path | None = None) -> None:
-    """Register built-in components, then user plugins from files and entry points.
-
-    Args:
-        baselines_dir: A directory whose ``*.py`` files are imported (sorted by name).
-            ``None`` skips file plugins.
-    """
-    import frlbench.builtins  # noqa: F401  (registers built-in components)
-
-    if baselines_dir is not None and Path(baselines_dir).is_dir():
-        for path in sorted(Path(baselines_dir).glob("*.py")):
-            if not path.name.startswith("_"):
-                load_plugin_file(path)
-    load_entry_points()
+register_metric = METRICS.register

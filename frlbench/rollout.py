@@ -5,21 +5,16 @@ A test split holds pairs ``(u(t), u(t + Δt))``; consecutive pairs of one trajec
 pair that has k - 1 successors in its chain, applies the forecast k times, and compares the
 state after step j with the target of the j-th pair of the window — the same paired truth,
 at the same resolution, as the one-step metrics. Models and references (persistence, solver)
-are rolled out by the same code, so their curves are comparable.
+are rolled out by the same code (:func:`frlbench.evaluate.rollout_rmse`), so their curves are
+comparable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from frlbench import metrics
 from frlbench.config import ConfigError, TaskSpec
 from frlbench.data import PairedDataset, PairedSplit
-
-#: A forecast over normalized states ``(N, C, *grid)`` at one resolution.
-Step = Callable[[torch.Tensor], torch.Tensor]
 
 
 def chains(split: PairedSplit) -> list[list[int]]:
@@ -66,35 +61,3 @@ def check_rollout(task: TaskSpec, profile: str, data: PairedDataset) -> None:
             f"longest run of consecutive test pairs of one trajectory has {longest}; valid: "
             f"0 to {longest}"
         )
-
-
-def rollout_rmse(
-    step: Step, data: PairedDataset, task: TaskSpec, resolution: int, steps: int
-) -> list[float]:
-    """RMSE in physical units after each of ``steps`` autoregressive steps at ``resolution``.
-
-    Args:
-        step: Forecast of normalized states (the model's forward pass, or a reference
-            wrapped to take and return normalized states).
-        data: The dataset; its test split supplies the start states and the truth.
-        task: The task (latitude weights on lat-lon grids, as in the one-step RMSE).
-        resolution: A test resolution.
-        steps: Rollout length k (0: no rollout, an empty list).
-
-    Returns:
-        ``[rmse after step 1, ..., rmse after step k]`` over every rollout window.
-    """
-    if steps <= 0:
-        return []
-    test = data.splits["test"]
-    spans = windows(test, steps)
-    if not spans:
-        raise ValueError(f"no run of {steps} consecutive test pairs to roll out")
-    state = test.inputs[resolution][[w[0] for w in spans]]
-    errors = []
-    for j in range(steps):
-        state = step(state)
-        truth = data.denormalize(test.targets[resolution][[w[j] for w in spans]].double())
-        pred = data.denormalize(state.double())
-        errors.append(metrics.rmse(pred, truth, metrics.latitude_weights_for(task, truth)))
-    return errors

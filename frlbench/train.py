@@ -12,26 +12,22 @@ import os
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from frlbench import metrics
 from frlbench.config import RunSpec
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
+from frlbench.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.models import build_backbone, count_parameters
-from frlbench.records import ResolutionMetrics, RunRecord
-from frlbench.rollout import check_rollout, rollout_rmse
+from frlbench.records import RunRecord, model_record, now
+from frlbench.rollout import check_rollout
 
 ProgressFn = Callable[[dict[str, Any]], None]
-
-#: Grid points a forward pass may hold at once during evaluation (batch × points).
-EVAL_POINTS_PER_CHUNK = 2 * 64**3
 
 
 class Diverged(RuntimeError):
@@ -77,56 +73,16 @@ def build_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
     return wrap(backbone, spec.frl, spec.task, sizes.train_resolution).to(device)
 
 
-@torch.no_grad()
-def predict(
-    model: torch.nn.Module, inputs: torch.Tensor, device: torch.device, *, warmup: bool = True
-) -> tuple[torch.Tensor, float]:
-    """Forecast ``inputs`` in chunks that fit in memory; returns predictions and s/sample.
+def evaluate_model(
+    model: torch.nn.Module, data: PairedDataset, spec: RunSpec, device: torch.device
+) -> tuple[dict[str, Any], Evaluation]:
+    """Evaluate a trained model under the protocol of ``spec``'s task profile.
 
-    With ``warmup`` the first chunk is run once before timing; CUDA is synchronized around
-    the timed region.
+    Returns:
+        The protocol as the record's ``evaluation`` section, and the evaluation.
     """
-    points = math.prod(inputs.shape[2:])
-    chunk = max(1, EVAL_POINTS_PER_CHUNK // points)
-    if warmup:
-        model(inputs[:chunk].to(device))
-    _sync(device)
-    start = time.perf_counter()
-    outputs = [model(inputs[i : i + chunk].to(device)).cpu() for i in range(0, len(inputs), chunk)]
-    _sync(device)
-    elapsed = time.perf_counter() - start
-    return torch.cat(outputs), elapsed / len(inputs)
-
-
-def evaluate(
-    model: torch.nn.Module,
-    data: PairedDataset,
-    spec: RunSpec,
-    device: torch.device,
-    resolutions: list[int] | None = None,
-) -> tuple[list[ResolutionMetrics], float]:
-    """Metrics at every test resolution (or ``resolutions``) and the anchoring slope.
-
-    With ``rollout_steps`` set in the task's profile, each resolution also gets the RMSE of
-    an autoregressive rollout of that many steps (:mod:`frlbench.rollout`).
-    """
-    model.eval()
-    test = data.splits["test"]
-    steps = spec.task.profile(spec.profile).rollout_steps
-    results = []
-    for res in resolutions or test.resolutions:
-        pred, seconds = predict(model, test.inputs[res], device)
-        truth = data.denormalize(test.targets[res])
-        m = metrics.evaluate_fields(
-            data.denormalize(pred), truth, spec.task, res, data.train_resolution
-        )
-        m.inference_s_per_sample = seconds
-        m.rollout_rmse = rollout_rmse(
-            lambda x: predict(model, x, device, warmup=False)[0], data, spec.task, res, steps
-        )
-        results.append(m)
-    slope = metrics.fill_ratios(results, data.train_resolution)
-    return results, slope
+    protocol = EvalProtocol.from_task(spec.task, spec.profile)
+    return protocol.to_dict(), evaluate(ModelForecaster(model, device), data, protocol)
 
 
 def train_and_evaluate(
@@ -170,21 +126,10 @@ def train_and_evaluate(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     generator = torch.Generator().manual_seed(spec.seed)
 
-    record = RunRecord(
-        run_id=spec.run_id,
-        kind="model",
-        task=spec.task.name,
-        baseline=spec.baseline.name,
-        backbone=spec.baseline.backbone,
-        size=settings.size,
-        frl=spec.frl.name,
-        seed=spec.seed,
-        profile=spec.profile,
-        status="ok",
-        train_resolution=data.train_resolution,
+    record = model_record(
+        spec,
         params=count_parameters(model),
         device=str(dev),
-        frl_config=dataclasses.asdict(spec.frl),
         settings=dataclasses.asdict(settings),
         env=environment(dev),
     )
@@ -224,9 +169,10 @@ def train_and_evaluate(
     timed = step_times[1:] or step_times  # the first step pays one-off warm-up costs
     record.time_per_step_s = float(np.mean(timed)) if timed else math.nan
     if record.status == "ok":
-        record.metrics, record.anchoring_slope = evaluate(model, data, spec, dev)
+        protocol, evaluation = evaluate_model(model, data, spec, dev)
+        record.replace_evaluation(protocol, evaluation.metrics, evaluation.anchoring_slope)
     record.peak_memory_mb = peak_memory_mb(dev)
-    record.created = datetime.now(UTC).isoformat(timespec="seconds")
+    record.created = now()
     state = None if record.status != "ok" else _cpu_state(model)
     return record, state
 
@@ -253,8 +199,7 @@ __all__ = [
     "Diverged",
     "build_model",
     "configure_threads",
-    "evaluate",
-    "predict",
+    "evaluate_model",
     "resolve_device",
     "seed_everything",
     "train_and_evaluate",

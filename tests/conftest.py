@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from frlbench.catalog import discover_plugins
 from frlbench.config import TaskProfile, TaskSpec
-from frlbench.registry import discover_plugins
 
 discover_plugins()
 

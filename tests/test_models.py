@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from frlbench.catalog import Catalog
+from frlbench.catalog import Catalog, discover_plugins
 from frlbench.config import BackboneSpec, ConfigError, TaskSpec, TrainSettings, load_baseline
 from frlbench.models import build_backbone, count_parameters, create_backbone
 from frlbench.models.common import grid_coordinates
 from frlbench.models.gnn import neighbour_offsets
 from frlbench.models.transformer import GalerkinTransformer, TransformerOptions
 from frlbench.models.zoo import Measurement, describe_backbones, measure_in_process
-from frlbench.registry import BACKBONES, UnknownNameError, discover_plugins
+from frlbench.registry import BACKBONES, UnknownNameError
 from tests.conftest import make_task
 
 BASELINES_DIR = Catalog.default().baselines_dir

@@ -56,8 +56,11 @@ def make_project(root: Path, backbones=("probe_conv",)) -> Path:
 
 
 def cli(project: Path, *args: str):
+    """Run the CLI on the project's catalog; ``run`` uses the in-process backend (fast)."""
     env = {"FRLBENCH_CACHE": str(project / "cache")}
     common = ["--tasks-dir", str(project / "tasks"), "--baselines-dir", str(project / "baselines")]
+    if args[0] == "run" and "--backend" not in args:
+        common += ["--backend", "inprocess"]
     result = CliRunner().invoke(app, [*args, *common], env=env)
     return result
 
@@ -69,7 +72,8 @@ def project(tmp_path: Path) -> Path:
 
 def test_grid_records_ok_failed_and_diverged_and_resumes(project: Path):
     out = project / "results"
-    args = ["run", "--all", "--profile", "smoke", "--frl", "off", "--frl", "full",
+    args = ["run", "--task", "adv", "--backbone", "probe_conv,probe_raise",
+            "--baseline", "probe_nan", "--profile", "smoke", "--frl", "off,full",
             "--out", str(out), "--no-progress", "--no-report"]  # fmt: skip
     result = cli(project, *args)
     assert result.exit_code == 1, result.output  # a failed run makes the exit code non-zero
@@ -105,7 +109,7 @@ def test_grid_records_ok_failed_and_diverged_and_resumes(project: Path):
 
 def test_corrupted_record_is_reported_and_rerun(project: Path):
     out = project / "results"
-    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
             "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (record,) = list((out / "runs").glob("*/record.json"))
@@ -135,7 +139,7 @@ def test_eval_reevaluates_stored_weights_at_new_resolutions(project: Path):
         task.read_text().replace("reference_resolution = 32", "reference_resolution = 64")
     )
     out = project / "results"
-    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
             "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (path,) = list((out / "runs").glob("*/record.json"))
@@ -152,7 +156,7 @@ def test_rollout_longer_than_the_data_fails_before_any_run(project: Path):
     task = project / "tasks" / "adv.toml"
     task.write_text(task.read_text().replace("n_test = 2", "n_test = 2\nrollout_steps = 2"))
     out = project / "results"
-    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
             "--out", str(out), "--no-progress"]  # fmt: skip
     result = cli(project, *args)
     assert result.exit_code == 2, result.output
@@ -166,7 +170,7 @@ def test_eval_adds_a_rollout_to_stored_runs(project: Path):
     task = project / "tasks" / "adv.toml"
     task.write_text(task.read_text().replace("dt = 0.3", "dt = 0.3\npairs_per_trajectory = 3"))
     out = project / "results"
-    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
             "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (path,) = list((out / "runs").glob("*/record.json"))
@@ -185,7 +189,8 @@ def test_sigkill_mid_grid_then_resume_matches_uninterrupted(tmp_path: Path):
     project = make_project(tmp_path / "proj")
     out = project / "results"
     env = {**os.environ, "FRLBENCH_CACHE": str(project / "cache")}
-    cmd = [sys.executable, "-m", "frlbench.cli", "run", "--all", "--profile", "smoke",
+    cmd = [sys.executable, "-m", "frlbench.cli", "run", "--task", "adv", "--backbone",
+           "probe_conv", "--profile", "smoke", "--backend", "local",
            "--frl", "off", "--frl", "full", "--seeds", "0,1,2", "--out", str(out),
            "--no-progress", "--no-report", "--no-references", "--tasks-dir", str(project / "tasks"),
            "--baselines-dir", str(project / "baselines")]  # fmt: skip

@@ -34,8 +34,6 @@ from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import CheckedModule, family_config
 from frlbench.registry import register_backbone
 
-SIZES = ("tiny", "small", "base")
-
 
 @dataclass(frozen=True)
 class FNOOptions:
@@ -130,7 +128,7 @@ def _build(
     return NeuralOperator(name, net, in_channels, out_channels, task.ndim)
 
 
-@register_backbone("fno", family="neural operator", sizes=SIZES, options=FNOOptions)
+@register_backbone("fno", family="neural operator", sizes=tuple(FNO_PRESETS), options=FNOOptions)
 def build_fno(
     spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int
 ) -> NeuralOperator:
@@ -138,7 +136,7 @@ def build_fno(
     return _build("fno", family_config(spec, FNO_PRESETS), task, in_channels, out_channels)
 
 
-@register_backbone("tfno", family="neural operator", sizes=SIZES, options=TFNOOptions)
+@register_backbone("tfno", family="neural operator", sizes=tuple(TFNO_PRESETS), options=TFNOOptions)
 def build_tfno(
     spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int
 ) -> NeuralOperator:

@@ -20,8 +20,6 @@ from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import GridBackbone, family_config, grid_coordinates, periodic_axes
 from frlbench.registry import register_backbone
 
-SIZES = ("tiny", "small", "base")
-
 
 @dataclass(frozen=True)
 class TransformerOptions:
@@ -173,7 +171,9 @@ class GalerkinTransformer(GridBackbone):
         return h.view(batch, *shape, self.out_channels).movedim(-1, 1).contiguous()
 
 
-@register_backbone("transformer", family="Transformer", sizes=SIZES, options=TransformerOptions)
+@register_backbone(
+    "transformer", family="Transformer", sizes=tuple(PRESETS), options=TransformerOptions
+)
 def build_transformer(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """Galerkin (linear-attention) transformer over grid points."""
     options = family_config(spec, PRESETS)

@@ -19,8 +19,6 @@ from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import GridBackbone, GridConv, family_config, periodic_axes
 from frlbench.registry import register_backbone
 
-SIZES = ("tiny", "small", "base")
-
 
 @dataclass(frozen=True)
 class UNetOptions:
@@ -126,7 +124,7 @@ class UNet(GridBackbone):
         return self.project(x)
 
 
-@register_backbone("unet", family="U-Net", sizes=SIZES, options=UNetOptions)
+@register_backbone("unet", family="U-Net", sizes=tuple(PRESETS), options=UNetOptions)
 def build_unet(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """U-Net with circular padding (edge-repeat in latitude on lat-lon grids)."""
     options = family_config(spec, PRESETS)

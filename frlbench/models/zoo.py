@@ -27,10 +27,11 @@ from typing import Any
 
 import torch
 
+from frlbench.catalog import discover_plugins
 from frlbench.config import TaskProfile, TaskSpec
 from frlbench.env import peak_rss_mib
 from frlbench.models.common import backbone_sizes, count_parameters, create_backbone
-from frlbench.registry import BACKBONES, discover_plugins
+from frlbench.registry import BACKBONES
 
 DEFAULT_PATH = Path("docs/model_zoo.md")
 

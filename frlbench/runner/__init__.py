@@ -1,14 +1,21 @@
-"""Running a grid of RunSpecs: skip finished runs, build data once, dispatch to a backend."""
+"""Running a grid of RunSpecs: skip finished runs, build data once, dispatch to a backend.
+
+A finished run whose stored evaluation differs from what its task profile now asks for (test
+resolutions, n_test, rollout steps) is re-evaluated from its stored weights, never retrained:
+those settings are not part of the run id. Runs stored under the schema-1 id (which hashed the
+evaluation settings) are adopted under their new id.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from frlbench.config import RunSpec
-from frlbench.records import RunRecord
+from frlbench.records import RunRecord, write_record
 from frlbench.registry import BACKENDS
 from frlbench.runner import distributed, local  # noqa: F401  (register backends)
 from frlbench.runner.grid import expand_grid
@@ -28,6 +35,9 @@ class GridSummary:
         executed: Runs executed by this call.
         corrupt: Record files that were unreadable and whose runs were redone.
         records: Every record of the grid after this call.
+        reevaluated: Finished runs re-evaluated from their weights because the evaluation
+            settings changed (no retraining).
+        adopted: Runs found under their schema-1 id and moved to their current id.
     """
 
     total: int
@@ -35,17 +45,43 @@ class GridSummary:
     executed: int
     corrupt: list[str] = field(default_factory=list)
     records: list[RunRecord] = field(default_factory=list)
+    reevaluated: int = 0
+    adopted: int = 0
 
     @property
     def failures(self) -> list[RunRecord]:
-        """Records whose status is not ``ok`` (a reference that does not apply is not one)."""
-        return [r for r in self.records if r.status != "ok" and not r.reason.startswith("n/a")]
+        """Records that did not finish (``diverged`` or ``failed``; not ``not_applicable``)."""
+        return [r for r in self.records if r.status in ("diverged", "failed")]
+
+
+def adopt_legacy(spec: RunSpec, store: RunStore) -> bool:
+    """Move a run stored under its schema-1 id to its current id (weights untouched).
+
+    Returns:
+        True if a legacy run was found and moved.
+    """
+    old, new = spec.legacy_run_id(), spec.run_id
+    if old == new or store.state(new) != "missing" or store.state(old) != "done":
+        return False
+    from frlbench.evaluate import EvalProtocol
+
+    os.replace(store.run_dir(old), store.run_dir(new))  # a rename keeps the weights' mtime
+    record = store.read(new)
+    record.run_id = new
+    record.env = {**record.env, "legacy_run_id": old}
+    if record.status == "ok" and not record.evaluation:
+        # The schema-1 id hashed the evaluation settings, so they are this spec's.
+        record.evaluation = EvalProtocol.from_task(spec.task, spec.profile).to_dict()
+    write_record(store.record_path(new), record)
+    store.save_spec(spec)
+    return True
 
 
 def plan(specs: Sequence[RunSpec], store: RunStore) -> tuple[list[RunSpec], int, list[str]]:
     """Split ``specs`` into runs to execute and finished ones; move corrupt records aside."""
     todo, skipped, corrupt = [], 0, []
     for spec in specs:
+        adopt_legacy(spec, store)
         state = store.state(spec.run_id)
         if state == "done":
             skipped += 1
@@ -116,27 +152,67 @@ def run_grid(
                 display=display,
                 **backend_options,
             )
+    reevaluated = reevaluate_changed(specs, store, device=device, cache_dir=cache_dir)
     records = [store.read(s.run_id) for s in specs]
     if references:
         records += run_references(specs, store, cache_dir)
-    return GridSummary(len(specs), skipped, len(todo), corrupt, records)
+    return GridSummary(len(specs), skipped, len(todo), corrupt, records, reevaluated)
+
+
+def reevaluate_changed(
+    specs: Sequence[RunSpec], store: RunStore, *, device: str, cache_dir: Path | None
+) -> int:
+    """Re-evaluate, from stored weights, every finished run whose evaluation settings differ
+    from its spec's; returns how many were re-evaluated."""
+    from frlbench.runner.reeval import needs_evaluation, reevaluate
+
+    count = 0
+    for spec in specs:
+        if store.state(spec.run_id) != "done":
+            continue
+        if needs_evaluation(store.read(spec.run_id), spec):
+            reevaluate(store, spec.run_id, spec=spec, device=device, cache_dir=cache_dir)
+            count += 1
+    return count
 
 
 def run_references(
     specs: Sequence[RunSpec], store: RunStore, cache_dir: Path | None
 ) -> list[RunRecord]:
-    """Persistence and solver rows for every (task, profile) of the grid, once each."""
-    from frlbench.reference import REFERENCES, reference_run_id, run_reference
+    """Persistence and solver rows for every (task, profile) of the grid, once each.
+
+    A stored row evaluated under other settings than the task profile's is evaluated again
+    (references have no weights: they are cheap); its old evaluation goes to the history.
+    """
+    from frlbench.evaluate import EvalProtocol
+    from frlbench.reference import (
+        REFERENCES,
+        legacy_reference_run_id,
+        reference_run_id,
+        run_reference,
+    )
 
     records = []
     tasks = {(s.task.name, s.profile): s.task for s in specs}
     for (_, profile), task in sorted(tasks.items()):
+        protocol = EvalProtocol.from_task(task, profile).to_dict()
         for name in REFERENCES:
             run_id = reference_run_id(task, profile, name)
+            legacy = legacy_reference_run_id(task, profile, name)
+            if store.state(run_id) == "missing" and store.state(legacy) == "done":
+                os.replace(store.run_dir(legacy), store.run_dir(run_id))  # kept, re-evaluated
             state = store.state(run_id)
             if state == "corrupt":
                 store.quarantine(run_id)
-            if state != "done":
-                store.save(run_reference(name, task, profile, cache_dir=cache_dir), None)
+            old = store.read(run_id) if state == "done" else None
+            if old is None or old.evaluation != protocol:
+                record = run_reference(name, task, profile, cache_dir=cache_dir)
+                if old is not None and old.metrics:
+                    new_evaluation = (record.evaluation, record.metrics, record.anchoring_slope)
+                    record.evaluation, record.metrics = old.evaluation, old.metrics
+                    record.anchoring_slope = old.anchoring_slope
+                    record.evaluation_history = old.evaluation_history
+                    record.replace_evaluation(*new_evaluation)
+                store.save(record, None)
             records.append(store.read(run_id))
     return records

@@ -6,37 +6,20 @@ loss) or ``failed`` (any exception, with its reason; the traceback goes to ``err
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from frlbench.catalog import discover_plugins
 from frlbench.config import RunSpec
-from frlbench.records import RunRecord
-from frlbench.registry import discover_plugins
+from frlbench.records import RunRecord, model_record
 from frlbench.runner.store import RunStore
 from frlbench.train import ProgressFn, configure_threads, train_and_evaluate
 
 
 def failed_record(spec: RunSpec, reason: str) -> RunRecord:
     """A ``failed`` record for ``spec`` carrying ``reason``."""
-    return RunRecord(
-        run_id=spec.run_id,
-        kind="model",
-        task=spec.task.name,
-        baseline=spec.baseline.name,
-        backbone=spec.baseline.backbone,
-        size=spec.baseline.settings(spec.profile).size,
-        frl=spec.frl.name,
-        seed=spec.seed,
-        profile=spec.profile,
-        status="failed",
-        reason=reason,
-        train_resolution=spec.task.profile(spec.profile).train_resolution,
-        frl_config=dataclasses.asdict(spec.frl),
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
+    return model_record(spec, status="failed", reason=reason)
 
 
 def execute_run(

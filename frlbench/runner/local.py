@@ -76,3 +76,48 @@ def run_local(
                 store.save(failed_record(spec, reason), None)
             display.finished(run_id, store.read(run_id).status)
             del running[run_id]
+
+
+@register_backend(
+    "inprocess",
+    description="one run after another in this process (tests, debugging; no crash isolation)",
+)
+def run_inprocess(
+    specs: Sequence[RunSpec],
+    out: Path,
+    *,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    plugins_dir: Path | None = None,
+    display: GridProgress,
+    **_: Any,
+) -> None:
+    """Execute ``specs`` sequentially in the calling process, reporting to ``display``.
+
+    Used by the default test suite (a fresh interpreter per run costs seconds of imports). A
+    crash kills the caller, and peak memory is that of the whole process: the spawning
+    ``local`` backend is what real grids use. The caller's torch thread count is kept.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    store = RunStore(out)
+    try:
+        for spec in specs:
+            display.started(spec.run_id)
+
+            def report(info: dict[str, Any], run_id: str = spec.run_id) -> None:
+                display.update(run_id, info)
+
+            execute_run(
+                spec,
+                out,
+                device=device,
+                cache_dir=cache_dir,
+                plugins_dir=plugins_dir,
+                progress=report,
+                jobs=max(1, (os.cpu_count() or 1) // threads),
+            )
+            display.finished(spec.run_id, store.read(spec.run_id).status)
+    finally:
+        torch.set_num_threads(threads)

@@ -50,7 +50,8 @@ class RunStore:
         return self.run_dir(run_id) / "spec.json"
 
     def state(self, run_id: str) -> RunState:
-        """One of ``done`` (ok or diverged: never redone), ``failed``, ``missing``, ``corrupt``."""
+        """One of ``done`` (ok, diverged or not_applicable: never redone), ``failed``,
+        ``missing``, ``corrupt``."""
         path = self.record_path(run_id)
         if not path.exists():
             return "missing"
