@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import torch
 
-from frlbench.catalog import project_dir
+from frlbench.catalog import builtin_task_file
 from frlbench.config import load_task
 from frlbench.data.fluid3d import build_fluid3d
 from frlbench.data.ns3d import DTYPES, Forcing, NS3DSolver
@@ -95,7 +95,7 @@ class DatasetGeneration:
     warmup_time = 0.0
 
     def setup(self) -> None:
-        self.task = load_task(project_dir() / "tasks" / "fluid3d.toml")
+        self.task = load_task(builtin_task_file("fluid3d"))
 
     def time_build_smoke(self) -> None:
         build_fluid3d(self.task, "smoke", progress=False)
@@ -146,7 +146,7 @@ def main() -> None:
                 f"{r['median_ratio']:6.2f} {r['min_ratio']:9.2f}"
             )
     if args.quick_dataset:
-        task = load_task(project_dir() / "tasks" / "fluid3d.toml")
+        task = load_task(builtin_task_file("fluid3d"))
         seconds = _timed(lambda: build_fluid3d(task, "quick", progress=False))
         print(f"quick-profile dataset generation: {seconds:.1f} s")
 

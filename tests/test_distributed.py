@@ -18,7 +18,9 @@ pytestmark = pytest.mark.distributed
 def grid(tmp_path: Path):
     project = make_project(tmp_path / "proj")
     Catalog(project / "tasks", project / "baselines").load()
-    specs = expand_grid(profile="smoke", frl=["off"], seeds=[0, 1])
+    specs = expand_grid(
+        profile="smoke", tasks=["adv"], baselines=["probe_conv"], frl=["off"], seeds=[0, 1]
+    )
     return project, specs
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from frlbench import spectral
-from frlbench.catalog import project_dir, validate_task
+from frlbench.catalog import builtin_task_file, validate_task
 from frlbench.config import ConfigError, TaskSpec, load_task
 from frlbench.data import fluid3d, load_dataset
 from frlbench.data.base import PairedDataset, builder_options
@@ -20,7 +20,7 @@ from frlbench.data.cache import dataset_path
 from frlbench.data.fluid3d import Fluid3DOptions, SimulationBlowUp, build_fluid3d
 from frlbench.registry import TASK_BUILDERS
 
-TASK_FILE = project_dir() / "tasks" / "fluid3d.toml"
+TASK_FILE = builtin_task_file("fluid3d")
 
 
 @pytest.fixture(scope="module")

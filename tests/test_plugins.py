@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from frlbench import registry
+from frlbench import catalog, registry
 from frlbench.cli import app
 from frlbench.models import create_backbone
 from frlbench.registry import BACKBONES
@@ -27,8 +27,8 @@ def isolated_registry(monkeypatch: pytest.MonkeyPatch):
     """Plugins registered by a test disappear after it (and may be loaded again)."""
     for reg in (registry.BACKBONES, registry.BASELINES, registry.TASKS):
         monkeypatch.setattr(reg, "_entries", dict(reg._entries))
-    monkeypatch.setattr(registry, "_loaded_plugin_files", set(registry._loaded_plugin_files))
-    monkeypatch.setattr(registry, "_loaded_entry_points", False)
+    monkeypatch.setattr(catalog, "_loaded_plugin_files", set(catalog._loaded_plugin_files))
+    monkeypatch.setattr(catalog, "_loaded_entry_points", False)
 
 
 def list_names(args: list[str]) -> str:
@@ -122,4 +122,4 @@ def test_broken_entry_point_names_itself(tmp_path: Path, monkeypatch: pytest.Mon
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(registry.PluginError, match=r"'broken'.*frlbench_no_such_module_xyz"):
-        registry.load_entry_points()
+        catalog.load_entry_points()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from frlbench import registry
+from frlbench import catalog, registry
 from frlbench.config import (
     BackboneSpec,
     ConfigError,
@@ -64,7 +64,7 @@ def test_plugin_file_is_imported(tmp_path: Path):
             """
         )
     )
-    registry.discover_plugins(tmp_path)
+    catalog.discover_plugins(tmp_path)
     assert "plugin_probe_model" in registry.BACKBONES
     assert registry.BACKBONES.entry("plugin_probe_model").metadata["family"] == "test"
 
@@ -73,7 +73,7 @@ def test_broken_plugin_names_the_file(tmp_path: Path):
     bad = tmp_path / "broken.py"
     bad.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(registry.PluginError, match=r"broken\.py"):
-        registry.load_plugin_file(bad)
+        catalog.load_plugin_file(bad)
 
 
 def write(path: Path, text: str) -> Path:
@@ -111,14 +111,14 @@ def test_task_toml_loads(tmp_path: Path):
                                                                      "ascending"]),
         ("reference_resolution = 16", "reference_resolution = 8",
          ["profiles.smoke.reference_resolution", ">= the largest"]),
-        ("[profiles.smoke]", "[profiles.fast]", ["profiles", "fast", "smoke, quick, paper"]),
+        ("[profiles.smoke]", "[profiles.fast]", ["profiles.fast", "paper, quick, smoke"]),
         ("n_val = 1", "n_val = 0", ["profiles.smoke.n_val", "got 0", ">= 1"]),
     ],
 )  # fmt: skip
 def test_task_errors_name_file_key_value_and_valid(tmp_path, old, new, needles):
     path = write(tmp_path / "bad.toml", TASK.replace(old, new))
     with pytest.raises(ConfigError) as info:
-        load_task(path)
+        catalog.validate_task(load_task(path))  # profile names are checked by the catalog
     message = str(info.value)
     assert "bad.toml" in message
     for needle in needles:
@@ -151,10 +151,27 @@ def test_baseline_profiles_override_defaults(tmp_path: Path):
 def test_baseline_bad_override_is_reported_at_load(tmp_path: Path):
     path = write(tmp_path / "b.toml", BASELINE.replace('size = "tiny"', 'size = "huge"'))
     with pytest.raises(ConfigError) as info:
-        load_baseline(path)
+        catalog.validate_baseline(load_baseline(path))
     assert "b.toml" in str(info.value)
     assert "profiles.smoke.size" in str(info.value)
-    assert "'tiny'" in str(info.value)
+    assert "'huge'" in str(info.value) and "tiny, small, base" in str(info.value)
+
+
+def test_sizes_come_from_the_backbone_registration(tmp_path: Path, monkeypatch):
+    """A plugin may declare its own sizes ("xl"); the built-ins' sizes are their presets."""
+    from frlbench.models.cnn import PRESETS
+
+    assert tuple(registry.BACKBONES.entry("cnn").metadata["sizes"]) == tuple(PRESETS)
+    monkeypatch.setattr(registry.BACKBONES, "_entries", dict(registry.BACKBONES._entries))
+    registry.BACKBONES.add("xl_probe", lambda *a: None, source="test", sizes=("xl",))
+    text = 'backbone = "xl_probe"\n[defaults]\nsize = "xl"\n'
+    spec = load_baseline(write(tmp_path / "xl.toml", text))
+    catalog.validate_baseline(spec)  # "xl" is valid for this backbone
+    assert spec.settings("quick").size == "xl"
+    with pytest.raises(ConfigError, match=r"defaults\.size.*'xl'.*tiny, small, base"):
+        catalog.validate_baseline(
+            load_baseline(write(tmp_path / "c.toml", text.replace("xl_probe", "cnn")))
+        )
 
 
 def test_frl_config_validation_messages():

@@ -137,8 +137,8 @@ def synthetic_records() -> list[RunRecord]:
     )  # fmt: skip
     records.append(
         fake_record(
-            "swe", "solver", "off", 0, kind="reference", status="failed",
-            reason="n/a: no numerical solver for the shallow-water stand-in",
+            "swe", "solver", "off", 0, kind="reference", status="not_applicable",
+            reason="no numerical solver for the shallow-water stand-in",
         )
     )  # fmt: skip
     records.append(
@@ -207,7 +207,7 @@ def test_failed_diverged_and_corrupt_are_listed_and_excluded(rendered):
     cnn_full = table[(table["task"] == "advect") & (table["baseline"] == "cnn")]
     assert int(cnn_full[cnn_full["frl"] == "full"]["n_seeds"].iloc[0]) == 2
     long = pd.read_csv(root / "leaderboard.csv")
-    assert set(long["status"]) == {"ok", "diverged", "failed"}
+    assert set(long["status"]) == {"ok", "diverged", "failed", "not_applicable"}
 
 
 def test_numbers_match_hand_computation(rendered):

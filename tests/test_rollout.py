@@ -10,8 +10,9 @@ import torch
 from frlbench import metrics
 from frlbench.config import ConfigError, TaskProfile
 from frlbench.data import PairedSplit, load_dataset
+from frlbench.evaluate import SolverForecaster, rollout_rmse, solver_for
 from frlbench.reference import run_reference
-from frlbench.rollout import chains, check_rollout, rollout_rmse, windows
+from frlbench.rollout import chains, check_rollout, windows
 from tests.conftest import make_task
 
 
@@ -44,6 +45,18 @@ def _task(pairs: int, rollout: int):
     return dataclasses.replace(task, profiles={"smoke": profile})
 
 
+class Step:
+    """A forecaster of normalized states from a plain function (what a model is to evaluate)."""
+
+    name, units, exact_at_reference = "step", "normalized", False
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forecast(self, states, resolution):
+        return self.fn(states)
+
+
 def test_exact_step_has_zero_error_and_identity_matches_hand_computation(tmp_path):
     task = _task(pairs=3, rollout=3)
     data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
@@ -57,10 +70,10 @@ def test_exact_step_has_zero_error_and_identity_matches_hand_computation(tmp_pat
         def along_trajectory(x, calls=calls, targets=targets):
             return targets[next(calls)]
 
-        exact = rollout_rmse(along_trajectory, data, task, res, 3)
+        exact = rollout_rmse(Step(along_trajectory), data, task, res, 3)
         assert exact == [0.0, 0.0, 0.0]
         # Persistence: the start state against the truth after j steps.
-        kept = rollout_rmse(lambda x: x, data, task, res, 3)
+        kept = rollout_rmse(Step(lambda x: x), data, task, res, 3)
         start = data.denormalize(test.inputs[res][[0, 3]].double())
         for j, value in enumerate(kept):
             truth = data.denormalize(test.targets[res][[j, 3 + j]].double())
@@ -71,7 +84,7 @@ def test_exact_step_has_zero_error_and_identity_matches_hand_computation(tmp_pat
 def test_no_rollout_is_an_empty_list(tmp_path):
     task = _task(pairs=1, rollout=0)
     data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
-    assert rollout_rmse(lambda x: x, data, task, 8, 0) == []
+    assert rollout_rmse(Step(lambda x: x), data, task, 8, 0) == []
     check_rollout(task, "smoke", data)  # nothing to check
 
 
@@ -91,14 +104,25 @@ def test_solver_rollout_stays_exact_and_persistence_grows(tmp_path):
     task = _task(pairs=3, rollout=3)
     solver = run_reference("solver", task, "smoke", cache_dir=tmp_path)
     persistence = run_reference("persistence", task, "smoke", cache_dir=tmp_path)
-    for s, p in zip(solver.metrics, persistence.metrics, strict=True):
-        assert len(s.rollout_rmse) == len(p.rollout_rmse) == 3
+    reference = task.profile("smoke").reference_resolution
+    # The solver is not scored on the grid its truth comes from; persistence is.
+    assert [m.resolution for m in solver.metrics] == [
+        r for r in task.profile("smoke").test_resolutions if r < reference
+    ]
+    assert solver.reference_resolution == reference
+    assert persistence.metrics[-1].resolution == reference
+    for p in persistence.metrics:
+        assert len(p.rollout_rmse) == 3
         assert p.rollout_rmse == sorted(p.rollout_rmse)
+    for s in solver.metrics:
+        assert len(s.rollout_rmse) == 3
     # At the reference resolution the exact solver stays on the stored trajectory (float32
     # storage round-off only); coarser grids lose the Nyquist modes' phase, as in one step.
-    s, p = solver.metrics[-1], persistence.metrics[-1]
-    assert s.resolution == task.profile("smoke").reference_resolution
-    assert max(s.rollout_rmse) < 1e-6 * p.rollout_rmse[0]
+    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    exact = rollout_rmse(
+        SolverForecaster(solver_for(task), task, "smoke"), data, task, reference, 3
+    )
+    assert max(exact) < 1e-6 * persistence.metrics[-1].rollout_rmse[0]
 
 
 def test_trained_run_records_a_rollout_per_resolution(tmp_path):

@@ -8,17 +8,41 @@ The trainer uses three names::
     loss, parts = objective(model, x, y)
 """
 
-from frlbench.frl import variants  # noqa: F401  (registers the FRL variants)
-from frlbench.frl.encoding import FrequencyEncoding, axis_features, encoding_channels
-from frlbench.frl.multires import (
-    UnsupportedGrid,
-    build_levels,
-    level_resolutions,
-    level_shapes,
-    max_levels,
-)
-from frlbench.frl.spectral_loss import FRLObjective, consistency_error, spectral_error
-from frlbench.frl.wrap import EncodedModel, wrap
+import importlib
+from typing import Any
+
+from frlbench.frl import variants  # noqa: F401  (registers the FRL variants; imports no torch)
+
+# The torch-backed parts load on first use, so the report can read variant names from
+# frlbench.frl.variants without importing torch.
+_LAZY = {
+    "EncodedModel": "wrap",
+    "FRLObjective": "spectral_loss",
+    "FrequencyEncoding": "encoding",
+    "UnsupportedGrid": "multires",
+    "axis_features": "encoding",
+    "build_levels": "multires",
+    "consistency_error": "spectral_loss",
+    "encoding_channels": "encoding",
+    "level_resolutions": "multires",
+    "level_shapes": "multires",
+    "max_levels": "multires",
+    "spectral_error": "spectral_loss",
+    "wrap": "wrap",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'frlbench.frl' has no attribute {name!r}")
+    module = importlib.import_module(f"frlbench.frl.{_LAZY[name]}")
+    # Bind every name of that module here: importing submodule ``wrap`` set the package's
+    # ``wrap`` attribute to the module, and the function of that name must win.
+    for key, where in _LAZY.items():
+        if where == _LAZY[name]:
+            globals()[key] = getattr(module, key)
+    return globals()[name]
+
 
 __all__ = [
     "EncodedModel",

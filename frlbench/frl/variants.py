@@ -15,15 +15,21 @@ from frlbench.config import FRLConfig
 from frlbench.registry import FRL_VARIANTS
 
 LADDER = {"levels": 1, "min_resolution": 4}
+#: The two variants every profile runs: the backbone alone, and the backbone with all of FRL.
+OFF = "off"
+FULL = "full"
 
 VARIANTS = (
-    FRLConfig(name="off"),
-    FRLConfig(name="full", multires=True, encoding=True, spectral_loss=True, **LADDER),
+    FRLConfig(name=OFF),
+    FRLConfig(name=FULL, multires=True, encoding=True, spectral_loss=True, **LADDER),
     FRLConfig(name="encoding-only", encoding=True),
     FRLConfig(name="multires-only", multires=True, **LADDER),
     FRLConfig(name="loss-only", spectral_loss=True),
     FRLConfig(name="no-encoding", multires=True, spectral_loss=True, **LADDER),
 )
+
+#: Built-in variant names in display order (the report's order and colours follow it).
+VARIANT_NAMES = tuple(cfg.name for cfg in VARIANTS)
 
 for _cfg in VARIANTS:
     _steps = [s for s in ("multires", "encoding", "spectral_loss") if getattr(_cfg, s)]

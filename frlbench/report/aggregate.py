@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from frlbench.frl.variants import FULL, OFF, VARIANT_NAMES
 from frlbench.records import RecordError, RunRecord, records_to_rows
 from frlbench.stats import anchoring_label, anchoring_slope, mean_interval
 
 SECTION_KEYS = ["task", "profile"]
 CONFIG_KEYS = [*SECTION_KEYS, "kind", "baseline", "frl"]
-FRL_ORDER = ("off", "full", "encoding-only", "multires-only", "loss-only", "no-encoding")
+FRL_ORDER = VARIANT_NAMES
 REFERENCE_ORDER = ("persistence", "solver")
 SOLVER = "solver"
-NOT_APPLICABLE_PREFIX = "n/a"
 
 
 @dataclass
@@ -44,8 +44,8 @@ class RecordSet:
     Attributes:
         ok: Finished runs; the only ones whose numbers are used.
         not_finished: Diverged or failed runs, listed with their reasons.
-        not_applicable: Reference runs that do not apply to a task (status ``failed`` with a
-            reason starting ``"n/a:"``), shown as n/a in the task's table.
+        not_applicable: Runs that do not apply to a task (status ``not_applicable``, e.g. a
+            solver reference for a task without a solver), shown as n/a in the task's table.
         unreadable: Messages of record files that could not be read.
     """
 
@@ -56,12 +56,8 @@ class RecordSet:
 
 
 def is_not_applicable(record: RunRecord) -> bool:
-    """A reference that does not apply to the task: failed with a reason starting "n/a"."""
-    return (
-        record.kind == "reference"
-        and record.status == "failed"
-        and record.reason.strip().lower().startswith(NOT_APPLICABLE_PREFIX)
-    )
+    """A run that does not apply to its task (status ``not_applicable``)."""
+    return record.status == "not_applicable"
 
 
 def split_records(records: Iterable[RunRecord], errors: Iterable[RecordError] = ()) -> RecordSet:
@@ -344,14 +340,14 @@ def summary_frame(seeds: pd.DataFrame, per_resolution: pd.DataFrame) -> pd.DataF
     return sort_configs(pd.DataFrame(rows))
 
 
-def overhead(summary: pd.DataFrame, column: str, variant: str = "full") -> dict[tuple, float]:
+def overhead(summary: pd.DataFrame, column: str, variant: str = FULL) -> dict[tuple, float]:
     """Ratio of means ``variant`` / ``off`` of ``column`` per (task, profile, baseline)."""
     models = summary[summary["kind"] == "model"].set_index([*SECTION_KEYS, "baseline", "frl"])
     out = {}
     for (task, profile, baseline, frl), value in models[column].items():
-        if frl != variant or (task, profile, baseline, "off") not in models.index:
+        if frl != variant or (task, profile, baseline, OFF) not in models.index:
             continue
-        base = models.loc[(task, profile, baseline, "off"), column]
+        base = models.loc[(task, profile, baseline, OFF), column]
         out[(task, profile, baseline)] = float(value / base) if base > 0 else math.nan
     return out
 

@@ -18,22 +18,17 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, MaxNLocator
 
+from frlbench.frl.variants import FULL, OFF, VARIANT_NAMES
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.document import Image
 
-VARIANT_COLORS = {
-    "off": "#4c72b0",
-    "full": "#dd8452",
-    "encoding-only": "#55a868",
-    "multires-only": "#8172b3",
-    "loss-only": "#937860",
-    "no-encoding": "#da8bc3",
-}
+PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+VARIANT_COLORS = dict(zip(VARIANT_NAMES, PALETTE, strict=False))
 REFERENCE_STYLE = {
     "persistence": {"color": "#7f7f7f", "linestyle": "--"},
     "solver": {"color": "#222222", "linestyle": ":"},
 }
-SHOWN_VARIANTS = ("off", "full")
+SHOWN_VARIANTS = (OFF, FULL)
 #: File-name prefixes of the figures this module writes (``<kind>_<task>_<profile>.png``).
 FIGURE_KINDS = (
     "rmse_ratio",
@@ -42,7 +37,7 @@ FIGURE_KINDS = (
     "band_errors",
     "rollout",
 )
-VARIANT_LABELS = {"off": "baseline (FRL off)", "full": "FRL"}
+VARIANT_LABELS = {OFF: "baseline (FRL off)", FULL: "FRL"}
 
 
 def _variant_label(frl: str) -> str:

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RunRecord
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section, frl_rank, overhead
 from frlbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
 from frlbench.stats import IMPROVES
 
 MISSING = "—"
-FRL = "full"
-OFF = "off"
+FRL = FULL
 
 HOW_TO_READ = (
     "RMSE_Ratio is the RMSE at a test resolution divided by the RMSE at the training "
@@ -195,7 +195,7 @@ def main_table(board: Leaderboard, section: Section) -> Table:
         rows.append([f"{ref['baseline']} (reference)", *values, MISSING, MISSING])
     for rec in board.not_applicable(section):
         na = [MISSING, *["n/a"] * (len(columns) - 4), MISSING, MISSING]
-        na[columns.index("Label") - 1] = _reason(rec.reason)
+        na[columns.index("Label") - 1] = f"n/a: {_reason(rec.reason)}"
         rows.append([f"{rec.baseline} (reference)", *na])
     return Table(
         text=(0, columns.index("Label")),
@@ -410,7 +410,6 @@ def verdict(board: Leaderboard, section: Section) -> str:
         parts.append(f"solver slope {solver['slope_mean'].iloc[0]:+.2f}")
     elif na:
         why = _reason(na[0].reason)
-        why = why[len("n/a") :].lstrip(": ") if why.lower().startswith("n/a") else why
         parts.append(f"solver n/a ({why})")
     else:
         parts.append("no solver reference")
