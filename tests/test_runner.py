@@ -109,8 +109,9 @@ def test_grid_records_ok_failed_and_diverged_and_resumes(project: Path):
 
 def test_corrupted_record_is_reported_and_rerun(project: Path):
     out = project / "results"
-    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
-            "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
+            "--frl", "off", "--out", str(out), "--no-progress", "--no-report",
+            "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (record,) = list((out / "runs").glob("*/record.json"))
     record.write_text(record.read_text()[:50])  # truncated, as by a disk failure
@@ -139,8 +140,9 @@ def test_eval_reevaluates_stored_weights_at_new_resolutions(project: Path):
         task.read_text().replace("reference_resolution = 32", "reference_resolution = 64")
     )
     out = project / "results"
-    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
-            "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
+            "--frl", "off", "--out", str(out), "--no-progress", "--no-report",
+            "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (path,) = list((out / "runs").glob("*/record.json"))
     before = read_record(path)
@@ -156,8 +158,8 @@ def test_rollout_longer_than_the_data_fails_before_any_run(project: Path):
     task = project / "tasks" / "adv.toml"
     task.write_text(task.read_text().replace("n_test = 2", "n_test = 2\nrollout_steps = 2"))
     out = project / "results"
-    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
-            "--out", str(out), "--no-progress"]  # fmt: skip
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
+            "--frl", "off", "--out", str(out), "--no-progress"]  # fmt: skip
     result = cli(project, *args)
     assert result.exit_code == 2, result.output
     assert "profiles.smoke.rollout_steps = 2" in result.output
@@ -170,8 +172,9 @@ def test_eval_adds_a_rollout_to_stored_runs(project: Path):
     task = project / "tasks" / "adv.toml"
     task.write_text(task.read_text().replace("dt = 0.3", "dt = 0.3\npairs_per_trajectory = 3"))
     out = project / "results"
-    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
-            "--out", str(out), "--no-progress", "--no-report", "--no-references"]  # fmt: skip
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
+            "--frl", "off", "--out", str(out), "--no-progress", "--no-report",
+            "--no-references"]  # fmt: skip
     assert cli(project, *args).exit_code == 0
     (path,) = list((out / "runs").glob("*/record.json"))
     assert all(m.rollout_rmse == [] for m in read_record(path).metrics)
@@ -219,3 +222,89 @@ def test_sigkill_mid_grid_then_resume_matches_uninterrupted(tmp_path: Path):
     cmd_clean[cmd_clean.index(str(out))] = str(clean)
     subprocess.run(cmd_clean, env=env, check=True, capture_output=True)
     assert {r.run_id for r in load_records(clean / "runs")[0]} == {r.run_id for r in records}
+
+
+def test_changing_only_evaluation_settings_reevaluates_without_retraining(project: Path):
+    """Rollout steps and test resolutions are not part of the run id: `run` re-evaluates the
+    stored weights (weights untouched), and the old evaluation is kept in the history."""
+    task = project / "tasks" / "adv.toml"
+    task.write_text(
+        task.read_text()
+        .replace("dt = 0.3", "dt = 0.3\npairs_per_trajectory = 3")
+        .replace("test_resolutions = [16, 32]", "test_resolutions = [16]")
+    )
+    out = project / "results"
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
+            "--frl", "off", "--out", str(out), "--no-progress", "--no-report"]  # fmt: skip
+    assert cli(project, *args).exit_code == 0
+    (path,) = [p for p in (out / "runs").glob("adv-probe_conv-*/record.json")]
+    weights = path.parent / "weights.pt"
+    mtime = weights.stat().st_mtime_ns
+    before = read_record(path)
+    assert before.evaluation["rollout_steps"] == 0 and [m.resolution for m in before.metrics] == [
+        16
+    ]
+
+    task.write_text(
+        task.read_text()
+        .replace("n_test = 2", "n_test = 2\nrollout_steps = 2")
+        .replace("test_resolutions = [16]", "test_resolutions = [16, 32]")
+    )
+    result = cli(project, *args)
+    assert result.exit_code == 0, result.output
+    assert "1 already finished" in result.output and "1 re-evaluated" in result.output
+    after = read_record(path)  # same run id: same directory
+    assert weights.stat().st_mtime_ns == mtime  # not retrained
+    assert after.history == before.history and after.steps == before.steps
+    assert after.evaluation["rollout_steps"] == 2
+    assert [m.resolution for m in after.metrics] == [16, 32]
+    assert [len(m.rollout_rmse) for m in after.metrics] == [2, 2]
+    assert after.metric(16).rmse == pytest.approx(before.metric(16).rmse, rel=1e-6)
+    (old,) = after.evaluation_history
+    assert old["evaluation"] == before.evaluation
+    assert old["metrics"][0]["rmse"] == before.metric(16).rmse
+    # The references follow the new protocol too (the solver is not scored at its own grid).
+    refs = {r.baseline: r for r in load_records(out / "runs")[0] if r.kind == "reference"}
+    assert [m.resolution for m in refs["persistence"].metrics] == [16, 32]
+    assert [m.resolution for m in refs["solver"].metrics] == [16]
+    assert len(refs["persistence"].evaluation_history) == 1
+
+    # `frlbench eval` replaces the evaluation again and keeps both earlier ones.
+    result = cli(project, "eval", "--out", str(out), "--rollout-steps", "1", "--no-report")
+    assert result.exit_code == 0, result.output
+    final = read_record(path)
+    assert final.evaluation["rollout_steps"] == 1 and len(final.evaluation_history) == 2
+    assert weights.stat().st_mtime_ns == mtime
+
+
+def test_runs_stored_under_the_schema_1_id_are_adopted_not_retrained(project: Path):
+    from frlbench.catalog import Catalog
+    from frlbench.runner import RunStore, expand_grid
+
+    out = project / "results"
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
+            "--frl", "off", "--out", str(out), "--no-progress", "--no-report",
+            "--no-references"]  # fmt: skip
+    assert cli(project, *args).exit_code == 0
+    Catalog(project / "tasks", project / "baselines").load()
+    (spec,) = expand_grid(profile="smoke", tasks=["adv"], baselines=["probe_conv"], frl=["off"])
+    store = RunStore(out)
+    # Make it look like a record of the previous version: schema 1 under the legacy id.
+    legacy = store.run_dir(spec.legacy_run_id())
+    store.run_dir(spec.run_id).rename(legacy)
+    data = json.loads((legacy / "record.json").read_text())
+    for key in ("reference_resolution", "evaluation", "evaluation_history"):
+        data.pop(key)
+    data.update(schema=1, run_id=spec.legacy_run_id())
+    for m in data["metrics"]:
+        for key in ("rmse_per_trajectory", "per_variable", "extra"):
+            m.pop(key)
+    (legacy / "record.json").write_text(json.dumps(data))
+    mtime = (legacy / "weights.pt").stat().st_mtime_ns
+
+    result = cli(project, *args)
+    assert result.exit_code == 0, result.output
+    assert "1 already finished" in result.output and "0 re-evaluated" in result.output
+    record = store.read(spec.run_id)
+    assert record.env["legacy_run_id"] == spec.legacy_run_id() and not legacy.exists()
+    assert store.weights_path(spec.run_id).stat().st_mtime_ns == mtime
