@@ -110,6 +110,15 @@ def test_a_registered_metric_lands_in_extra_and_the_csv_rows(monkeypatch, tmp_pa
     )  # fmt: skip
     rows = records_to_rows([RunRecord.from_dict(json.loads(json.dumps(record.to_dict())))])
     assert all("max_abs_error" in row and "rmse[c0]" in row for row in rows)
+    # ... and in the rendered leaderboard, with no report code knowing its name.
+    from frlbench.records import write_record
+    from frlbench.report import render_report
+
+    record.train_resolution = 8
+    write_record(tmp_path / "out" / "runs" / "r" / "record.json", record)
+    render_report(tmp_path / "out", figures=False)
+    assert "max_abs_error" in (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "max_abs_error" in (tmp_path / "out" / "leaderboard.csv").read_text().splitlines()[0]
 
 
 def test_evaluate_fields_is_the_sum_of_its_metric_classes():

@@ -15,6 +15,7 @@ from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RunRecord
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section, frl_rank, overhead
 from frlbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
+from frlbench.report.extras import extra_metrics_table
 from frlbench.stats import IMPROVES
 
 MISSING = "—"
@@ -475,6 +476,9 @@ def build_document(
         ]
         if rollout_steps(board.rollout, section):
             blocks.append(rollout_table(board, section))
+        extra = extra_metrics_table(recs.ok, section.task, section.profile, section.finest)
+        if extra is not None:
+            blocks.append(extra)
         if figures.get(section.slug):
             blocks += [Heading("Figures", level=3), *figures[section.slug]]
     blocks.append(Heading("Runs that did not finish"))
