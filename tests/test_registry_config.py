@@ -201,3 +201,35 @@ def test_run_id_is_deterministic_and_content_addressed(task2d):
 def test_task_profile_requires_train_resolution_among_tests():
     with pytest.raises(ConfigError, match="includes train_resolution"):
         TaskProfile(8, (16, 32), 32, 1, 1, 1)
+
+
+def test_run_id_is_the_training_identity(monkeypatch):
+    """Evaluation settings do not change a run id; the backbone's and FRL's versions do."""
+    import dataclasses
+
+    from frlbench import config
+    from frlbench.config import BackboneSpec, RunSpec, TrainSettings
+    from tests.conftest import make_task
+
+    task = make_task(tests=(8, 16), ref=16)
+    spec = RunSpec(
+        task, BackboneSpec("cnn", "cnn", defaults=TrainSettings(size="tiny")),
+        FRL_VARIANTS.get("off"), 0, "smoke",
+    )  # fmt: skip
+    sizes = task.profile("smoke")
+    for change in ({"rollout_steps": 3}, {"n_test": 5}, {"test_resolutions": (8,)}):
+        other = dataclasses.replace(task, profiles={"smoke": dataclasses.replace(sizes, **change)})
+        assert dataclasses.replace(spec, task=other).run_id == spec.run_id, change
+    for change in ({"n_train": 5}, {"train_resolution": 4, "test_resolutions": (4, 8)}):
+        other = dataclasses.replace(task, profiles={"smoke": dataclasses.replace(sizes, **change)})
+        assert dataclasses.replace(spec, task=other).run_id != spec.run_id, change
+    before = spec.run_id
+    monkeypatch.setattr(config, "FRL_VERSION", "2")
+    assert spec.run_id != before
+    monkeypatch.setattr(config, "FRL_VERSION", "1")
+    monkeypatch.setattr(registry.BACKBONES, "_entries", dict(registry.BACKBONES._entries))
+    entry = registry.BACKBONES.entry("cnn")
+    registry.BACKBONES.add(
+        "cnn", entry.obj, source=entry.source, **{**entry.metadata, "version": "2"}
+    )
+    assert spec.run_id != before
