@@ -1,12 +1,16 @@
-"""Named registries for backbones, task builders, FRL variants, profiles and execution backends.
+"""Named registries: backbones, task builders, FRL variants, profiles, metrics, backends.
 
 One generic :class:`Registry` serves every kind of named component::
 
     from frlbench.registry import register_backbone
 
-    @register_backbone("my_cnn", family="CNN", sizes=("tiny", "small", "base"))
+    @register_backbone("my_cnn", family="CNN", sizes=("tiny", "small", "base"), version="1")
     def build(spec, task, in_channels, out_channels):
         ...
+
+``sizes`` is the one list of the sizes a backbone accepts (a plugin may declare its own, e.g.
+``"xl"``); ``version`` (default ``"1"``) is part of every run id of the backbone: bump it when
+a code change alters what the family computes, and finished runs are no longer "finished".
 
 This module is a leaf: it imports nothing from frlbench. Built-in components and plugins are
 registered from one composition place, :mod:`frlbench.catalog` (``discover_plugins``).
