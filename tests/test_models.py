@@ -24,11 +24,12 @@ from frlbench.models.zoo import Measurement, describe_backbones, measure_in_proc
 from frlbench.registry import BACKBONES, UnknownNameError
 from tests.conftest import make_task
 
-BASELINES_DIR = Catalog.default().baselines_dir
-discover_plugins(BASELINES_DIR)  # the project's own plugins are tested too
+CATALOG = Catalog.default()
+BASELINES_DIR = CATALOG.baselines_dir
+discover_plugins(BASELINES_DIR)  # the user's own plugins (./baselines/*.py) are tested too
 NAMES = BACKBONES.list()
 BUILTINS = ["cnn", "fno", "gnn", "tfno", "transformer", "unet"]
-BASELINE_FILES = sorted(BASELINES_DIR.glob("*.toml"))
+BASELINE_FILES = CATALOG.baseline_files()  # the built-ins shipped in the package, then the user's
 # Resolutions divisible by 4, the grid multiple of the tiny U-Net (depth 2).
 RESOLUTIONS = (8, 12, 16)
 
