@@ -152,13 +152,20 @@ def test_schema_1_records_load_and_na_becomes_not_applicable():
     assert RunRecord.from_dict(v1).status == "failed"
 
 
+@pytest.fixture(scope="module")
+def quick_fluid3d(tmp_path_factory):
+    """The quick profile's data, built once for both references (about 95 s on 2 cores)."""
+    task = _fluid3d()
+    cache = tmp_path_factory.mktemp("quick-cache")
+    return task, load_dataset(task, "quick", cache_dir=cache, progress=False)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["persistence", "solver"])
-def test_quick_profile_matches_the_committed_leaderboard(tmp_path, name):
+def test_quick_profile_matches_the_committed_leaderboard(quick_fluid3d, name):
     """The quick profile's reference rows in results/leaderboard.csv (written before the
-    evaluation layer existed) are reproduced (builds the quick data: about 95 s on 2 cores)."""
-    task = _fluid3d()
-    data = load_dataset(task, "quick", cache_dir=tmp_path, progress=False)
+    evaluation layer existed) are reproduced."""
+    task, data = quick_fluid3d
     with (ROOT / "results" / "leaderboard.csv").open() as fh:
         rows = [r for r in csv.DictReader(fh) if r["baseline"] == name and r["profile"] == "quick"]
     assert rows
