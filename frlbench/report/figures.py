@@ -217,6 +217,9 @@ def plot_rmse_vs_resolution(
 ) -> Figure:
     """RMSE against resolution (log-log), one panel per backbone, with the references.
 
+    Persistence and the solver are drawn in every panel; the solver is not scored on its
+    reference grid (it is the truth there), which the legend says.
+
     Args:
         per_resolution: Rows of :func:`~frlbench.report.aggregate.per_resolution_frame` for
             one section (the mean curves).
@@ -234,6 +237,9 @@ def plot_rmse_vs_resolution(
     ticks = [
         f"{r}\n(train)" if r == section.train_resolution else str(r) for r in section.resolutions
     ]
+    has_solver = bool(
+        ((per_resolution["kind"] == "reference") & (per_resolution["baseline"] == SOLVER)).any()
+    )
     for ax, backbone in zip(axes, backbones, strict=True):
         for frl in SHOWN_VARIANTS:
             mine = (seeds["kind"] == "model") & (seeds["baseline"] == backbone)
@@ -243,6 +249,15 @@ def plot_rmse_vs_resolution(
                     run["resolution"], run["rmse"], color=_color(frl), alpha=0.35, linewidth=0.8
                 )
         _mean_curves(ax, per_resolution, backbone, "resolution")
+        if section.reference_resolution and has_solver:
+            ax.add_line(
+                Line2D(
+                    [],
+                    [],
+                    color="none",
+                    label=f"solver at {section.reference_resolution} = truth (not scored)",
+                )
+            )
         if len(seeds["seed"].unique()) > 1:
             ax.add_line(Line2D([], [], color="#888888", linewidth=0.8, label="single seeds"))
         ax.set_title(backbone, fontsize=10)
@@ -308,6 +323,11 @@ def plot_rollout(rollout: pd.DataFrame, section: Section) -> Figure:
 def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure:
     """Energy ratio prediction/truth per shell at the finest resolution, per backbone.
 
+    The ratio is drawn on a log axis (it spans decades where a model puts too much or too
+    little energy at small scales), with ratio 1 and the training Nyquist marked. The truth's
+    own shell spectrum is drawn on a second log axis (right), so that ratios in shells that
+    hold almost no energy are read as such; records without it say so in the legend.
+
     Args:
         frequency: Rows of :func:`~frlbench.report.aggregate.frequency_frame` for one section
             at one resolution.
@@ -321,7 +341,16 @@ def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure
         ylabel="energy ratio prediction / truth",
     )
     refs = frequency[frequency["kind"] == "reference"]
-    for ax, backbone in zip(axes, backbones, strict=True):
+    truth = (
+        frequency.dropna(subset=["truth_energy"]).groupby("k", sort=True)["truth_energy"].mean()
+        if "truth_energy" in frequency
+        else pd.Series(dtype=float)
+    )
+    truth = truth[truth > 0]
+    nyquist = f"training Nyquist (ρ0/2 = {section.train_resolution / 2:g})"
+    ncols = min(len(backbones), 4)
+    twins = []
+    for i, (ax, backbone) in enumerate(zip(axes, backbones, strict=True)):
         model = frequency[(frequency["kind"] == "model") & (frequency["baseline"] == backbone)]
         for frl in SHOWN_VARIANTS:
             curve = model[model["frl"] == frl].sort_values("k")
@@ -336,11 +365,30 @@ def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure
                 label=f"{name} (reference)",
                 **REFERENCE_STYLE.get(name, {"color": "#999999"}),
             )
-        ax.axvline(1.0, color="#c44e52", linewidth=1, label="training Nyquist")
+        ax.axvline(1.0, color="#c44e52", linewidth=1, label=nyquist)
         ax.axhline(1.0, color="#bbbbbb", linewidth=0.8, zorder=0)
         ax.set_title(backbone, fontsize=10)
-        ax.set_ylim(bottom=0)
+        ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
+        if truth.empty:
+            ax.add_line(Line2D([], [], color="none", label="truth spectrum: not in the records"))
+            continue
+        twin = ax.twinx()
+        twin.fill_between(truth.index, truth.to_numpy(), color="#999999", alpha=0.18, zorder=0)
+        twin.plot(truth.index, truth.to_numpy(), color="#777777", linewidth=0.8)
+        twin.set_yscale("log")
+        if i % ncols == ncols - 1 or i == len(backbones) - 1:
+            twin.set_ylabel("truth energy per shell (shaded)", color="#555555")
+        else:
+            twin.tick_params(labelright=False)
+        twins.append(twin)
+        ax.add_line(Line2D([], [], color="#777777", linewidth=0.8, label="truth spectrum (right)"))
+    if twins:
+        low = min(t.get_ylim()[0] for t in twins)
+        high = max(t.get_ylim()[1] for t in twins)
+        for twin in twins:
+            twin.set_ylim(low, high)
+    _log_rmse_axes(axes)
     _legend_below(fig, axes)
     return fig
 
@@ -451,8 +499,10 @@ def section_figures(
         (
             "frequency_response",
             lambda: plot_frequency_response(frequency, section),
-            f"Energy ratio prediction/truth per wavenumber shell @{finest}; k normalized by "
-            "the training Nyquist (vertical line at 1).",
+            f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = "
+            "the right energy at that scale); k normalized by the training Nyquist (vertical "
+            "line at 1); shaded: the truth's own energy per shell (right axis) where the "
+            "records hold it.",
         ),
         (
             "band_errors",
