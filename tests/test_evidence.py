@@ -284,3 +284,19 @@ def test_rmse_vs_resolution_shows_persistence_and_solver():
     assert "solver at 64 = truth (not scored)" in texts
     solver = next(line for line in fig.axes[0].lines if line.get_label() == "solver (reference)")
     assert list(solver.get_xdata()) == [16, 32]
+
+
+def test_rmse_ratio_bars_of_rows_without_skill_are_hatched():
+    from frlbench.report.figures import plot_rmse_ratio
+
+    records = [
+        fake_record("t", "persistence", "off", 0, kind="reference", rmse0=0.2),
+        fake_record("t", "cnn", "off", 0, rmse0=0.1),
+        fake_record("t", "cnn", "full", 0, rmse0=0.3),
+    ]
+    board = build_leaderboard(records)
+    section = board.sections[0]
+    fig = plot_rmse_ratio(section.select(board.summary), section)
+    bars = [p for p in fig.axes[0].patches if p.get_width() > 0]
+    assert [bool(b.get_hatch()) for b in bars] == [False, True]  # off has skill, full not
+    assert "no skill at ρ0 (hatched)" in [t.get_text() for t in fig.axes[0].get_legend().texts]

@@ -20,6 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator
 
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.document import Image
+from frlbench.stats import NO_SKILL
 
 VARIANT_COLORS = {
     "off": "#4c72b0",
@@ -117,6 +118,8 @@ def _models(frame: pd.DataFrame) -> list[str]:
 def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     """Bars of RMSE_Ratio at the finest resolution, baseline vs FRL per backbone.
 
+    Rows without skill at ρ0 are hatched and faded: their ratio says nothing about anchoring.
+
     Args:
         summary: Rows of :func:`~frlbench.report.aggregate.summary_frame` for one section.
         section: The section (for the resolutions in the labels).
@@ -128,6 +131,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     x = np.arange(len(backbones))
     rows = {(r["baseline"], r["frl"]): r for r in summary.to_dict("records")}
     tops = [1.0]
+    no_skill = False
     for i, frl in enumerate(SHOWN_VARIANTS):
         if not any((b, frl) in rows for b in backbones):
             continue
@@ -141,7 +145,14 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
             ]
         )
         pos = x + (i - 0.5) * width
-        ax.bar(pos, np.nan_to_num(means), width, color=_color(frl), label=_variant_label(frl))
+        bars = ax.bar(
+            pos, np.nan_to_num(means), width, color=_color(frl), label=_variant_label(frl)
+        )
+        for bar, backbone in zip(bars, backbones, strict=True):
+            if rows.get((backbone, frl), {}).get("label") == NO_SKILL:
+                bar.set_alpha(0.45)
+                bar.set_hatch("///")
+                no_skill = True
         has_ci = np.isfinite(halves) & np.isfinite(means)
         if has_ci.any():
             ax.errorbar(
@@ -181,7 +192,18 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     ax.set_ylim(0, max(tops) * 1.15)
     ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution})")
     ax.set_title(f"{section.task} ({section.profile}): RMSE_Ratio @{section.finest}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    variants = {_variant_label(frl): frl for frl in SHOWN_VARIANTS}
+    handles = [  # plain patches: a hatched first bar must not restyle the legend entry
+        Patch(facecolor=_color(variants[label]), label=label) if label in variants else handle
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)
+    ]
+    if no_skill:
+        handles.append(
+            Patch(facecolor="#bbbbbb", hatch="///", alpha=0.45, label="no skill at ρ0 (hatched)")
+        )
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8
+    )
     return fig
 
 
@@ -488,7 +510,8 @@ def section_figures(
             "rmse_ratio",
             lambda: plot_rmse_ratio(section.select(board.summary), section),
             f"RMSE_Ratio @{finest} (vs training resolution {section.train_resolution}), "
-            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored).",
+            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored); hatched: no "
+            "skill at ρ0 (the ratio says nothing about anchoring there).",
         ),
         (
             "rmse_vs_resolution",
