@@ -16,15 +16,18 @@ import pytest
 from frlbench.records import ResolutionMetrics, RunRecord, write_record
 from frlbench.report import render_report
 from frlbench.report.aggregate import build_leaderboard, equivalent_resolution
-from frlbench.report.tables import fmt_interval, fmt_num
+from frlbench.report.formatting import fmt_interval, fmt_num, fmt_slope
 from frlbench.stats import (
     ANCHORED,
     DEGRADES,
     IMPROVES,
+    NO_SKILL,
+    SEEDS_ONLY,
     UNDETERMINED,
     anchoring_label,
     anchoring_slope,
     mean_interval,
+    seed_bootstrap_slope,
 )
 
 TRAIN = 16
@@ -96,26 +99,31 @@ def fake_record(
     )
 
 
-# (baseline, frl) -> per-seed (slope, rmse0); labels follow from two seeds' t-interval.
+# (baseline, frl) -> per-seed (slope, rmse0); labels follow from the seeds-only bootstrap
+# interval of three seeds against δ = 0.05 (persistence has RMSE 0.2 at ρ0).
 MODEL_RUNS = {
-    ("cnn", "off"): [(0.10, 0.10), (0.11, 0.12)],  # degrades
-    ("cnn", "full"): [(-0.30, 0.10), (-0.10, 0.11)],  # anchored (interval spans 0)
-    ("fno", "off"): [(0.01, 0.08), (-0.01, 0.09)],  # anchored
-    ("fno", "full"): [(-0.80, 0.08), (-0.90, 0.07)],  # improves
-    ("fno", "encoding-only"): [(-0.50, 0.08), (-0.55, 0.08)],  # improves
+    ("cnn", "off"): [(0.10, 0.10), (0.11, 0.12), (0.12, 0.11)],  # degrades: above δ
+    ("cnn", "full"): [(-0.30, 0.10), (-0.10, 0.11), (0.02, 0.10)],  # undetermined: spans ±δ
+    ("fno", "off"): [(0.01, 0.08), (-0.01, 0.09), (0.0, 0.085)],  # anchored: inside ±δ
+    ("fno", "full"): [(-0.80, 0.08), (-0.90, 0.07), (-0.85, 0.075)],  # improves: below -δ
+    ("fno", "encoding-only"): [(-0.50, 0.08), (-0.55, 0.08), (-0.52, 0.08)],  # improves
+    ("gnn", "off"): [(-0.80, 0.15), (-0.90, 0.16), (-0.85, 0.15)],  # improves
+    ("gnn", "full"): [(-0.80, 0.25), (-0.90, 0.30), (-0.85, 0.20)],  # no skill: 0.25 ≥ 0.2
 }
 EXPECTED_LABELS = {
     ("cnn", "off"): DEGRADES,
-    ("cnn", "full"): ANCHORED,
+    ("cnn", "full"): UNDETERMINED,
     ("fno", "off"): ANCHORED,
     ("fno", "full"): IMPROVES,
     ("fno", "encoding-only"): IMPROVES,
+    ("gnn", "off"): IMPROVES,
+    ("gnn", "full"): NO_SKILL,
 }
 SOLVER_RMSE0 = 0.05  # solver slope -2: 0.05, 0.0125, 0.003125 at 16, 32, 64
 
 
 def synthetic_records() -> list[RunRecord]:
-    """Two tasks, two backbones, off/full/one ablation, two seeds, references, failures."""
+    """Two tasks, three backbones, off/full/one ablation, three seeds, references, failures."""
     records = []
     for task in ("advect", "swe"):
         for (baseline, frl), seeds in MODEL_RUNS.items():
@@ -142,10 +150,10 @@ def synthetic_records() -> list[RunRecord]:
         )
     )  # fmt: skip
     records.append(
-        fake_record("advect", "cnn", "full", 2, status="diverged", reason="loss is NaN at step 7")
+        fake_record("advect", "cnn", "full", 3, status="diverged", reason="loss is NaN at step 7")
     )
     records.append(
-        fake_record("swe", "fno", "off", 2, status="failed", reason="RuntimeError: out of memory")
+        fake_record("swe", "fno", "off", 3, status="failed", reason="RuntimeError: out of memory")
     )
     return records
 
@@ -190,10 +198,10 @@ def test_files_written(rendered):
 
 def test_failed_diverged_and_corrupt_are_listed_and_excluded(rendered):
     root, summary = rendered
-    assert summary.n_records == 2 * (2 * len(MODEL_RUNS) + 1) + 1
+    assert summary.n_records == 2 * (3 * len(MODEL_RUNS) + 1) + 1
     assert sorted(r.run_id for r in summary.not_finished) == [
-        "advect-cnn-full-s2-testdata",
-        "swe-fno-off-s2-testdata",
+        "advect-cnn-full-s3-testdata",
+        "swe-fno-off-s3-testdata",
     ]
     assert [r.baseline for r in summary.not_applicable] == ["solver"]
     assert len(summary.unreadable) == 1 and "advect-broken-off-s0" in summary.unreadable[0]
@@ -203,9 +211,9 @@ def test_failed_diverged_and_corrupt_are_listed_and_excluded(rendered):
     assert "advect-broken-off-s0-testdata" in md.split("## Unreadable records")[1]
     assert "n/a: no numerical solver" in md
     table = pd.read_csv(root / "leaderboard_summary.csv")
-    assert set(table["n_seeds"]) <= {1, 2}
+    assert set(table["n_seeds"]) <= {1, 3}
     cnn_full = table[(table["task"] == "advect") & (table["baseline"] == "cnn")]
-    assert int(cnn_full[cnn_full["frl"] == "full"]["n_seeds"].iloc[0]) == 2
+    assert int(cnn_full[cnn_full["frl"] == "full"]["n_seeds"].iloc[0]) == 3
     long = pd.read_csv(root / "leaderboard.csv")
     assert set(long["status"]) == {"ok", "diverged", "failed", "not_applicable"}
 
@@ -226,9 +234,16 @@ def test_numbers_match_hand_computation(rendered):
         assert row["rmse_ratio_high"] - row["rmse_ratio_low"] == pytest.approx(
             expected.high - expected.low
         )
-        slopes = mean_interval([s for s, _ in seeds])
+        slopes = seed_bootstrap_slope([s for s, _ in seeds])
         assert row["slope_mean"] == pytest.approx(slopes.mean)
-        assert row["label"] == EXPECTED_LABELS[(baseline, frl)] == anchoring_label(slopes)
+        assert (row["slope_low"], row["slope_high"]) == pytest.approx((slopes.low, slopes.high))
+        assert row["slope_interval"] == SEEDS_ONLY
+        assert row["skill"] == pytest.approx(1 - np.mean([r0 for _, r0 in seeds]) / 0.2)
+        label = EXPECTED_LABELS[(baseline, frl)]
+        assert row["label"] == label
+        if label != NO_SKILL:
+            assert label == anchoring_label(slopes)
+        assert fmt_slope(slopes.mean, slopes.low, slopes.high) in md
         assert row["seen_rmse"] == pytest.approx(np.mean([v * math.sqrt(0.5) for v in finest]))
         # The same numbers, formatted, are in the Markdown.
         assert fmt_num(float(np.mean(finest))) in md
@@ -239,16 +254,19 @@ def test_numbers_match_hand_computation(rendered):
     assert "1.30×" in md and "1.20×" in md  # time and memory overhead FRL / baseline
     solver = table[(table["task"] == "advect") & (table["baseline"] == "solver")].iloc[0]
     assert solver["slope_mean"] == pytest.approx(-2.0)
-    assert solver["label"] == UNDETERMINED  # one seed: no interval
+    assert solver["label"] == UNDETERMINED  # one seed, seeds only: no interval
     assert "-2.00 (target)" in md
 
 
 def test_verdict_is_computed(rendered):
     root, summary = rendered
     advect = next(v for v in summary.verdicts if v.startswith("advect"))
-    assert "Under FRL 1 of 2 backbones improve with resolution" in advect
-    assert "without FRL 0 of 2" in advect
-    assert "FRL lowers RMSE_Ratio @64 for 2 of 2" in advect
+    # gnn + FRL has no skill: left out of the counts, and counted as skill lost by FRL.
+    assert "Under FRL 1 of 2 backbones with skill improve with resolution" in advect
+    assert "without FRL 1 of 3" in advect
+    assert "6 of 7 model rows have skill at ρ0 = 16" in advect
+    assert "FRL lost the skill of its baseline for 1 of 3 backbones" in advect
+    assert "where both have skill, FRL lowers RMSE_Ratio @64 for 2 of 2" in advect
     assert "solver slope -2.00" in advect
     swe = next(v for v in summary.verdicts if v.startswith("swe"))
     assert "solver n/a (no numerical solver for the shallow-water stand-in)" in swe
@@ -260,7 +278,7 @@ def test_ablation_and_cost_tables(rendered):
     md = (root / "leaderboard.md").read_text()
     advect = md.split("## advect")[1].split("## swe")[0]
     ablation = advect.split("**Ablations")[1].split("**Cost")[0]
-    assert "| fno | encoding-only | 2 |" in ablation
+    assert "| fno | encoding-only | 3 | +0.60 |" in ablation
     cost = advect.split("**Cost")[1]
     # Solver at 64 takes 0.02·16 s, a model 1e-3·16 s: 20× faster.
     assert "16.0 ms (20.0×)" in cost
@@ -271,7 +289,13 @@ def test_ablation_and_cost_tables(rendered):
     lines = {" | ".join(line.split(" | ")[:2]): line for line in cost.splitlines()}
     assert 16 < expected < 32
     assert lines["| fno | full"].endswith(f"| {expected:.0f} |")
-    assert lines["| cnn | off"].endswith("| < 16 |")  # solver at 16 already beats it
+    assert lines["| cnn | off"].endswith("| coarser than 16 |")  # solver at 16 already beats it
+    table = pd.read_csv(root / "leaderboard_summary.csv")
+    table = table[table["task"] == "advect"]
+    keys = table["baseline"] + "/" + table["frl"]
+    equivalent = dict(zip(keys, table["equivalent_solver_resolution"], strict=True))
+    assert equivalent["cnn/off"] == "coarser than 16"
+    assert float(equivalent["fno/full"]) == pytest.approx(expected)
 
 
 def test_equivalent_resolution_interpolation():
@@ -303,11 +327,27 @@ def test_slope_interval_keeps_small_values_readable(mean, low, high, text):
 
 
 @pytest.mark.parametrize(
+    ("mean", "low", "high", "text"),
+    [
+        (-0.1, -0.18, -0.03, "-0.10 [-0.18, -0.03]"),
+        (0.0031, 0.0019, 0.0043, "+0.0031 [+0.0019, +0.0043]"),
+        (-0.25, math.nan, math.nan, "-0.25"),
+        (math.nan, math.nan, math.nan, "—"),
+        (-5.5e-17, -0.01, 0.01, "+0.00 [-0.01, +0.01]"),  # least-squares noise of 0
+    ],
+)
+def test_bootstrap_slope_shows_both_ends(mean, low, high, text):
+    assert fmt_slope(mean, low, high) == text
+
+
+@pytest.mark.parametrize(
     ("slopes", "label"),
     [
-        ([-0.8, -0.9], IMPROVES),
-        ([0.01, -0.01], ANCHORED),
-        ([0.10, 0.11], DEGRADES),
+        ([-0.8, -0.9, -0.85], IMPROVES),
+        ([0.01, -0.01, 0.0], ANCHORED),
+        ([0.10, 0.11, 0.12], DEGRADES),
+        ([-0.2, 0.0, 0.2], UNDETERMINED),
+        ([-0.8, -0.9], UNDETERMINED),  # two seeds, seeds only: no interval
         ([-0.5], UNDETERMINED),
     ],
 )

@@ -2,7 +2,9 @@
 
 Only records with ``status == "ok"`` enter the numbers. Every statistic is first taken per
 seed (one run = one seed; duplicate records of one seed are averaged) and then summarised
-across seeds as a mean with a 95% t-interval (:func:`frlbench.stats.mean_interval`).
+across seeds as a mean with a 95% t-interval (:func:`frlbench.stats.mean_interval`); the
+anchoring slope's interval is a bootstrap (:mod:`frlbench.report.evidence`). A solver record's
+row at its reference grid (where it is the truth) is dropped before anything is computed.
 
 Frames built here, all sorted deterministically:
 
@@ -10,8 +12,9 @@ Frames built here, all sorted deterministically:
 - :func:`per_resolution_frame`: one row per (configuration, resolution), means over seeds.
 - :func:`summary_frame`: one row per configuration, with the statistics at the finest test
   resolution, the anchoring slope and its label, cost and the equivalent solver resolution.
-- :func:`frequency_frame`: mean frequency response per (configuration, resolution, shell).
-- :func:`rollout_frame`: mean autoregressive-rollout RMSE and its ratio to the training
+- :func:`~.curves.frequency_frame`: mean frequency response per (configuration, resolution,
+  shell).
+- :func:`~.curves.rollout_frame`: mean autoregressive-rollout RMSE and its ratio to the training
   resolution per (configuration, resolution, step); empty when no run did a rollout.
 
 A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``(task, profile)``.
@@ -20,21 +23,34 @@ A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from frlbench.frl.variants import FULL, OFF, VARIANT_NAMES
+from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RecordError, RunRecord, records_to_rows
-from frlbench.stats import anchoring_label, anchoring_slope, mean_interval
-
-SECTION_KEYS = ["task", "profile"]
-CONFIG_KEYS = [*SECTION_KEYS, "kind", "baseline", "frl"]
-FRL_ORDER = VARIANT_NAMES
-REFERENCE_ORDER = ("persistence", "solver")
-SOLVER = "solver"
+from frlbench.report.curves import frequency_frame, interval_columns, rollout_frame
+from frlbench.report.evidence import (
+    PERSISTENCE,
+    SOLVER,
+    ConfigKey,
+    drop_reference_rows,
+    nested_slope_intervals,
+)
+from frlbench.report.keys import (
+    CONFIG_KEYS,
+    SECTION_KEYS,
+    sort_configs,
+)
+from frlbench.stats import (
+    NO_SKILL,
+    Interval,
+    anchoring_label,
+    anchoring_slope,
+    seed_bootstrap_slope,
+)
 
 
 @dataclass
@@ -71,34 +87,6 @@ def split_records(records: Iterable[RunRecord], errors: Iterable[RecordError] = 
         else:
             out.not_finished.append(rec)
     return out
-
-
-def frl_rank(name: str) -> tuple[int, str]:
-    """Sort key of an FRL variant: off, full, the known ablations, then others by name."""
-    return (FRL_ORDER.index(name), "") if name in FRL_ORDER else (len(FRL_ORDER), name)
-
-
-def config_rank(kind: str, baseline: str, frl: str) -> tuple:
-    """Sort key of a configuration: models by baseline and variant, then the references."""
-    if kind == "reference":
-        ref = REFERENCE_ORDER.index(baseline) if baseline in REFERENCE_ORDER else 99
-        return (1, ref, baseline, frl_rank(frl))
-    return (0, 0, baseline, frl_rank(frl))
-
-
-def sort_configs(frame: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Rows in leaderboard order: section, configuration rank, then the ``extra`` columns."""
-    keys = [
-        (
-            row["task"],
-            row["profile"],
-            config_rank(row["kind"], row["baseline"], row["frl"]),
-            *(row[c] for c in extra),
-        )
-        for row in frame.to_dict("records")
-    ]
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    return frame.iloc[order].reset_index(drop=True)
 
 
 def _sqrt(values: pd.Series) -> pd.Series:
@@ -194,15 +182,6 @@ def section_resolutions(seeds: pd.DataFrame) -> dict[tuple[str, str], list[int]]
     return out
 
 
-def _interval_columns(prefix: str, values: Sequence[float]) -> dict[str, float]:
-    interval = mean_interval(values)
-    return {
-        f"{prefix}_mean": interval.mean,
-        f"{prefix}_low": interval.low,
-        f"{prefix}_high": interval.high,
-    }
-
-
 def per_resolution_frame(seeds: pd.DataFrame) -> pd.DataFrame:
     """One row per (configuration, resolution): means over seeds, intervals where useful.
 
@@ -213,8 +192,8 @@ def per_resolution_frame(seeds: pd.DataFrame) -> pd.DataFrame:
     for key, group in seeds.groupby([*CONFIG_KEYS, "resolution"], sort=False):
         row = dict(zip([*CONFIG_KEYS, "resolution"], key, strict=True))
         row["n_seeds"] = int(group["seed"].nunique())
-        row.update(_interval_columns("rmse", group["rmse"]))
-        row.update(_interval_columns("rmse_ratio", group["rmse_ratio"]))
+        row.update(interval_columns("rmse", group["rmse"]))
+        row.update(interval_columns("rmse_ratio", group["rmse_ratio"]))
         for col in ("seen_rmse", "unseen_rmse", "mse_seen", "mse_unseen"):
             row[col] = float(group[col].mean())
         row["inference_s_per_sample"] = float(group["inference_s_per_sample"].mean())
@@ -279,21 +258,52 @@ def equivalent_resolution(
     return math.inf
 
 
-def summary_frame(seeds: pd.DataFrame, per_resolution: pd.DataFrame) -> pd.DataFrame:
+def equivalent_resolution_text(value: float, resolutions: Sequence[int]) -> str:
+    """An equivalent resolution as written in the summary: ``"22.63"``, ``"coarser than 16"``
+    (the solver is at least as accurate on its coarsest grid), ``"finer than 32"`` (it is
+    never as accurate on its measured grids) or ``""`` when there is none."""
+    if math.isnan(value) or not resolutions:
+        return ""
+    if value == -math.inf:
+        return f"coarser than {min(resolutions)}"
+    if value == math.inf:
+        return f"finer than {max(resolutions)}"
+    return f"{value:.6g}"
+
+
+def _mean_rmse(per_resolution: pd.DataFrame) -> dict[tuple, float]:
+    """Mean RMSE over seeds per (task, profile, kind, baseline, frl, resolution)."""
+    keys = [*CONFIG_KEYS, "resolution"]
+    return {
+        tuple(row[k] for k in keys): row["rmse_mean"]
+        for row in per_resolution[[*keys, "rmse_mean"]].to_dict("records")
+    }
+
+
+def summary_frame(
+    seeds: pd.DataFrame,
+    per_resolution: pd.DataFrame,
+    nested: Mapping[ConfigKey, Interval] | None = None,
+) -> pd.DataFrame:
     """One row per configuration: the leaderboard's numbers.
 
     Columns: the configuration keys, ``backbone``, ``size``, ``n_seeds``,
     ``train_resolution``, ``finest_resolution`` (largest test resolution of the section),
-    ``rmse_finest`` (mean over seeds), ``rmse_ratio_{mean,low,high}`` and
-    ``slope_{mean,low,high}`` (95% intervals across seeds), ``label`` (from
+    ``rmse_finest`` (mean over seeds), ``rmse_ratio_{mean,low,high}`` (95% t-interval across
+    seeds), ``skill`` (1 − RMSE / persistence's RMSE at the training resolution, both means
+    over seeds; NaN without persistence), ``slope_mean`` (mean of the per-seed slopes) and
+    ``slope_{low,high}`` (95% bootstrap interval: ``nested[key]`` when given, else over seeds
+    only), ``slope_interval`` (how it was obtained: ``"seeds × trajectories"`` or ``"seeds
+    only"``), ``label`` (:data:`frlbench.stats.NO_SKILL` for a model with skill ≤ 0, else
     :func:`frlbench.stats.anchoring_label`), ``seen_rmse``/``unseen_rmse`` and
     ``unseen_fraction`` (unseen share of the squared error) at the finest resolution,
     ``time_per_step_s`` and ``peak_memory_mb`` (means), ``params`` and, for models,
-    ``equivalent_solver_resolution`` (see :func:`equivalent_resolution`; ±inf outside the
-    solver's measured range).
+    ``equivalent_solver_resolution`` (text, see :func:`equivalent_resolution_text`).
     """
     if seeds.empty:
         return pd.DataFrame()
+    nested = nested or {}
+    mean_rmse = _mean_rmse(per_resolution)
     sections = section_resolutions(seeds)
     solver_curves = {
         (t, p): group
@@ -316,11 +326,23 @@ def summary_frame(seeds: pd.DataFrame, per_resolution: pd.DataFrame) -> pd.DataF
             finest_resolution=finest,
             rmse_finest=float(at_finest["rmse"].mean()),
         )
-        row.update(_interval_columns("rmse_ratio", at_finest["rmse_ratio"]))
+        row.update(interval_columns("rmse_ratio", at_finest["rmse_ratio"]))
+        own = mean_rmse.get((*key, row["train_resolution"]), math.nan)
+        ref = mean_rmse.get(
+            (row["task"], row["profile"], "reference", PERSISTENCE, "off", row["train_resolution"]),
+            math.nan,
+        )
+        row["skill"] = 1 - own / ref if ref > 0 else math.nan
         slopes = per_run["anchoring_slope"].first()
-        interval = mean_interval(slopes)
-        row.update(slope_mean=interval.mean, slope_low=interval.low, slope_high=interval.high)
-        row["label"] = anchoring_label(interval)
+        interval = nested.get(key) or seed_bootstrap_slope(slopes)
+        row.update(
+            slope_mean=float(slopes.mean()) if slopes.notna().any() else math.nan,
+            slope_low=interval.low,
+            slope_high=interval.high,
+            slope_interval=interval.method,
+        )
+        no_skill = row["kind"] == "model" and row["skill"] <= 0
+        row["label"] = NO_SKILL if no_skill else anchoring_label(interval)
         mse_total = at_finest["mse_seen"] + at_finest["mse_unseen"]
         row.update(
             seen_rmse=float(at_finest["seen_rmse"].mean()),
@@ -332,9 +354,12 @@ def summary_frame(seeds: pd.DataFrame, per_resolution: pd.DataFrame) -> pd.DataF
         )
         curve = solver_curves.get((row["task"], row["profile"]))
         row["equivalent_solver_resolution"] = (
-            equivalent_resolution(curve["resolution"], curve["rmse_mean"], row["rmse_finest"])
+            equivalent_resolution_text(
+                equivalent_resolution(curve["resolution"], curve["rmse_mean"], row["rmse_finest"]),
+                sorted(int(r) for r in curve["resolution"]),
+            )
             if curve is not None and row["kind"] == "model"
-            else math.nan
+            else ""
         )
         rows.append(row)
     return sort_configs(pd.DataFrame(rows))
@@ -352,110 +377,6 @@ def overhead(summary: pd.DataFrame, column: str, variant: str = FULL) -> dict[tu
     return out
 
 
-def frequency_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """Mean frequency response over seeds per (configuration, resolution, shell).
-
-    ``k`` is the shell wavenumber normalized by the training Nyquist (1 = training Nyquist);
-    ``response`` the energy of the prediction over the energy of the truth in that shell.
-    """
-    columns = [*CONFIG_KEYS, "resolution", "k", "response", "n_seeds"]
-    rows = [
-        {
-            **{k: getattr(rec, k) for k in CONFIG_KEYS},
-            "seed": rec.seed,
-            "resolution": m.resolution,
-            "k": round(float(k), 9),
-            "response": float(v),
-        }
-        for rec in records
-        if rec.status == "ok"
-        for m in rec.metrics
-        for k, v in zip(m.freq_k, m.freq_response, strict=False)
-    ]
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(rows)
-    keys = [*CONFIG_KEYS, "resolution", "k"]
-    per_seed = frame.groupby([*keys, "seed"], sort=False)["response"].mean().reset_index()
-    grouped = per_seed.groupby(keys, sort=False)
-    out = grouped["response"].mean().reset_index()
-    out["n_seeds"] = grouped["seed"].nunique().to_numpy()
-    return sort_configs(out[columns], extra=("resolution", "k"))
-
-
-def rollout_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """Autoregressive-rollout RMSE over seeds per (configuration, resolution, step).
-
-    ``step`` counts from 1: the value after ``step`` forecasts fed back as inputs
-    (``ResolutionMetrics.rollout_rmse[step - 1]``). ``rmse_{mean,low,high}`` is the rollout
-    RMSE; ``rmse_ratio_{mean,low,high}`` the *rollout ratio*: the run's rollout RMSE at this
-    resolution over its rollout RMSE at its training resolution at the same step, taken per
-    seed (1 at the training resolution; NaN where the run has no rollout there). At the
-    finest resolution it asks whether the error stays anchored to the training grid under
-    rollout. Both are a mean over seeds with a 95% interval; ``n_seeds`` counts the seeds
-    with a value at that step.
-
-    Returns:
-        The frame, sorted; empty (with its columns) when no finished record has a rollout.
-    """
-    columns = [
-        *CONFIG_KEYS,
-        "resolution",
-        "step",
-        "n_seeds",
-        "rmse_mean",
-        "rmse_low",
-        "rmse_high",
-        "rmse_ratio_mean",
-        "rmse_ratio_low",
-        "rmse_ratio_high",
-    ]
-    rows = [
-        {
-            **{k: getattr(rec, k) for k in CONFIG_KEYS},
-            "seed": rec.seed,
-            "train_resolution": rec.train_resolution,
-            "resolution": m.resolution,
-            "step": step,
-            "rmse": float(value),
-        }
-        for rec in records
-        if rec.status == "ok"
-        for m in rec.metrics
-        for step, value in enumerate(m.rollout_rmse, start=1)
-    ]
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    # Several records of one seed (e.g. a re-run under a changed config) are averaged per seed.
-    per_seed = (
-        pd.DataFrame(rows)
-        .groupby([*CONFIG_KEYS, "seed", "resolution", "step"], sort=False)
-        .agg(rmse=("rmse", "mean"), train_resolution=("train_resolution", "first"))
-        .reset_index()
-    )
-    run_step = [*CONFIG_KEYS, "seed", "step"]
-    at_train = per_seed.loc[
-        per_seed["resolution"] == per_seed["train_resolution"], [*run_step, "rmse"]
-    ].rename(columns={"rmse": "rmse_train"})
-    per_seed = per_seed.merge(at_train, on=run_step, how="left")
-    per_seed["rmse_ratio"] = per_seed["rmse"] / per_seed["rmse_train"].where(
-        per_seed["rmse_train"] > 0
-    )
-
-    keys = [*CONFIG_KEYS, "resolution", "step"]
-    out = []
-    for key, group in per_seed.groupby(keys, sort=False):
-        row = dict(zip(keys, key, strict=True))
-        row["n_seeds"] = int(group["seed"].nunique())
-        row.update(_interval_columns("rmse", group["rmse"]))
-        row.update(_interval_columns("rmse_ratio", group["rmse_ratio"]))
-        out.append(row)
-    frame = pd.DataFrame(out)
-    frame["resolution"] = frame["resolution"].astype(int)
-    frame["step"] = frame["step"].astype(int)
-    return sort_configs(frame[columns], extra=("resolution", "step"))
-
-
 @dataclass
 class Section:
     """One task under one profile: a section of the leaderboard.
@@ -465,12 +386,15 @@ class Section:
         profile: Profile name.
         train_resolution: ρ0 of the section's runs (the most common one).
         resolutions: Test resolutions, ascending.
+        reference_resolution: The grid the solver's truth was computed on, where the solver
+            is not scored (None without a solver, or when it was not scored there anyway).
     """
 
     task: str
     profile: str
     train_resolution: int
     resolutions: list[int]
+    reference_resolution: int | None = None
 
     @property
     def finest(self) -> int:
@@ -527,23 +451,29 @@ class Leaderboard:
 def build_leaderboard(
     records: Sequence[RunRecord], errors: Sequence[RecordError] = ()
 ) -> Leaderboard:
-    """Aggregate records (as returned by :func:`frlbench.records.load_records`)."""
+    """Aggregate records (as returned by :func:`frlbench.records.load_records`).
+
+    The solver's reference-grid row is dropped first (:func:`~.evidence.drop_reference_rows`);
+    ``Leaderboard.records`` keeps the records as read.
+    """
     split = split_records(records, errors)
-    seeds = per_seed_frame(split.ok)
+    scored, references = drop_reference_rows(split.ok)
+    seeds = per_seed_frame(scored)
     per_resolution = per_resolution_frame(seeds)
     sections = []
     for (task, profile), resolutions in section_resolutions(seeds).items():
         trained = seeds[(seeds["task"] == task) & (seeds["profile"] == profile)]
         models = trained[trained["kind"] == "model"]
         train = (models if not models.empty else trained)["train_resolution"].mode()
-        sections.append(Section(task, profile, int(train.iloc[0]), resolutions))
+        reference = references.get((task, profile))
+        sections.append(Section(task, profile, int(train.iloc[0]), resolutions, reference))
     return Leaderboard(
         records=split,
         sections=sections,
         seeds=seeds,
         per_resolution=per_resolution,
-        summary=summary_frame(seeds, per_resolution),
-        frequency=frequency_frame(split.ok),
-        rollout=rollout_frame(split.ok),
+        summary=summary_frame(seeds, per_resolution, nested_slope_intervals(scored)),
+        frequency=frequency_frame(scored),
+        rollout=rollout_frame(scored),
         duplicates=duplicate_seeds(split.ok),
     )

@@ -16,6 +16,7 @@ _LATEX_SYMBOLS = {
     "×": r"$\times$",
     "µ": r"$\mu$",
     "ρ": r"$\rho$",
+    "δ": r"$\delta$",
     "≤": r"$\leq$",
     "≥": r"$\geq$",
     "≈": r"$\approx$",

@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator
 from frlbench.frl.variants import FULL, OFF, VARIANT_NAMES
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.document import Image
+from frlbench.stats import NO_SKILL
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 VARIANT_COLORS = dict(zip(VARIANT_NAMES, PALETTE, strict=False))
@@ -112,6 +113,8 @@ def _models(frame: pd.DataFrame) -> list[str]:
 def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     """Bars of RMSE_Ratio at the finest resolution, baseline vs FRL per backbone.
 
+    Rows without skill at ρ0 are hatched and faded: their ratio says nothing about anchoring.
+
     Args:
         summary: Rows of :func:`~frlbench.report.aggregate.summary_frame` for one section.
         section: The section (for the resolutions in the labels).
@@ -123,6 +126,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     x = np.arange(len(backbones))
     rows = {(r["baseline"], r["frl"]): r for r in summary.to_dict("records")}
     tops = [1.0]
+    no_skill = False
     for i, frl in enumerate(SHOWN_VARIANTS):
         if not any((b, frl) in rows for b in backbones):
             continue
@@ -136,7 +140,14 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
             ]
         )
         pos = x + (i - 0.5) * width
-        ax.bar(pos, np.nan_to_num(means), width, color=_color(frl), label=_variant_label(frl))
+        bars = ax.bar(
+            pos, np.nan_to_num(means), width, color=_color(frl), label=_variant_label(frl)
+        )
+        for bar, backbone in zip(bars, backbones, strict=True):
+            if rows.get((backbone, frl), {}).get("label") == NO_SKILL:
+                bar.set_alpha(0.45)
+                bar.set_hatch("///")
+                no_skill = True
         has_ci = np.isfinite(halves) & np.isfinite(means)
         if has_ci.any():
             ax.errorbar(
@@ -176,7 +187,18 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     ax.set_ylim(0, max(tops) * 1.15)
     ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution})")
     ax.set_title(f"{section.task} ({section.profile}): RMSE_Ratio @{section.finest}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    variants = {_variant_label(frl): frl for frl in SHOWN_VARIANTS}
+    handles = [  # plain patches: a hatched first bar must not restyle the legend entry
+        Patch(facecolor=_color(variants[label]), label=label) if label in variants else handle
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)
+    ]
+    if no_skill:
+        handles.append(
+            Patch(facecolor="#bbbbbb", hatch="///", alpha=0.45, label="no skill at ρ0 (hatched)")
+        )
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8
+    )
     return fig
 
 
@@ -212,6 +234,9 @@ def plot_rmse_vs_resolution(
 ) -> Figure:
     """RMSE against resolution (log-log), one panel per backbone, with the references.
 
+    Persistence and the solver are drawn in every panel; the solver is not scored on its
+    reference grid (it is the truth there), which the legend says.
+
     Args:
         per_resolution: Rows of :func:`~frlbench.report.aggregate.per_resolution_frame` for
             one section (the mean curves).
@@ -229,6 +254,9 @@ def plot_rmse_vs_resolution(
     ticks = [
         f"{r}\n(train)" if r == section.train_resolution else str(r) for r in section.resolutions
     ]
+    has_solver = bool(
+        ((per_resolution["kind"] == "reference") & (per_resolution["baseline"] == SOLVER)).any()
+    )
     for ax, backbone in zip(axes, backbones, strict=True):
         for frl in SHOWN_VARIANTS:
             mine = (seeds["kind"] == "model") & (seeds["baseline"] == backbone)
@@ -238,6 +266,15 @@ def plot_rmse_vs_resolution(
                     run["resolution"], run["rmse"], color=_color(frl), alpha=0.35, linewidth=0.8
                 )
         _mean_curves(ax, per_resolution, backbone, "resolution")
+        if section.reference_resolution and has_solver:
+            ax.add_line(
+                Line2D(
+                    [],
+                    [],
+                    color="none",
+                    label=f"solver at {section.reference_resolution} = truth (not scored)",
+                )
+            )
         if len(seeds["seed"].unique()) > 1:
             ax.add_line(Line2D([], [], color="#888888", linewidth=0.8, label="single seeds"))
         ax.set_title(backbone, fontsize=10)
@@ -303,6 +340,11 @@ def plot_rollout(rollout: pd.DataFrame, section: Section) -> Figure:
 def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure:
     """Energy ratio prediction/truth per shell at the finest resolution, per backbone.
 
+    The ratio is drawn on a log axis (it spans decades where a model puts too much or too
+    little energy at small scales), with ratio 1 and the training Nyquist marked. The truth's
+    own shell spectrum is drawn on a second log axis (right), so that ratios in shells that
+    hold almost no energy are read as such; records without it say so in the legend.
+
     Args:
         frequency: Rows of :func:`~frlbench.report.aggregate.frequency_frame` for one section
             at one resolution.
@@ -316,7 +358,16 @@ def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure
         ylabel="energy ratio prediction / truth",
     )
     refs = frequency[frequency["kind"] == "reference"]
-    for ax, backbone in zip(axes, backbones, strict=True):
+    truth = (
+        frequency.dropna(subset=["truth_energy"]).groupby("k", sort=True)["truth_energy"].mean()
+        if "truth_energy" in frequency
+        else pd.Series(dtype=float)
+    )
+    truth = truth[truth > 0]
+    nyquist = f"training Nyquist (ρ0/2 = {section.train_resolution / 2:g})"
+    ncols = min(len(backbones), 4)
+    twins = []
+    for i, (ax, backbone) in enumerate(zip(axes, backbones, strict=True)):
         model = frequency[(frequency["kind"] == "model") & (frequency["baseline"] == backbone)]
         for frl in SHOWN_VARIANTS:
             curve = model[model["frl"] == frl].sort_values("k")
@@ -331,11 +382,30 @@ def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure
                 label=f"{name} (reference)",
                 **REFERENCE_STYLE.get(name, {"color": "#999999"}),
             )
-        ax.axvline(1.0, color="#c44e52", linewidth=1, label="training Nyquist")
+        ax.axvline(1.0, color="#c44e52", linewidth=1, label=nyquist)
         ax.axhline(1.0, color="#bbbbbb", linewidth=0.8, zorder=0)
         ax.set_title(backbone, fontsize=10)
-        ax.set_ylim(bottom=0)
+        ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
+        if truth.empty:
+            ax.add_line(Line2D([], [], color="none", label="truth spectrum: not in the records"))
+            continue
+        twin = ax.twinx()
+        twin.fill_between(truth.index, truth.to_numpy(), color="#999999", alpha=0.18, zorder=0)
+        twin.plot(truth.index, truth.to_numpy(), color="#777777", linewidth=0.8)
+        twin.set_yscale("log")
+        if i % ncols == ncols - 1 or i == len(backbones) - 1:
+            twin.set_ylabel("truth energy per shell (shaded)", color="#555555")
+        else:
+            twin.tick_params(labelright=False)
+        twins.append(twin)
+        ax.add_line(Line2D([], [], color="#777777", linewidth=0.8, label="truth spectrum (right)"))
+    if twins:
+        low = min(t.get_ylim()[0] for t in twins)
+        high = max(t.get_ylim()[1] for t in twins)
+        for twin in twins:
+            twin.set_ylim(low, high)
+    _log_rmse_axes(axes)
     _legend_below(fig, axes)
     return fig
 
@@ -435,7 +505,8 @@ def section_figures(
             "rmse_ratio",
             lambda: plot_rmse_ratio(section.select(board.summary), section),
             f"RMSE_Ratio @{finest} (vs training resolution {section.train_resolution}), "
-            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored).",
+            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored); hatched: no "
+            "skill at ρ0 (the ratio says nothing about anchoring there).",
         ),
         (
             "rmse_vs_resolution",
@@ -446,8 +517,10 @@ def section_figures(
         (
             "frequency_response",
             lambda: plot_frequency_response(frequency, section),
-            f"Energy ratio prediction/truth per wavenumber shell @{finest}; k normalized by "
-            "the training Nyquist (vertical line at 1).",
+            f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = "
+            "the right energy at that scale); k normalized by the training Nyquist (vertical "
+            "line at 1); shaded: the truth's own energy per shell (right axis) where the "
+            "records hold it.",
         ),
         (
             "band_errors",

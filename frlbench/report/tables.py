@@ -13,104 +13,51 @@ import pandas as pd
 
 from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RunRecord
-from frlbench.report.aggregate import SOLVER, Leaderboard, Section, frl_rank, overhead
+from frlbench.report.aggregate import SOLVER, Leaderboard, Section, overhead
 from frlbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
 from frlbench.report.extras import extra_metrics_table
-from frlbench.stats import IMPROVES
+from frlbench.report.formatting import (
+    MISSING,
+    TRUTH,
+    fmt_count,
+    fmt_interval,
+    fmt_label,
+    fmt_num,
+    fmt_ratio,
+    fmt_resolution,
+    fmt_seconds,
+    fmt_skill,
+    fmt_slope,
+    pair,
+)
+from frlbench.report.keys import frl_rank
+from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
 
-MISSING = "—"
 FRL = FULL
 
 HOW_TO_READ = (
-    "RMSE_Ratio is the RMSE at a test resolution divided by the RMSE at the training "
-    "resolution ρ0: ≈ 1 means the error is anchored at its training-resolution level, < 1 "
-    "that it falls as the grid is refined (what a numerical solver does), > 1 that it grows. "
+    "Skill @ρ0 is 1 − RMSE / RMSE of persistence at the training resolution ρ0 (means over "
+    "seeds): > 0 means the model beats 'nothing changes'. A model row with skill ≤ 0 is "
+    "labelled 'no skill': it has not learned the dynamics, so its RMSE_Ratio and slope say "
+    "nothing about scale anchoring; it is shown but not counted in the verdict. "
+    "RMSE_Ratio is the RMSE at a test resolution divided by the RMSE at ρ0: ≈ 1 means the "
+    "error is anchored at its training-resolution level, < 1 that it falls as the grid is "
+    "refined (what a numerical solver does), > 1 that it grows. "
     "The anchoring slope is the least-squares slope of log RMSE against log resolution over "
-    "the test resolutions, taken per seed; its label is 'improves with resolution' when the "
-    "whole 95% interval across seeds lies below 0, 'anchored' when it contains 0, 'degrades "
-    "with resolution' when it lies above 0, and 'undetermined' with fewer than two seeds. "
-    "The solver's slope, on the same data, is the target. Seen / unseen split the error at "
-    "the training Nyquist ρ0/2 by physical wavenumber: 'seen' is the RMSE of the error in "
-    "modes with |k| ≤ ρ0/2, which the model saw in training, 'unseen' the RMSE of the error "
-    "above it (seen² + unseen² = RMSE²). Every number is a mean over seeds of a per-seed "
-    "value; ± is the half-width of its 95% Student-t interval across seeds (absent with one "
-    "seed). Only finished runs (status ok) enter the numbers."
+    "the test resolutions, taken per seed and averaged; [low, high] is its 95% bootstrap "
+    "interval, resampling seeds and, within each seed, test trajectories (marked 'seeds "
+    "only' where the records hold no per-trajectory errors). Its label needs evidence against "
+    f"an equivalence margin δ = {EQUIVALENCE_MARGIN:g} (about 3.5% per doubling of "
+    "resolution): 'anchored' when the whole interval lies inside (−δ, δ), 'improves with "
+    "resolution' when it lies below −δ, 'degrades with resolution' when it lies above δ, "
+    "'undetermined' otherwise. The solver is not scored on the grid its truth was computed "
+    "on (there it is the truth: '= truth'); its slope over the coarser grids is the target. "
+    "Seen / unseen split the error at the training Nyquist ρ0/2 by physical wavenumber: "
+    "'seen' is the RMSE of the error in modes with |k| ≤ ρ0/2, which the model saw in "
+    "training, 'unseen' the RMSE of the error above it (seen² + unseen² = RMSE²). ± is the "
+    "half-width of a 95% Student-t interval across seeds (absent with one seed). Only "
+    "finished runs (status ok) enter the numbers."
 )
-
-
-def _sig(value: float, digits: int = 3) -> str:
-    """``digits`` significant digits, trailing zeros kept but no bare trailing point."""
-    text = f"{value:#.{digits}g}"
-    return text[:-1] if text.endswith(".") else text
-
-
-def fmt_num(value: float) -> str:
-    """Three significant digits, trailing zeros kept (0.120, 1.03, 12.0, 320)."""
-    return _sig(value) if math.isfinite(value) else MISSING
-
-
-def _slope_digits(value: float, sign: str) -> str:
-    """Two decimals, or two significant digits where two decimals would print 0.00."""
-    if value == 0 or abs(value) >= 0.005:
-        return f"{value:{sign}.2f}"
-    return f"{value:{sign}.2g}"
-
-
-def fmt_interval(mean: float, low: float, high: float, *, slope: bool = False) -> str:
-    """``mean ± half-width`` (just the mean when there is no interval).
-
-    Slopes read with two decimals (``-0.10 ± 0.08``); a slope or half-width that would print
-    as 0.00 keeps two significant digits instead (``+0.0031 ± 0.0012``), so a label decided
-    by a small but nonzero interval is not shown next to ``+0.00 ± 0.00``.
-    """
-    if not math.isfinite(mean):
-        return MISSING
-    text = _slope_digits(mean, "+") if slope else fmt_num(mean)
-    half = (high - low) / 2
-    if math.isfinite(half):
-        text += f" ± {_slope_digits(half, '')}" if slope else f" ± {_sig(half, 2)}"
-    return text
-
-
-def fmt_seconds(value: float) -> str:
-    """A duration with a readable unit (s, ms, µs)."""
-    if not math.isfinite(value):
-        return MISSING
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if abs(value) >= scale:
-            return f"{_sig(value / scale)} {unit}"
-    return f"{_sig(value / 1e-9)} ns"
-
-
-def fmt_count(value: float) -> str:
-    """A parameter count (1.23M, 45.6k, 789)."""
-    if not math.isfinite(value) or value <= 0:
-        return MISSING
-    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"{_sig(value / scale)}{unit}"
-    return f"{int(value)}"
-
-
-def fmt_ratio(value: float) -> str:
-    """An overhead or speed-up factor (1.25×)."""
-    return f"{_sig(value)}×" if math.isfinite(value) else MISSING
-
-
-def fmt_resolution(value: float, resolutions: Sequence[int]) -> str:
-    """An equivalent resolution: a number, ``< min`` or ``> max`` of the measured range."""
-    if math.isnan(value):
-        return MISSING
-    if value == -math.inf:
-        return f"< {min(resolutions)}"
-    if value == math.inf:
-        return f"> {max(resolutions)}"
-    return f"{value:.0f}"
-
-
-def pair(off: str, frl: str) -> str:
-    """``baseline → FRL`` cell."""
-    return MISSING if off == frl == MISSING else f"{off} → {frl}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -150,6 +97,7 @@ def main_table(board: Leaderboard, section: Section) -> Table:
         "Backbone",
         "Params",
         *(f"RMSE @{r}" for r in section.resolutions),
+        f"Skill @{section.train_resolution}",
         f"RMSE_Ratio @{finest}",
         "Slope",
         "Label",
@@ -163,16 +111,27 @@ def main_table(board: Leaderboard, section: Section) -> Table:
         row = rows_by_config.get((kind, baseline, frl))
         if row is None:
             return [MISSING] * (len(columns) - 3)  # all but Backbone, Time ×, Memory ×
+        truth = section.reference_resolution if baseline == SOLVER else None
         rmses = [
-            fmt_num(per_res[key]["rmse_mean"]) if key in per_res else MISSING
+            TRUTH
+            if key[-1] == truth
+            else fmt_num(per_res[key]["rmse_mean"])
+            if key in per_res
+            else MISSING
             for key in ((kind, baseline, frl, r) for r in section.resolutions)
         ]
+        ratio = (
+            TRUTH
+            if finest == truth
+            else fmt_interval(row["rmse_ratio_mean"], row["rmse_ratio_low"], row["rmse_ratio_high"])
+        )
         return [
             fmt_count(row["params"]),
             *rmses,
-            fmt_interval(row["rmse_ratio_mean"], row["rmse_ratio_low"], row["rmse_ratio_high"]),
-            fmt_interval(row["slope_mean"], row["slope_low"], row["slope_high"], slope=True),
-            row["label"],
+            fmt_skill(row["skill"]),
+            ratio,
+            fmt_slope(row["slope_mean"], row["slope_low"], row["slope_high"]),
+            fmt_label(row),
             fmt_num(row["seen_rmse"]),
             fmt_num(row["unseen_rmse"]),
         ]
@@ -204,9 +163,16 @@ def main_table(board: Leaderboard, section: Section) -> Table:
         columns=columns,
         rows=rows,
         note=(
-            "Cells read baseline (FRL off) → FRL (full). Time × and Memory × are FRL over "
+            "Cells read baseline (FRL off) → FRL (full). Skill: 1 − RMSE / persistence's RMSE "
+            f"at ρ0 = {section.train_resolution}. Time × and Memory × are FRL over "
             "baseline: ratio of the mean time per optimiser step and of the mean peak memory. "
-            "Reference rows are not trained; the solver's slope is the target slope."
+            "Reference rows are not trained; the solver's slope is the target slope"
+            + (
+                f", fitted on the grids coarser than its reference grid "
+                f"{section.reference_resolution} (there it is the truth)."
+                if section.reference_resolution
+                else "."
+            )
         ),
     )
 
@@ -222,9 +188,11 @@ def ablation_table(board: Leaderboard, section: Section) -> Table:
             row["baseline"],
             row["frl"],
             str(row["n_seeds"]),
+            fmt_skill(row["skill"]),
             fmt_num(row["rmse_finest"]),
             fmt_interval(row["rmse_ratio_mean"], row["rmse_ratio_low"], row["rmse_ratio_high"]),
-            fmt_interval(row["slope_mean"], row["slope_low"], row["slope_high"], slope=True),
+            fmt_slope(row["slope_mean"], row["slope_low"], row["slope_high"]),
+            row.get("slope_interval", MISSING),
             row["label"],
             f"{100 * row['unseen_fraction']:.0f}%"
             if math.isfinite(row["unseen_fraction"])
@@ -238,15 +206,21 @@ def ablation_table(board: Leaderboard, section: Section) -> Table:
             "Backbone",
             "FRL variant",
             "Seeds",
+            f"Skill @{section.train_resolution}",
             f"RMSE @{finest}",
             f"RMSE_Ratio @{finest}",
             "Slope",
+            "Slope interval from",
             "Label",
             f"Unseen share @{finest}",
         ],
         rows=rows,
-        text=(0, 1, 6),
-        note="Unseen share: fraction of the squared error above the training Nyquist.",
+        text=(0, 1, 7, 8),
+        note=(
+            "Slope interval from: the bootstrap resampled seeds and test trajectories, or "
+            "seeds only (records without per-trajectory errors). Unseen share: fraction of "
+            "the squared error above the training Nyquist."
+        ),
     )
 
 
@@ -279,14 +253,15 @@ def cost_table(board: Leaderboard, section: Section) -> Table:
                 row["frl"] if row["kind"] == "model" else MISSING,
                 *times,
                 fmt_num(row["rmse_finest"]),
-                fmt_resolution(row["equivalent_solver_resolution"], _solver_range(board, section)),
+                fmt_resolution(row["equivalent_solver_resolution"]),
             ]
         )
     note = (
         "Time: inference wall time per sample (after warm-up); in brackets the speed-up over "
         "the solver at the same resolution (> 1×: faster). Equivalent solver resolution: the "
         f"resolution at which the solver reaches the model's RMSE @{finest}, interpolated "
-        "log-log between the solver's measured resolutions ('< min' / '> max' outside them)."
+        "log-log between the solver's measured resolutions ('coarser than' the coarsest when the "
+        "solver beats the model everywhere, 'finer than' the finest when it never does)."
     )
     if not has_solver:
         note += " No finished solver reference for this task: no speed-up or equivalent."
@@ -380,35 +355,59 @@ def rollout_table(board: Leaderboard, section: Section) -> Table:
     )
 
 
-def _solver_range(board: Leaderboard, section: Section) -> list[int]:
-    frame = section.select(board.per_resolution)
-    solver = frame[(frame["kind"] == "reference") & (frame["baseline"] == SOLVER)]
-    return sorted(int(r) for r in solver["resolution"]) or section.resolutions
+def _has_skill(frame: pd.DataFrame) -> pd.Series:
+    return frame["skill"] > 0
 
 
 def verdict(board: Leaderboard, section: Section) -> str:
-    """One computed sentence: how many backbones improve with resolution, and the solver slope."""
+    """One computed sentence: skill, how many backbones improve with resolution, the solver slope.
+
+    Rows without skill at ρ0 are left out of the anchoring counts and the RMSE_Ratio
+    comparison; how many rows had skill, and for how many backbones FRL lost the skill its
+    FRL-off baseline had, are stated separately.
+    """
     summary = section.select(board.summary)
     models = summary[summary["kind"] == "model"]
     by_variant = {v: models[models["frl"] == v] for v in (OFF, FRL)}
-    counts = {v: (int((f["label"] == IMPROVES).sum()), len(f)) for v, f in by_variant.items()}
+    skilled = {v: f[_has_skill(f)] for v, f in by_variant.items()}
+    counts = {v: (int((f["label"] == IMPROVES).sum()), len(f)) for v, f in skilled.items()}
     parts = []
     k, n = counts[FRL]
     k0, n0 = counts[OFF]
-    if n:
+    if not by_variant[FRL].empty:
         verb = "improves" if n == 1 else "improve"
-        parts.append(f"under FRL {k} of {_count(n, 'backbone')} {verb} with resolution")
+        parts.append(f"under FRL {k} of {_count(n, 'backbone')} with skill {verb} with resolution")
     else:
         parts.append("no finished FRL (full) runs")
-    parts.append(f"without FRL {k0} of {n0}" if n0 else "no finished baseline (off) runs")
+    if not by_variant[OFF].empty:
+        parts.append(f"without FRL {k0} of {n0}")
+    else:
+        parts.append("no finished baseline (off) runs")
+    if not models.empty:
+        parts.append(
+            f"{int(_has_skill(models).sum())} of {_count(len(models), 'model row')} "
+            f"{'has' if len(models) == 1 else 'have'} skill at ρ0 = {section.train_resolution}"
+        )
     both = by_variant[OFF].merge(by_variant[FRL], on="baseline", suffixes=("_off", "_frl"))
     if not both.empty:
-        better = int((both["rmse_ratio_mean_frl"] < both["rmse_ratio_mean_off"]).sum())
-        parts.append(f"FRL lowers RMSE_Ratio @{section.finest} for {better} of {len(both)}")
+        had = both[both["skill_off"] > 0]
+        lost = int((~(had["skill_frl"] > 0)).sum())
+        parts.append(
+            f"FRL lost the skill of its baseline for {lost} of {len(had)} "
+            f"{'backbone' if len(had) == 1 else 'backbones'} with skill without FRL"
+        )
+        kept = had[had["skill_frl"] > 0]
+        if not kept.empty:
+            better = int((kept["rmse_ratio_mean_frl"] < kept["rmse_ratio_mean_off"]).sum())
+            parts.append(f"where both have skill, FRL lowers RMSE_Ratio @{section.finest} for "
+                         f"{better} of {len(kept)}")  # fmt: skip
     solver = summary[(summary["kind"] == "reference") & (summary["baseline"] == SOLVER)]
     na = [r for r in board.not_applicable(section) if r.baseline == SOLVER]
     if not solver.empty and math.isfinite(solver["slope_mean"].iloc[0]):
-        parts.append(f"solver slope {solver['slope_mean'].iloc[0]:+.2f}")
+        text = f"solver slope {solver['slope_mean'].iloc[0]:+.2f}"
+        if section.reference_resolution:
+            text += f" (below its reference grid {section.reference_resolution})"
+        parts.append(text)
     elif na:
         why = _reason(na[0].reason)
         parts.append(f"solver n/a ({why})")
