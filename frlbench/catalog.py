@@ -54,14 +54,24 @@ class Catalog:
         for path in sorted(self.tasks_dir.glob("*.toml")):
             task = load_task(path)
             validate_task(task)
-            TASKS.add(task.name, task, source=str(path), description=task.description)
+            _add(TASKS, task.name, task, path, task.description)
         for path in sorted(self.baselines_dir.glob("*.toml")):
             spec = load_baseline(path)
             if spec.backbone not in BACKBONES:
                 raise ConfigError(
                     f"{path}: key 'backbone': {BACKBONES.unknown_message(spec.backbone)}"
                 )
-            BASELINES.add(spec.name, spec, source=str(path), description=spec.description)
+            _add(BASELINES, spec.name, spec, path, spec.description)
+
+
+def _add(registry, name: str, spec: object, path: Path, description: str) -> None:
+    """Register one file's spec; a name another file already took is a ConfigError."""
+    if name in registry and registry.entry(name).source != str(path):
+        raise ConfigError(
+            f"{path}: key 'name': {registry.kind} {name!r} is already defined in "
+            f"{registry.entry(name).source}; give one of them another name"
+        )
+    registry.add(name, spec, source=str(path), description=description)
 
 
 def validate_task(task: TaskSpec) -> None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from frlbench.validate import SAFE_NAME_RULE, is_safe_name
+
 C = TypeVar("C")
 
 PROFILE_NAMES = ("smoke", "quick", "paper")
@@ -264,6 +266,7 @@ class TaskSpec:
     source: str = ""
 
     def __post_init__(self) -> None:
+        _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
         _check(self.ndim in (1, 2, 3), "ndim", self.ndim, "1, 2 or 3")
         _check(len(self.channels) >= 1, "channels", self.channels, "at least one name")
         _check(self.domain_length > 0, "domain_length", self.domain_length, "> 0")
@@ -346,6 +349,7 @@ class BackboneSpec:
     source: str = ""
 
     def __post_init__(self) -> None:
+        _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
         unknown = sorted(set(self.profiles) - set(PROFILE_NAMES))
         _check(not unknown, "profiles", unknown, ", ".join(PROFILE_NAMES))
 

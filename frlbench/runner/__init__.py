@@ -12,6 +12,7 @@ from frlbench.records import RunRecord
 from frlbench.registry import BACKENDS
 from frlbench.runner import distributed, local  # noqa: F401  (register backends)
 from frlbench.runner.grid import expand_grid
+from frlbench.runner.lock import RunLock
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
 
@@ -28,6 +29,7 @@ class GridSummary:
         executed: Runs executed by this call.
         corrupt: Record files that were unreadable and whose runs were redone.
         records: Every record of the grid after this call.
+        busy: Runs left alone because another live ``frlbench run`` holds their lock.
     """
 
     total: int
@@ -35,6 +37,7 @@ class GridSummary:
     executed: int
     corrupt: list[str] = field(default_factory=list)
     records: list[RunRecord] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[RunRecord]:
@@ -42,13 +45,32 @@ class GridSummary:
         return [r for r in self.records if r.status != "ok" and not r.reason.startswith("n/a")]
 
 
-def plan(specs: Sequence[RunSpec], store: RunStore) -> tuple[list[RunSpec], int, list[str]]:
-    """Split ``specs`` into runs to execute and finished ones; move corrupt records aside."""
+def plan(
+    specs: Sequence[RunSpec],
+    store: RunStore,
+    locks: list[RunLock] | None = None,
+    busy: list[str] | None = None,
+) -> tuple[list[RunSpec], int, list[str]]:
+    """Split ``specs`` into runs to execute and finished ones; move corrupt records aside.
+
+    With ``locks``, each unfinished run is locked first (the lock is appended there, to be
+    released by the caller); a run locked by another live command is listed in ``busy``.
+    A finished run whose ``spec.json`` was deleted gets it back.
+    """
     todo, skipped, corrupt = [], 0, []
     for spec in specs:
+        if locks is not None:
+            lock = RunLock(store.run_dir(spec.run_id))
+            if not lock.acquire():
+                if busy is not None:
+                    busy.append(spec.run_id)
+                continue
+            locks.append(lock)
         state = store.state(spec.run_id)
         if state == "done":
             skipped += 1
+            if not store.spec_path(spec.run_id).exists():
+                store.save_spec(spec)
             continue
         if state == "corrupt":
             corrupt.append(str(store.quarantine(spec.run_id)))
@@ -102,24 +124,31 @@ def run_grid(
     """
     execute = BACKENDS.get(backend)
     store = RunStore(out)
-    todo, skipped, corrupt = plan(specs, store)
-    if todo:
-        prepare_data(todo, cache_dir, show_progress)
-        with GridProgress(len(todo), enabled=show_progress) as display:
-            execute(
-                todo,
-                Path(out),
-                jobs=jobs,
-                device=device,
-                cache_dir=cache_dir,
-                plugins_dir=plugins_dir,
-                display=display,
-                **backend_options,
-            )
-    records = [store.read(s.run_id) for s in specs]
+    locks: list[RunLock] = []
+    busy: list[str] = []
+    try:
+        todo, skipped, corrupt = plan(specs, store, locks, busy)
+        if todo:
+            prepare_data(todo, cache_dir, show_progress)
+            with GridProgress(len(todo), enabled=show_progress) as display:
+                execute(
+                    todo,
+                    Path(out),
+                    jobs=jobs,
+                    device=device,
+                    cache_dir=cache_dir,
+                    plugins_dir=plugins_dir,
+                    display=display,
+                    **backend_options,
+                )
+    finally:
+        for lock in locks:
+            lock.release()
+    # A run another command holds may not have its record yet.
+    records = [store.read(s.run_id) for s in specs if store.record_path(s.run_id).exists()]
     if references:
         records += run_references(specs, store, cache_dir)
-    return GridSummary(len(specs), skipped, len(todo), corrupt, records)
+    return GridSummary(len(specs), skipped, len(todo), corrupt, records, busy)
 
 
 def run_references(
@@ -133,10 +162,13 @@ def run_references(
     for (_, profile), task in sorted(tasks.items()):
         for name in REFERENCES:
             run_id = reference_run_id(task, profile, name)
-            state = store.state(run_id)
-            if state == "corrupt":
-                store.quarantine(run_id)
-            if state != "done":
-                store.save(run_reference(name, task, profile, cache_dir=cache_dir), None)
+            with RunLock(store.run_dir(run_id)) as lock:
+                if not lock.acquire():
+                    continue  # another live command is computing it
+                state = store.state(run_id)
+                if state == "corrupt":
+                    store.quarantine(run_id)
+                if state != "done":
+                    store.save(run_reference(name, task, profile, cache_dir=cache_dir), None)
             records.append(store.read(run_id))
     return records
