@@ -109,6 +109,7 @@ class Case:
     setup: Callable[[Ctx], None] | None = None
     absent: list[str] = field(default_factory=list)
     may_change: str | None = None  # a path (relative to the project) that may be rewritten
+    check: Callable[[Ctx], None] | None = None  # what must hold afterwards
 
 
 def fault(ctx: Ctx, code: int, under: str) -> None:
@@ -271,6 +272,10 @@ def delete(rel_to_run: str) -> Callable[[Ctx], None]:
         (ctx.run / rel_to_run).unlink()
 
     return setup
+
+
+def spec_back(ctx: Ctx) -> None:
+    assert json.loads((ctx.run / "spec.json").read_text())["seed"] == 0
 
 
 def change_task(ctx: Ctx) -> None:
@@ -437,7 +442,17 @@ CASES = [
     # Data loss: a copied run folder is re-evaluated into the copy, never into the original.
     Case("eval-copied-run-folder", [*EVAL, "--out", OUT, "--run-id", "my-copy"], ["RMSE_Ratio"],
          code=0, setup=copy_run, may_change="results/runs/my-copy/record.json"),
+    # a deleted spec.json is rewritten: by eval from the record, by run from the grid
+    Case("eval-spec-missing-rebuilt", [*EVAL, "--out", OUT, "--run-id", "{rid}"],
+         ["RMSE_Ratio"], code=0, setup=delete("spec.json"), check=spec_back,
+         may_change="results/runs/{rid}/record.json"),
+    Case("run-spec-missing-restored", [*RUN, "--out", OUT, "--seeds", "0"],
+         ["1 already finished"], code=0, setup=delete("spec.json"), check=spec_back),
     # report
+    Case("report-keeps-user-files-and-skips-bad-records", ["report", "--out", OUT],
+         ["unreadable record skipped", "broken", "leaderboard written"], code=0,
+         setup=combine(write("results/figures/rmse_ratio_my_paper_draft.png", "my figure"),
+                       write("results/runs/broken/record.json", "[1, 2]"))),
     Case("report-no-runs", ["report", "--out", "{proj}/empty"], ["--out", "no runs"]),
     Case("report-out-is-file", ["report", "--out", "{proj}/tasks/adv.toml"], ["--out"]),
     Case("report-read-only", ["report", "--out", OUT], ["read-only file system"],
@@ -491,5 +506,8 @@ def test_bad_input(case: Case, base: Path, tmp_path: Path, monkeypatch: pytest.M
     for word in case.absent:
         assert word not in output, f"{word!r} in: {output}"
     after = snapshot(proj)
-    changed = [k for k, v in before.items() if after.get(k) != v and k != case.may_change]
+    allowed = case.may_change.format(rid=rid) if case.may_change else None
+    changed = [k for k, v in before.items() if after.get(k) != v and k != allowed]
     assert not changed, f"pre-existing files changed or deleted: {changed}"
+    if case.check is not None:
+        case.check(ctx)
