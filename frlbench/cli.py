@@ -380,6 +380,7 @@ def eval_cmd(
     """Re-evaluate stored runs (new resolutions or metrics) from their weights, no retraining."""
     from frlbench.records import iter_records
     from frlbench.runner import RunStore
+    from frlbench.runner.lock import RunLock
     from frlbench.runner.reeval import reevaluate, restore_spec
 
     device = validate.check_device(device)
@@ -411,17 +412,23 @@ def eval_cmd(
         spec = restore_spec(store, rid, store.read(rid))
         res = validate.parse_resolutions(resolutions, [spec.task], spec.profile)
     for rid in ids:
-        try:
-            rec = reevaluate(
-                store,
-                rid,
-                resolutions=res,
-                rollout_steps=rollout_steps,
-                device=device,
-                cache_dir=cache_dir,
-            )
-        except (ConfigError, UnknownNameError, FileNotFoundError, RecordError) as exc:
-            raise fail(f"{rid}: {exc}") from None
+        with RunLock(store.run_dir(rid)) as lock:
+            if not lock.acquire():
+                raise fail(
+                    f"run {rid}: another frlbench command holds {lock.path}; wait for it "
+                    "(a lock of a process that has exited is taken over automatically)"
+                )
+            try:
+                rec = reevaluate(
+                    store,
+                    rid,
+                    resolutions=res,
+                    rollout_steps=rollout_steps,
+                    device=device,
+                    cache_dir=cache_dir,
+                )
+            except (ConfigError, UnknownNameError, FileNotFoundError, RecordError) as exc:
+                raise fail(f"{rid}: {exc}") from None
         ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)
         console.print(f"{rid}: RMSE_Ratio {ratios}")
     if report:

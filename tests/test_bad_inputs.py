@@ -439,6 +439,9 @@ CASES = [
              lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))),
     Case("eval-disk-full", [*EVAL, "--out", OUT, "--run-id", "{rid}"], ["disk full"],
          setup=lambda c: fault(c, errno.ENOSPC, "results")),
+    Case("eval-locked-by-other-command", [*EVAL, "--out", OUT, "--run-id", "{rid}"],
+         ["another frlbench command", ".lock"], setup=lambda c: (c.run / ".lock").write_text(
+             f"1 {__import__('socket').gethostname()}\n")),
     # Data loss: a copied run folder is re-evaluated into the copy, never into the original.
     Case("eval-copied-run-folder", [*EVAL, "--out", OUT, "--run-id", "my-copy"], ["RMSE_Ratio"],
          code=0, setup=copy_run, may_change="results/runs/my-copy/record.json"),
