@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -93,7 +94,8 @@ class RunStore:
             return record
         self.load_weights(run_id)  # raises RecordError if it does not load
         record.weights_sha256 = digest
-        write_record(self.record_path(run_id), record)
+        with contextlib.suppress(OSError):  # a read-only results folder: checksum it next time
+            write_record(self.record_path(run_id), record)
         return record
 
     def read(self, run_id: str) -> RunRecord:
