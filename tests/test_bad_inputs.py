@@ -461,7 +461,7 @@ CASES = [
     Case("report-read-only", ["report", "--out", OUT], ["read-only file system"],
          setup=lambda c: fault(c, errno.EROFS, "results/")),
     Case("report-disk-full", ["report", "--out", OUT], ["disk full"],
-         setup=lambda c: fault(c, errno.ENOSPC, "results/leaderboard")),
+         setup=lambda c: fault(c, errno.ENOSPC, "results/")),
     # zoo
     Case("zoo-baselines-dir-missing", ["zoo", "--baselines-dir", "{proj}/none"],
          ["--baselines-dir", "no such directory"]),
