@@ -59,8 +59,7 @@ def _options(
         bool, typer.Option("--debug", help="Show the Python traceback of an error.")
     ] = False,
 ) -> None:
-    """frlbench: train backbones with and without FRL on coarse grids, test them on finer
-    grids, and report whether their error falls with resolution or stays anchored."""
+    """Options of every command (``--debug``); the help text is the app's."""
     ctx.meta["frlbench.debug"] = debug
 
 
@@ -262,7 +261,9 @@ def run_cmd(
     profile: Annotated[str, typer.Option(help="smoke, quick (CPU default) or paper.")] = "quick",
     jobs: Annotated[int, typer.Option(min=1, help="Runs executed at once.")] = 1,
     out: Out = Path("results"),
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda.")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA if available), cpu, cuda[:i] or mps.")
+    ] = "auto",
     backend: Annotated[str, typer.Option(help="local, ray or slurm.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     slurm_partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
@@ -371,7 +372,7 @@ def eval_cmd(
             min=0, help="Autoregressive rollout length to evaluate (default: as the run was)."
         ),
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda[:i] or mps.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
     report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
     tasks_dir: TasksDir = None,
