@@ -5,17 +5,21 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
+from frlbench import validate
 from frlbench.catalog import Catalog
 from frlbench.config import ConfigError
+from frlbench.errors import debug_enabled, error_boundary
+from frlbench.records import RecordError
 from frlbench.registry import (
     BACKBONES,
     BASELINES,
@@ -26,7 +30,18 @@ from frlbench.registry import (
     UnknownNameError,
 )
 
+
+class GuardedGroup(TyperGroup):
+    """The command group whose every command runs inside :func:`~frlbench.errors.error_boundary`
+    (so ``CliRunner`` tests and the console script behave the same)."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        with error_boundary(lambda: bool(ctx.meta.get("frlbench.debug")) or debug_enabled()):
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=GuardedGroup,
     help="frlbench: train backbones with and without FRL on coarse grids, test them on finer "
     "grids, and report whether their error falls with resolution or stays anchored.",
     no_args_is_help=True,
@@ -34,7 +49,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the Python traceback of an error.")
+    ] = False,
+) -> None:
+    """Options of every command (``--debug``); the help text is the app's."""
+    ctx.meta["frlbench.debug"] = debug
+
 
 TasksDir = Annotated[
     Path | None,
@@ -64,17 +91,16 @@ class ListWhat(StrEnum):
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as an error and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
 def load_catalog(tasks_dir: Path | None, baselines_dir: Path | None) -> Catalog:
     """Load tasks, baselines and plugins, turning configuration errors into clean exits."""
+    validate.check_input_dir(tasks_dir, "--tasks-dir")
+    validate.check_input_dir(baselines_dir, "--baselines-dir")
     default = Catalog.default()
     catalog = Catalog(tasks_dir or default.tasks_dir, baselines_dir or default.baselines_dir)
-    for option, given in (("--tasks-dir", tasks_dir), ("--baselines-dir", baselines_dir)):
-        if given is not None and not given.is_dir():
-            raise fail(f"{option}: {given} is not a directory")
     try:
         catalog.load()
     except (ConfigError, PluginError, UnknownNameError) as exc:
@@ -182,6 +208,7 @@ def data_cmd(
 
     from frlbench.data import dataset_path, load_dataset
 
+    validate.check_output_dir(cache_dir, "--cache-dir")
     load_catalog(tasks_dir, baselines_dir)
     try:
         spec = TASKS.get(task)
@@ -215,12 +242,8 @@ def not_yet(command: str) -> None:
 
 
 def main() -> None:  # pragma: no cover - console entry
-    """Entry point that never shows a traceback for a user error."""
-    try:
-        app()
-    except (ConfigError, UnknownNameError, PluginError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
+    """Entry point that never shows a traceback for a user error (see :class:`GuardedGroup`)."""
+    app()
 
 
 Out = Annotated[Path, typer.Option(help="Results directory (records in <out>/runs).")]
@@ -233,16 +256,6 @@ def split_names(values: list[str] | None) -> list[str] | None:
     """
     names = [n.strip() for value in values or [] for n in value.split(",") if n.strip()]
     return list(dict.fromkeys(names)) or None
-
-
-def _parse_ints(value: str | None, option: str) -> list[int] | None:
-    """Parse a comma-separated list of integers given to ``option``."""
-    if not value:
-        return None
-    try:
-        return [int(s) for s in value.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise fail(f"{option}: got {value!r}; expected comma-separated integers") from None
 
 
 @app.command("run")
@@ -276,7 +289,9 @@ def run_cmd(
     ] = "quick",
     jobs: Annotated[int, typer.Option(min=1, help="Runs executed at once.")] = 1,
     out: Out = Path("results"),
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda.")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA if available), cpu, cuda[:i] or mps.")
+    ] = "auto",
     backend: Annotated[str, typer.Option(help="local, ray or slurm.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     slurm_partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
@@ -295,20 +310,23 @@ def run_cmd(
     """
     from frlbench.registry import BACKENDS
     from frlbench.runner import expand_grid, run_grid
-    from frlbench.train import resolve_device
 
     if not (all_ or task or backbone):
         raise fail("say what to run: --all, or --task/--backbone (see `frlbench run --help`)")
+    seed_list = validate.parse_seeds(seeds)
+    validate.check_output_dir(out, "--out")
+    validate.check_output_dir(cache_dir, "--cache-dir")
     catalog = load_catalog(tasks_dir, baselines_dir)
     try:
         BACKENDS.get(backend)
-        resolve_device(device)
+        validate.check_backend(backend)
+        device = validate.check_device(device)
         specs = expand_grid(
             profile=profile,
             tasks=split_names(task),
             baselines=split_names(backbone),
             frl=split_names(frl),
-            seeds=_parse_ints(seeds, "--seeds"),
+            seeds=seed_list,
         )
     except (UnknownNameError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -338,6 +356,10 @@ def run_cmd(
     )
     for path in summary.corrupt:
         err_console.print(f"[yellow]corrupt record moved aside and rerun:[/] {path}")
+    for run_id in summary.busy:
+        err_console.print(
+            f"[yellow]left to the other frlbench command running it:[/] {run_id}", highlight=False
+        )
     if summary.failures:
         table = Table(title="runs that did not finish")
         for column in ("run", "status", "reason"):
@@ -379,38 +401,65 @@ def eval_cmd(
             min=0, help="Autoregressive rollout length to evaluate (default: as the run was)."
         ),
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda[:i] or mps.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
     report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
 ) -> None:
     """Re-evaluate stored runs (new resolutions or metrics) from their weights, no retraining."""
-    from frlbench.records import load_records
+    from frlbench.records import iter_records
     from frlbench.runner import RunStore
-    from frlbench.runner.reeval import reevaluate
+    from frlbench.runner.lock import RunLock
+    from frlbench.runner.reeval import reevaluate, restore_spec
 
-    load_catalog(tasks_dir, baselines_dir)  # registers plugin backbones the runs may use
+    device = validate.check_device(device)
+    validate.parse_ints(
+        resolutions, "--resolutions", minimum=2, what="grid sizes", example="16,32,64"
+    )
+    validate.check_output_dir(cache_dir, "--cache-dir")
+    run_ids = split_names(run_id)
+    for rid in run_ids or []:
+        validate.check_run_id(rid)
     store = RunStore(out)
-    records, _ = load_records(store.runs_dir)
-    ids = split_names(run_id) or [
-        r.run_id for r in records if r.kind == "model" and r.status == "ok"
-    ]
+    if not store.runs_dir.is_dir():
+        raise fail(f"--out {out}: no runs directory {store.runs_dir}")
+    load_catalog(tasks_dir, baselines_dir)  # registers plugin backbones the runs may use
+    if run_ids:
+        ids = run_ids
+        for rid in ids:
+            if not store.record_path(rid).is_file():
+                raise fail(f"--run-id {rid}: no record {store.record_path(rid)}")
+    else:  # folder names, not the ids inside the records (a copied folder is its own run)
+        ids = [
+            path.parent.name
+            for path, rec in iter_records(store.runs_dir)
+            if not isinstance(rec, Exception) and rec.kind == "model" and rec.status == "ok"
+        ]
     if not ids:
         raise fail(f"no finished model runs under {store.runs_dir}")
-    res = _parse_ints(resolutions, "--resolutions")
+    res = None
+    for rid in ids:  # every option checked against every run before any work
+        spec = restore_spec(store, rid, store.read(rid))
+        res = validate.parse_resolutions(resolutions, [spec.task], spec.profile)
     for rid in ids:
-        try:
-            rec = reevaluate(
-                store,
-                rid,
-                resolutions=res,
-                rollout_steps=rollout_steps,
-                device=device,
-                cache_dir=cache_dir,
-            )
-        except (ConfigError, UnknownNameError, FileNotFoundError) as exc:
-            raise fail(f"{rid}: {exc}") from None
+        with RunLock(store.run_dir(rid)) as lock:
+            if not lock.acquire():
+                raise fail(
+                    f"run {rid}: another frlbench command holds {lock.path}; wait for it "
+                    "(a lock of a process that has exited is taken over automatically)"
+                )
+            try:
+                rec = reevaluate(
+                    store,
+                    rid,
+                    resolutions=res,
+                    rollout_steps=rollout_steps,
+                    device=device,
+                    cache_dir=cache_dir,
+                )
+            except (ConfigError, UnknownNameError, FileNotFoundError, RecordError) as exc:
+                raise fail(f"{rid}: {exc}") from None
         ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)
         console.print(f"{rid}: RMSE_Ratio {ratios}")
     if report:
@@ -421,7 +470,7 @@ def eval_cmd(
 def report_cmd(out: Out = Path("results")) -> None:
     """Render the leaderboard tables and figures from stored run records (never trains)."""
     if not (out / "runs").is_dir():
-        raise fail(f"no runs under {out / 'runs'}; run `frlbench run --all` first")
+        raise fail(f"--out {out}: no runs under {out / 'runs'}; run `frlbench run --all` first")
     _render(out)
 
 

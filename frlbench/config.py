@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from frlbench.registry import BACKBONES
+from frlbench.validate import SAFE_NAME_RULE, is_safe_name
 
 C = TypeVar("C")
 
@@ -273,6 +274,7 @@ class TaskSpec:
     source: str = ""
 
     def __post_init__(self) -> None:
+        _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
         _check(self.ndim in (1, 2, 3), "ndim", self.ndim, "1, 2 or 3")
         _check(len(self.channels) >= 1, "channels", self.channels, "at least one name")
         _check(self.domain_length > 0, "domain_length", self.domain_length, "> 0")
@@ -353,6 +355,9 @@ class BackboneSpec:
     defaults: TrainSettings = field(default_factory=TrainSettings)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
+
+    def __post_init__(self) -> None:
+        _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
 
     def settings(self, profile: str) -> TrainSettings:
         """Training settings under ``profile``: ``defaults`` updated by its override table."""

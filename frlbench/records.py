@@ -111,6 +111,8 @@ class RunRecord:
         env: Library versions, git commit, python, platform, host.
         created: ISO time the record was written.
         schema: Record schema version.
+        weights_sha256: SHA-256 of the run's ``weights.pt`` ("" for runs without weights, and
+            in records written before checksums existed, until the weights load cleanly).
     """
 
     run_id: str
@@ -142,6 +144,7 @@ class RunRecord:
     env: dict[str, str] = field(default_factory=dict)
     created: str = ""
     schema: int = SCHEMA_VERSION
+    weights_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (NaN stays NaN: Python's json writes and reads it)."""
@@ -155,13 +158,23 @@ class RunRecord:
         if data.get("schema") != SCHEMA_VERSION:
             raise RecordError(f"schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
         names = {f.name for f in dataclasses.fields(cls)}
-        missing = [f.name for f in dataclasses.fields(cls) if f.name not in data]
+        missing = [
+            f.name for f in dataclasses.fields(cls) if f.name not in data and f.name not in OPTIONAL
+        ]
         unknown = sorted(set(data) - names)
         if missing or unknown:
             raise RecordError(f"missing keys {missing}, unknown keys {unknown}")
         data = dict(data)
+        if not isinstance(data["metrics"], list) or not all(
+            isinstance(m, dict) for m in data["metrics"]
+        ):
+            raise RecordError("key 'metrics': expected a list of tables")
         data["metrics"] = [ResolutionMetrics(**m) for m in data["metrics"]]
-        return cls(**data)
+        record = cls(**data)
+        check_types(record)
+        for i, m in enumerate(record.metrics):
+            check_types(m, f"metrics[{i}].")
+        return record
 
     def metric(self, resolution: int) -> ResolutionMetrics | None:
         """Metrics at ``resolution``, if evaluated."""
@@ -284,6 +297,36 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+#: Keys a record may lack (written before they existed); their defaults apply.
+OPTIONAL = frozenset({"weights_sha256"})
+
+_NUMBER = (int, float)
+_CHECKS: dict[str, Any] = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, _NUMBER) and not isinstance(v, bool),
+    "float | None": lambda v: v is None or (isinstance(v, _NUMBER) and not isinstance(v, bool)),
+    "list[float]": lambda v: (
+        isinstance(v, list) and all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in v)
+    ),
+    "dict[str, str]": lambda v: isinstance(v, dict),
+    "dict[str, Any]": lambda v: isinstance(v, dict),
+}
+
+
+def check_types(obj: Any, prefix: str = "") -> None:
+    """Check the plain-typed fields of a record dataclass (str, int, float, lists of floats).
+
+    Raises:
+        RecordError: Naming the key, its value and the expected type.
+    """
+    for f in dataclasses.fields(obj):
+        check = _CHECKS.get(str(f.type))
+        value = getattr(obj, f.name)
+        if check is not None and not check(value):
+            raise RecordError(f"key '{prefix}{f.name}': got {value!r}; expected {f.type}")
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
     path = Path(path)
@@ -313,9 +356,15 @@ def read_record(path: Path) -> RunRecord:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise RecordError(f"expected a JSON object, got a {type(data).__name__}")
         return RunRecord.from_dict(data)
     except FileNotFoundError:
         raise RecordError(f"{path}: no such record") from None
+    except IsADirectoryError:
+        raise RecordError(f"{path}: is a directory, expected a record file") from None
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: unreadable record (not UTF-8 text)") from None
     except (json.JSONDecodeError, RecordError, TypeError, KeyError) as exc:
         raise RecordError(f"{path}: unreadable record ({exc})") from None
 

@@ -26,6 +26,7 @@ from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.models import build_backbone, count_parameters
 from frlbench.records import RunRecord, model_record, now
 from frlbench.rollout import check_rollout
+from frlbench.validate import check_backbone_output
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -118,6 +119,13 @@ def train_and_evaluate(
     train = data.splits["train"]
     x_all = train.inputs[data.train_resolution]
     y_all = train.targets[data.train_resolution]
+    check_backbone_output(
+        model,
+        x_all[:1].to(dev),
+        y_all.shape[1],
+        backbone=spec.baseline.backbone,
+        baseline=spec.baseline.name,
+    )
     steps_per_epoch = math.ceil(len(x_all) / settings.batch_size)
     total_steps = settings.epochs * steps_per_epoch
     optimizer = torch.optim.Adam(

@@ -25,6 +25,7 @@ import pandas as pd
 from frlbench.records import RecordError, RunRecord, load_records, records_to_rows
 from frlbench.report.aggregate import CONFIG_KEYS, Leaderboard, build_leaderboard
 from frlbench.report.document import Image, to_html, to_latex, to_markdown
+from frlbench.report.manifest import read_manifest, write_manifest
 from frlbench.report.tables import build_document, verdict
 
 __all__ = ["Leaderboard", "ReportSummary", "build_leaderboard", "render_report"]
@@ -110,17 +111,14 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     written: list[Path] = []
 
     images: dict[str, list[Image]] = {}
-    owned: list[Path] = [results_dir / "leaderboard_rollout.csv"]
+    owned = read_manifest(results_dir)  # only what an earlier render recorded as its own
     if figures:
         # matplotlib only when drawing
-        from frlbench.report.figures import FIGURE_KINDS, section_figures
+        from frlbench.report.figures import section_figures
 
         for section in board.sections:
             images[section.slug], paths = section_figures(board, section, results_dir / "figures")
             written += paths
-        for kind in FIGURE_KINDS:
-            for ext in ("png", "pdf"):
-                owned += (results_dir / "figures").glob(f"{kind}_*.{ext}")
 
     blocks = build_document(board, images)
     _write(results_dir / "leaderboard.md", to_markdown(blocks), written)
@@ -139,9 +137,15 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
             results_dir / "leaderboard_rollout.csv", index=False, float_format=CSV_FLOAT_FORMAT
         )
         written.append(results_dir / "leaderboard_rollout.csv")
-    removed = [p for p in owned if p.exists() and p not in written]
+    if not figures:  # figures of an earlier render stay, and stay owned
+        kept = [p for p in owned if p.parent == results_dir / "figures" and p.is_file()]
+        owned = [p for p in owned if p not in kept]
+    else:
+        kept = []
+    removed = [p for p in owned if p.is_file() and p not in written]
     for path in removed:
         path.unlink()
+    write_manifest(results_dir, written + kept)
     return ReportSummary(
         paths=written,
         removed=removed,

@@ -7,6 +7,7 @@ by plain string building (no tabulate, no jinja2), so the three files always agr
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 # LaTeX for the non-ASCII characters the leaderboard uses.
@@ -100,16 +101,25 @@ class Image:
 Block = Heading | Paragraph | Bullets | Table | Image
 
 
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|])|<(?=[A-Za-z/!?])")
+
+
+def markdown_escape(text: str) -> str:
+    """Escape what Markdown would read as markup or HTML in user-provided text (names,
+    reasons): backslash, backtick, ``*``, brackets, ``|`` and ``<`` opening a tag."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + (m.group(1) or "<"), text)
+
+
 def to_markdown(blocks: list[Block]) -> str:
     """GitHub-flavoured Markdown; figures as PNG links."""
 
     def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return markdown_escape(text).replace("\n", " ")
 
     out: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
-            out.append(f"{'#' * block.level} {block.text}")
+            out.append(f"{'#' * block.level} {markdown_escape(block.text)}")
         elif isinstance(block, Paragraph):
             out.append(f"**{block.lead}** {block.text}" if block.lead else block.text)
         elif isinstance(block, Bullets):

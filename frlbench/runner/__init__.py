@@ -8,7 +8,6 @@ evaluation settings) are adopted under their new id.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from frlbench.records import RunRecord, write_record
 from frlbench.registry import BACKENDS
 from frlbench.runner import distributed, local  # noqa: F401  (register backends)
 from frlbench.runner.grid import expand_grid
+from frlbench.runner.lock import RunLock
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
 
@@ -38,6 +38,7 @@ class GridSummary:
         reevaluated: Finished runs re-evaluated from their weights because the evaluation
             settings changed (no retraining).
         adopted: Runs found under their schema-1 id and moved to their current id.
+        busy: Runs left alone because another live ``frlbench run`` holds their lock.
     """
 
     total: int
@@ -47,6 +48,7 @@ class GridSummary:
     records: list[RunRecord] = field(default_factory=list)
     reevaluated: int = 0
     adopted: int = 0
+    busy: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[RunRecord]:
@@ -65,7 +67,7 @@ def adopt_legacy(spec: RunSpec, store: RunStore) -> bool:
         return False
     from frlbench.evaluate import EvalProtocol
 
-    os.replace(store.run_dir(old), store.run_dir(new))  # a rename keeps the weights' mtime
+    store.move(old, new)  # renames keep the weights' mtime
     record = store.read(new)
     record.run_id = new
     record.env = {**record.env, "legacy_run_id": old}
@@ -77,14 +79,33 @@ def adopt_legacy(spec: RunSpec, store: RunStore) -> bool:
     return True
 
 
-def plan(specs: Sequence[RunSpec], store: RunStore) -> tuple[list[RunSpec], int, list[str]]:
-    """Split ``specs`` into runs to execute and finished ones; move corrupt records aside."""
+def plan(
+    specs: Sequence[RunSpec],
+    store: RunStore,
+    locks: list[RunLock] | None = None,
+    busy: list[str] | None = None,
+) -> tuple[list[RunSpec], int, list[str]]:
+    """Split ``specs`` into runs to execute and finished ones; move corrupt records aside.
+
+    With ``locks``, each unfinished run is locked first (the lock is appended there, to be
+    released by the caller); a run locked by another live command is listed in ``busy``.
+    A finished run whose ``spec.json`` was deleted gets it back.
+    """
     todo, skipped, corrupt = [], 0, []
     for spec in specs:
+        if locks is not None:
+            lock = RunLock(store.run_dir(spec.run_id))
+            if not lock.acquire():
+                if busy is not None:
+                    busy.append(spec.run_id)
+                continue
+            locks.append(lock)
         adopt_legacy(spec, store)
         state = store.state(spec.run_id)
         if state == "done":
             skipped += 1
+            if not store.spec_path(spec.run_id).exists():
+                store.save_spec(spec)
             continue
         if state == "corrupt":
             corrupt.append(str(store.quarantine(spec.run_id)))
@@ -138,25 +159,35 @@ def run_grid(
     """
     execute = BACKENDS.get(backend)
     store = RunStore(out)
-    todo, skipped, corrupt = plan(specs, store)
-    if todo:
-        prepare_data(todo, cache_dir, show_progress)
-        with GridProgress(len(todo), enabled=show_progress) as display:
-            execute(
-                todo,
-                Path(out),
-                jobs=jobs,
-                device=device,
-                cache_dir=cache_dir,
-                plugins_dir=plugins_dir,
-                display=display,
-                **backend_options,
-            )
-    reevaluated = reevaluate_changed(specs, store, device=device, cache_dir=cache_dir)
-    records = [store.read(s.run_id) for s in specs]
+    locks: list[RunLock] = []
+    busy: list[str] = []
+    try:
+        todo, skipped, corrupt = plan(specs, store, locks, busy)
+        if todo:
+            prepare_data(todo, cache_dir, show_progress)
+            with GridProgress(len(todo), enabled=show_progress) as display:
+                execute(
+                    todo,
+                    Path(out),
+                    jobs=jobs,
+                    device=device,
+                    cache_dir=cache_dir,
+                    plugins_dir=plugins_dir,
+                    display=display,
+                    **backend_options,
+                )
+        mine = [s for s in specs if s.run_id not in busy]
+        reevaluated = reevaluate_changed(mine, store, device=device, cache_dir=cache_dir)
+    finally:
+        for lock in locks:
+            lock.release()
+    # A run another command holds may not have its record yet.
+    records = [store.read(s.run_id) for s in specs if store.record_path(s.run_id).exists()]
     if references:
         records += run_references(specs, store, cache_dir)
-    return GridSummary(len(specs), skipped, len(todo), corrupt, records, reevaluated)
+    return GridSummary(
+        len(specs), skipped, len(todo), corrupt, records, reevaluated=reevaluated, busy=busy
+    )
 
 
 def reevaluate_changed(
@@ -199,20 +230,23 @@ def run_references(
         for name in REFERENCES:
             run_id = reference_run_id(task, profile, name)
             legacy = legacy_reference_run_id(task, profile, name)
-            if store.state(run_id) == "missing" and store.state(legacy) == "done":
-                os.replace(store.run_dir(legacy), store.run_dir(run_id))  # kept, re-evaluated
-            state = store.state(run_id)
-            if state == "corrupt":
-                store.quarantine(run_id)
-            old = store.read(run_id) if state == "done" else None
-            if old is None or old.evaluation != protocol:
-                record = run_reference(name, task, profile, cache_dir=cache_dir)
-                if old is not None and old.metrics:
-                    new_evaluation = (record.evaluation, record.metrics, record.anchoring_slope)
-                    record.evaluation, record.metrics = old.evaluation, old.metrics
-                    record.anchoring_slope = old.anchoring_slope
-                    record.evaluation_history = old.evaluation_history
-                    record.replace_evaluation(*new_evaluation)
-                store.save(record, None)
+            with RunLock(store.run_dir(run_id)) as lock:
+                if not lock.acquire():
+                    continue  # another live command is computing it
+                if store.state(run_id) == "missing" and store.state(legacy) == "done":
+                    store.move(legacy, run_id)  # kept, then re-evaluated
+                state = store.state(run_id)
+                if state == "corrupt":
+                    store.quarantine(run_id)
+                old = store.read(run_id) if state == "done" else None
+                if old is None or old.evaluation != protocol:
+                    record = run_reference(name, task, profile, cache_dir=cache_dir)
+                    if old is not None and old.metrics:
+                        new_evaluation = (record.evaluation, record.metrics, record.anchoring_slope)
+                        record.evaluation, record.metrics = old.evaluation, old.metrics
+                        record.anchoring_slope = old.anchoring_slope
+                        record.evaluation_history = old.evaluation_history
+                        record.replace_evaluation(*new_evaluation)
+                    store.save(record, None)
             records.append(store.read(run_id))
     return records

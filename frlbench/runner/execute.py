@@ -6,12 +6,14 @@ loss) or ``failed`` (any exception, with its reason; the traceback goes to ``err
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from pathlib import Path
 from typing import Any
 
 from frlbench.catalog import discover_plugins
 from frlbench.config import RunSpec
+from frlbench.errors import describe_failure
 from frlbench.records import RunRecord, model_record
 from frlbench.runner.store import RunStore
 from frlbench.train import ProgressFn, configure_threads, train_and_evaluate
@@ -46,8 +48,13 @@ def execute_run(
             spec, device=device, cache_dir=cache_dir, progress=progress
         )
     except Exception as exc:  # recorded, never fatal for the grid
-        record, state = failed_record(spec, f"{type(exc).__name__}: {exc}"), None
+        record, state = failed_record(spec, describe_failure(exc)), None
         log = store.run_dir(spec.run_id) / "error.log"
-        log.write_text(traceback.format_exc())
-    store.save(record, state)
+        with contextlib.suppress(OSError):  # a full disk: the record's reason says so
+            log.write_text(traceback.format_exc())
+    try:
+        store.save(record, state)
+    except OSError as exc:  # e.g. the disk filled while writing the weights
+        record = failed_record(spec, describe_failure(exc))
+        store.save(record, None)
     return record.to_dict()

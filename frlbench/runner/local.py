@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ def _child(spec: RunSpec, out: Path, messages: Any, options: dict[str, Any]) -> 
     def report(info: dict[str, Any]) -> None:
         messages.put((spec.run_id, info))
 
-    execute_run(spec, out, progress=report, **options)
+    try:
+        execute_run(spec, out, progress=report, **options)
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker; the parent says it once
+        os._exit(130)
 
 
 @register_backend("local", description="process per run on this machine (default)")
@@ -51,6 +55,27 @@ def run_local(
     options = {"device": device, "cache_dir": cache_dir, "jobs": jobs, "plugins_dir": plugins_dir}
     pending = list(specs)
     running: dict[str, tuple[Any, RunSpec]] = {}
+    try:
+        _loop(pending, running, ctx, messages, out, options, store, jobs, display)
+    except BaseException:  # Ctrl-C or an error here: stop the workers, write no records
+        for proc, _ in running.values():
+            proc.terminate()
+        for proc, _ in running.values():
+            proc.join(timeout=10)
+        raise
+
+
+def _loop(
+    pending: list[RunSpec],
+    running: dict[str, tuple[Any, RunSpec]],
+    ctx: Any,
+    messages: Any,
+    out: Path,
+    options: dict[str, Any],
+    store: RunStore,
+    jobs: int,
+    display: GridProgress,
+) -> None:
     while pending or running:
         while pending and len(running) < jobs:
             spec = pending.pop(0)
@@ -71,6 +96,8 @@ def run_local(
             if proc.is_alive():
                 continue
             proc.join()
+            if proc.exitcode in (130, -signal.SIGINT) and not store.record_path(run_id).exists():
+                raise KeyboardInterrupt  # the worker saw Ctrl-C first; the run stays unfinished
             if store.state(run_id) in ("missing", "corrupt"):
                 reason = f"worker process exited with code {proc.exitcode} before writing a record"
                 store.save(failed_record(spec, reason), None)

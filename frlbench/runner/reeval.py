@@ -14,7 +14,8 @@ from pathlib import Path
 from frlbench.config import ConfigError, RunSpec
 from frlbench.data import load_dataset
 from frlbench.evaluate import EvalProtocol, ModelForecaster, evaluate
-from frlbench.records import RunRecord
+from frlbench.records import RecordError, RunRecord, write_json_atomic, write_record
+from frlbench.registry import UnknownNameError
 from frlbench.rollout import check_rollout
 from frlbench.runner.store import RunStore
 from frlbench.train import build_model, resolve_device
@@ -81,8 +82,9 @@ def reevaluate(
         raise ConfigError(f"run {run_id} is a {record.kind} run with status {record.status}")
     if not store.weights_path(run_id).exists():
         raise ConfigError(f"run {run_id} has no stored weights ({store.weights_path(run_id)})")
+    record = store.verify_weights(run_id, record)
     if spec is None:
-        spec = store.load_spec(run_id)
+        spec = restore_spec(store, run_id, record)
     elif spec.run_id != run_id:
         raise ConfigError(f"spec of run {spec.run_id} given to re-evaluate run {run_id}")
     else:
@@ -93,12 +95,59 @@ def reevaluate(
         spec = with_rollout(spec, rollout_steps)
     dev = resolve_device(device)
     model = build_model(spec, dev)
-    model.load_state_dict(store.load_weights(run_id))
+    try:
+        model.load_state_dict(store.load_weights(run_id))
+    except RuntimeError as exc:  # shapes of another model: the spec and weights disagree
+        raise RecordError(
+            f"{store.weights_path(run_id)}: does not fit the model of "
+            f"{store.spec_path(run_id)} ({str(exc).splitlines()[0]})"
+        ) from None
     data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=False)
-    check_rollout(spec.task, spec.profile, data)
+    try:
+        check_rollout(spec.task, spec.profile, data)
+    except ConfigError as exc:
+        if rollout_steps is None:
+            raise
+        limit = str(exc).split(", but ", 1)[-1]
+        raise ConfigError(f"--rollout-steps {rollout_steps}: {limit}") from None
     protocol = EvalProtocol.from_task(spec.task, spec.profile)
     evaluation = evaluate(ModelForecaster(model, dev), data, protocol)
     record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
     record.env = {**record.env, "reevaluated_on": str(dev)}
-    store.save(record, None)
+    # Written into the folder that was read, whatever run id the record carries (a copied
+    # run folder must never overwrite its original).
+    write_record(store.record_path(run_id), record)
     return record
+
+
+def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunSpec:
+    """The run's ``spec.json``; if it was deleted, rebuilt from the record and the loaded
+    task and baseline files (and written back) when they still give the record's run id.
+
+    Raises:
+        RecordError: If ``spec.json`` is unreadable, or missing and cannot be rebuilt.
+    """
+    path = store.spec_path(run_id)
+    if path.exists():
+        return store.load_spec(run_id)
+    from frlbench.registry import BASELINES, FRL_VARIANTS, TASKS
+
+    try:
+        spec = RunSpec(
+            task=TASKS.get(record.task),
+            baseline=BASELINES.get(record.baseline),
+            frl=FRL_VARIANTS.get(record.frl),
+            seed=record.seed,
+            profile=record.profile,
+        )
+    except (UnknownNameError, ConfigError) as exc:
+        raise RecordError(
+            f"{path}: missing, and cannot be rebuilt from the record ({exc})"
+        ) from None
+    if spec.run_id != record.run_id:
+        raise RecordError(
+            f"{path}: missing, and the task/baseline files changed since the run (they now give "
+            f"run id {spec.run_id}, the record says {record.run_id}); restore spec.json"
+        )
+    write_json_atomic(path, dataclasses.asdict(spec))  # this folder, not the id's
+    return spec

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -16,7 +18,7 @@ from typing import Literal
 
 import torch
 
-from frlbench.config import RunSpec, parse_dataclass
+from frlbench.config import ConfigError, RunSpec, parse_dataclass
 from frlbench.records import RecordError, RunRecord, read_record, write_json_atomic, write_record
 
 RunState = Literal["done", "missing", "corrupt", "failed"]
@@ -51,7 +53,12 @@ class RunStore:
 
     def state(self, run_id: str) -> RunState:
         """One of ``done`` (ok, diverged or not_applicable: never redone), ``failed``,
-        ``missing``, ``corrupt``."""
+        ``missing``, ``corrupt``.
+
+        A finished model run whose ``weights.pt`` is missing or fails its checksum is
+        ``corrupt`` (redone). A record written before checksums existed gets one here, once
+        its weights load cleanly; it is never retrained for lacking it.
+        """
         path = self.record_path(run_id)
         if not path.exists():
             return "missing"
@@ -59,17 +66,66 @@ class RunStore:
             record = read_record(path)
         except RecordError:
             return "corrupt"
-        return "failed" if record.status == "failed" else "done"
+        if record.status == "failed":
+            return "failed"
+        if record.kind == "model" and record.status == "ok":
+            try:
+                self.verify_weights(run_id, record)
+            except RecordError:
+                return "corrupt"
+        return "done"
+
+    def verify_weights(self, run_id: str, record: RunRecord | None = None) -> RunRecord:
+        """Check ``weights.pt`` against the record's checksum (adding one to an old record).
+
+        Raises:
+            RecordError: If the weights are missing, fail the checksum or do not load.
+        """
+        record = record if record is not None else self.read(run_id)
+        path = self.weights_path(run_id)
+        if not path.is_file():
+            raise RecordError(f"{path}: the run's weights are missing")
+        digest = file_sha256(path)
+        if record.weights_sha256:
+            if digest != record.weights_sha256:
+                raise RecordError(
+                    f"{path}: corrupted weights (sha256 {digest[:12]}..., the record expects "
+                    f"{record.weights_sha256[:12]}...)"
+                )
+            return record
+        self.load_weights(run_id)  # raises RecordError if it does not load
+        record.weights_sha256 = digest
+        with contextlib.suppress(OSError):  # a read-only results folder: checksum it next time
+            write_record(self.record_path(run_id), record)
+        return record
 
     def read(self, run_id: str) -> RunRecord:
         """The record of one run (raises RecordError if unreadable)."""
         return read_record(self.record_path(run_id))
 
+    def move(self, old: str, new: str) -> None:
+        """Move run ``old``'s files into run ``new``'s folder (renames keep their mtimes).
+
+        ``new``'s folder may already exist, holding only this command's lock.
+        """
+        source, target = self.run_dir(old), self.run_dir(new)
+        target.mkdir(parents=True, exist_ok=True)
+        for entry in source.iterdir():
+            if entry.name != ".lock":
+                os.replace(entry, target / entry.name)
+        with contextlib.suppress(OSError):  # a lock of another command stays with its folder
+            source.rmdir()
+
     def quarantine(self, run_id: str) -> Path:
-        """Move an unreadable record aside (kept for inspection) so the run is redone."""
+        """Move an unreadable record (and bad weights) aside, kept for inspection, so the run
+        is redone."""
         path = self.record_path(run_id)
-        target = path.with_name(f"record.json.corrupt-{int(time.time())}")
+        stamp = int(time.time())
+        target = path.with_name(f"record.json.corrupt-{stamp}")
         os.replace(path, target)
+        weights = self.weights_path(run_id)
+        if weights.exists():
+            os.replace(weights, weights.with_name(f"weights.pt.corrupt-{stamp}"))
         return target
 
     def save_spec(self, spec: RunSpec) -> None:
@@ -77,9 +133,21 @@ class RunStore:
         write_json_atomic(self.spec_path(spec.run_id), dataclasses.asdict(spec))
 
     def load_spec(self, run_id: str) -> RunSpec:
-        """Rebuild the RunSpec stored with a run."""
+        """Rebuild the RunSpec stored with a run.
+
+        Raises:
+            RecordError: If ``spec.json`` is missing, unreadable or invalid.
+        """
         path = self.spec_path(run_id)
-        return parse_dataclass(RunSpec, json.loads(path.read_text()), str(path))
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise RecordError(f"expected a JSON object, got a {type(data).__name__}")
+            return parse_dataclass(RunSpec, data, str(path))
+        except FileNotFoundError:
+            raise RecordError(f"{path}: no such spec file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecordError, ConfigError) as exc:
+            raise RecordError(f"{path}: unreadable spec ({exc})") from None
 
     def save(self, record: RunRecord, state: dict[str, torch.Tensor] | None) -> None:
         """Store weights (if any), then the record, each atomically."""
@@ -90,11 +158,37 @@ class RunStore:
             os.close(fd)
             try:
                 torch.save(state, tmp)
+                record.weights_sha256 = file_sha256(Path(tmp))
                 os.replace(tmp, self.weights_path(record.run_id))
             finally:
                 Path(tmp).unlink(missing_ok=True)
         write_record(self.record_path(record.run_id), record)
 
     def load_weights(self, run_id: str) -> dict[str, torch.Tensor]:
-        """The trained state dict, loaded safely (tensors only)."""
-        return torch.load(self.weights_path(run_id), weights_only=True, map_location="cpu")
+        """The trained state dict, loaded safely (tensors only).
+
+        Raises:
+            RecordError: If the file is missing or is not a tensors-only state dict.
+        """
+        path = self.weights_path(run_id)
+        try:
+            state = torch.load(path, weights_only=True, map_location="cpu")
+        except FileNotFoundError:
+            raise RecordError(f"{path}: the run's weights are missing") from None
+        except Exception as exc:  # torch raises many types; its hints suggest unsafe loading
+            raise RecordError(
+                f"{path}: not a readable weights file ({type(exc).__name__}); it is truncated, "
+                "corrupted or was not written by frlbench"
+            ) from None
+        if not isinstance(state, dict):
+            raise RecordError(f"{path}: not a state dict (got a {type(state).__name__})")
+        return state
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
