@@ -88,13 +88,62 @@ def acc(
     return float((num / den).mean())
 
 
+def _zonal_power(x: torch.Tensor) -> torch.Tensor:
+    """Lat-weighted mean power per zonal wavenumber ``m = 0..nlon/2`` of ``(..., lat, lon)``."""
+    nlon = x.shape[-1]
+    coeffs = torch.fft.rfft(x, dim=-1)
+    power = coeffs.real**2 + coeffs.imag**2
+    power[..., 1:] *= 2.0  # negative wavenumbers of a real signal
+    if nlon % 2 == 0:
+        power[..., -1] /= 2.0  # the Nyquist mode has no negative twin
+    power = power / nlon**2
+    w = latitude_weights(x.shape[-2], dtype=x.dtype).to(x.device).reshape(-1, 1)
+    return (power * w).reshape(-1, power.shape[-1]).mean(dim=0)
+
+
+def zonal_band_errors(
+    pred: torch.Tensor, truth: torch.Tensor, train_resolution: int
+) -> tuple[float, float]:
+    """Lat-lon band errors by *zonal* wavenumber m (an FFT along each latitude circle).
+
+    "Seen" holds |m| ≤ ρ0/2 (the training grid's longitudinal Nyquist), "unseen" the rest;
+    with the latitude weights of :func:`latitude_weights` they sum to the lat-weighted
+    ``rmse ** 2`` exactly (Parseval along longitude). A latitude FFT is not a spectrum on
+    the sphere, so the split is per-axis (zonal), not by spherical-harmonic degree.
+    """
+    per_m = _zonal_power(pred - truth)
+    seen = torch.arange(len(per_m), device=per_m.device) <= train_resolution // 2
+    return float(per_m[seen].sum()), float(per_m[~seen].sum())
+
+
+def per_variable(
+    pred: torch.Tensor,
+    truth: torch.Tensor,
+    channels: Sequence[str],
+    weights: torch.Tensor | None = None,
+    climatology: torch.Tensor | None = None,
+) -> dict[str, dict[str, float]]:
+    """RMSE (and ACC with a climatology) of every channel, by channel name."""
+    out = {}
+    for c, name in enumerate(channels):
+        p, t = pred[:, c : c + 1], truth[:, c : c + 1]
+        entry = {"rmse": rmse(p, t, weights)}
+        if climatology is not None:
+            entry["acc"] = acc(p, t, climatology[..., c : c + 1, :, :], weights)
+        out[name] = entry
+    return out
+
+
 def band_errors(
     pred: torch.Tensor, truth: torch.Tensor, task: TaskSpec, train_resolution: int
 ) -> tuple[float, float]:
     """Mean squared error seen in training (|k| ≤ training Nyquist, max-norm) and above it.
 
-    On periodic grids the two sum to ``rmse(pred, truth) ** 2`` exactly (Parseval).
+    On periodic grids the two sum to ``rmse(pred, truth) ** 2`` exactly (Parseval); lat-lon
+    grids split by zonal wavenumber (:func:`zonal_band_errors`).
     """
+    if task.grid == "latlon":
+        return zonal_band_errors(pred, truth, train_resolution)
     ndim = task.ndim
     lengths = task.lengths
     # Per-axis training Nyquist; on a periodic box all axes share one length.
@@ -114,9 +163,14 @@ def frequency_response(
         where the truth holds no energy are dropped.
     """
     lengths = task.lengths
-    k, e_pred = spectral.energy_spectrum(pred, lengths, ndim=task.ndim)
-    _, e_true = spectral.energy_spectrum(truth, lengths, ndim=task.ndim)
-    nyquist = spectral.nyquist_wavenumber(task.grid_shape(train_resolution)[-1], lengths[-1])
+    if task.grid == "latlon":  # zonal wavenumber m, lat-weighted (see zonal_band_errors)
+        e_pred, e_true = _zonal_power(pred), _zonal_power(truth)
+        k = torch.arange(len(e_true), dtype=e_true.dtype)
+        nyquist = train_resolution / 2
+    else:
+        k, e_pred = spectral.energy_spectrum(pred, lengths, ndim=task.ndim)
+        _, e_true = spectral.energy_spectrum(truth, lengths, ndim=task.ndim)
+        nyquist = spectral.nyquist_wavenumber(task.grid_shape(train_resolution)[-1], lengths[-1])
     keep = e_true > 1e-14 * e_true.max()
     keep[0] = False  # the mean carries no scale information
     ratio = e_pred[keep] / e_true[keep]
@@ -147,6 +201,10 @@ def evaluate_fields(
     pred = pred.double()
     truth = truth.double()
     weights = latitude_weights_for(task, truth)
+    if climatology is not None:
+        climatology = climatology.double().to(truth.device)
+        if climatology.dim() == truth.dim() - 1:
+            climatology = climatology.unsqueeze(0)
     seen, unseen = band_errors(pred, truth, task, train_resolution)
     k, response = frequency_response(pred, truth, task, train_resolution)
     return ResolutionMetrics(
@@ -155,9 +213,12 @@ def evaluate_fields(
         rel_l2=rel_l2(pred, truth),
         mse_seen=seen,
         mse_unseen=unseen,
-        acc=None if climatology is None else acc(pred, truth, climatology.double(), weights),
+        acc=None if climatology is None else acc(pred, truth, climatology, weights),
         freq_k=k,
         freq_response=response,
+        per_variable=per_variable(pred, truth, task.channels, weights, climatology)
+        if len(task.channels) > 1 or climatology is not None
+        else {},
     )
 
 

@@ -44,6 +44,8 @@ class ResolutionMetrics:
         freq_response: Energy of prediction / energy of truth per shell.
         inference_s_per_sample: Wall time of one forward pass per sample (after warm-up).
         rollout_rmse: RMSE after each autoregressive step (empty when no rollout).
+        per_variable: Channel name -> ``{"rmse": .., "acc": ..}`` (lat-weighted on lat-lon
+            grids; ``acc`` only with a climatology); may be empty.
     """
 
     resolution: int
@@ -57,6 +59,7 @@ class ResolutionMetrics:
     freq_response: list[float] = field(default_factory=list)
     inference_s_per_sample: float = float("nan")
     rollout_rmse: list[float] = field(default_factory=list)
+    per_variable: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -28,6 +28,7 @@ import torch
 from frlbench import metrics
 from frlbench.config import TaskSpec
 from frlbench.data import PairedDataset, load_dataset
+from frlbench.data.base import SolverNotApplicable
 from frlbench.env import environment
 from frlbench.records import ResolutionMetrics, RunRecord
 from frlbench.registry import TASK_BUILDERS
@@ -96,8 +97,13 @@ def evaluate_reference(
     for res in test.resolutions:
         inputs = data.denormalize(test.inputs[res].double())
         truth = data.denormalize(test.targets[res].double())
-        pred, seconds = _timed(forecast, task, profile, inputs, res)
-        m = metrics.evaluate_fields(pred, truth, task, res, data.train_resolution)
+        try:
+            pred, seconds = _timed(forecast, task, profile, inputs, res)
+        except SolverNotApplicable as exc:
+            return str(exc)
+        m = metrics.evaluate_fields(
+            pred, truth, task, res, data.train_resolution, climatology=data.climatology.get(res)
+        )
         m.inference_s_per_sample = seconds
         m.rollout_rmse = rollout_rmse(
             _normalized(forecast, task, profile, data, res),

@@ -118,7 +118,12 @@ def evaluate(
         pred, seconds = predict(model, test.inputs[res], device)
         truth = data.denormalize(test.targets[res])
         m = metrics.evaluate_fields(
-            data.denormalize(pred), truth, spec.task, res, data.train_resolution
+            data.denormalize(pred),
+            truth,
+            spec.task,
+            res,
+            data.train_resolution,
+            climatology=data.climatology.get(res),
         )
         m.inference_s_per_sample = seconds
         m.rollout_rmse = rollout_rmse(
