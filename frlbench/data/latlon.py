@@ -56,6 +56,13 @@ def latitude_edges(centres: np.ndarray) -> np.ndarray:
     if centres[0] < -90 - 1e-9 or centres[-1] > 90 + 1e-9:
         raise ValueError("latitudes must lie within [-90, 90] degrees")
     edges = np.concatenate([centres - step / 2, centres[-1:] + step / 2])
+    # A grid that keeps one pole row but drops the other (720 of ERA5's 721 rows) leaves a
+    # polar cap thinner than a cell uncovered: the outermost cell absorbs it, so the cells
+    # still tile the sphere.
+    if edges[0] - step < -90.0:
+        edges[0] = -90.0
+    if edges[-1] + step > 90.0:
+        edges[-1] = 90.0
     return np.clip(edges, -90.0, 90.0)
 
 
