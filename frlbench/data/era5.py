@@ -289,25 +289,38 @@ def simulate_standin(
     total = coarse_steps + branch_steps + fine_steps + lead_steps * (saved_states - 1)
     job = bar.add_task(f"era5/{profile} stand-in", total=total) if bar is not None else None
 
+    def blown_up(exc: FloatingPointError, key: str, value: float) -> ConfigError:
+        return ConfigError(
+            f"{task.source or task.name}: key 'profiles.{profile}.data.standin.{key}': got "
+            f"{value:g}; the stand-in became non-finite ({exc}); valid: a smaller time step "
+            "(gravity waves of speed √(g·mean_depth) and the winds limit it) or weaker forcing"
+        )
+
     def tick(_: int) -> None:
         if bar is not None:
             bar.advance(job)
 
-    if coarse_steps:
-        state = coarse.run(state, coarse_steps, coarse_steps, on_step=tick)[-1]
-    noise = torch.stack(
-        [coarse.random_initial_condition(so.seed + 1 + k, wind=1.0) for k in range(members)]
-    )
-    noise[:, 0] = 0  # perturb the members' vorticity only
-    state = state + noise
-    if branch_steps:
-        state = coarse.run(state, branch_steps, branch_steps, on_step=tick)[-1]
-    state = fine.resize(state)
-    if fine_steps:
-        state = fine.run(state, fine_steps, fine_steps, on_step=tick)[-1]
-    frames = [state]
-    if saved_states > 1:
-        frames += fine.run(state, lead_steps * (saved_states - 1), lead_steps, on_step=tick)
+    try:
+        if coarse_steps:
+            state = coarse.run(state, coarse_steps, coarse_steps, on_step=tick)[-1]
+        noise = torch.stack(
+            [coarse.random_initial_condition(so.seed + 1 + k, wind=1.0) for k in range(members)]
+        )
+        noise[:, 0] = 0  # perturb the members' vorticity only
+        state = state + noise
+        if branch_steps:
+            state = coarse.run(state, branch_steps, branch_steps, on_step=tick)[-1]
+    except FloatingPointError as exc:
+        raise blown_up(exc, "spinup_dt", so.spinup_dt) from None
+    try:
+        state = fine.resize(state)
+        if fine_steps:
+            state = fine.run(state, fine_steps, fine_steps, on_step=tick)[-1]
+        frames = [state]
+        if saved_states > 1:
+            frames += fine.run(state, lead_steps * (saved_states - 1), lead_steps, on_step=tick)
+    except FloatingPointError as exc:
+        raise blown_up(exc, "dt", so.dt) from None
     grids = [fine.to_grid(f) for f in frames]  # each: variable -> (members, lat, lon)
     fields = {
         name: torch.stack([g[name] for g in grids], dim=1).flatten(0, 1).cpu().float().numpy()

@@ -16,6 +16,8 @@ The operator is separable: one matrix per axis, ``out = R_lat · x · R_lonᵀ``
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -122,13 +124,14 @@ class ConservativeRegridder:
         self.dst_shape = (len(dst_lat), len(dst_lon))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Regrid ``(..., lat, lon)`` on the source grid to the target grid (dtype kept)."""
+        """Regrid ``(..., lat, lon)`` on the source grid to the target grid, in ``x``'s dtype
+        (differentiable)."""
         if tuple(x.shape[-2:]) != self.src_shape:
             raise ValueError(f"field grid {tuple(x.shape[-2:])} is not {self.src_shape}")
-        lat = self.lat_matrix.to(device=x.device, dtype=torch.float64)
-        lon = self.lon_matrix.to(device=x.device, dtype=torch.float64)
-        out = torch.einsum("ij,...jk,lk->...il", lat, x.double(), lon)
-        return out.to(x.dtype)
+        dtype = x.dtype if x.is_floating_point() else torch.float64
+        lat = self.lat_matrix.to(device=x.device, dtype=dtype)
+        lon = self.lon_matrix.to(device=x.device, dtype=dtype)
+        return torch.einsum("ij,...jk,lk->...il", lat, x.to(dtype), lon)
 
 
 def to_model_grid(
@@ -200,3 +203,14 @@ def _to_pole_grid(x: torch.Tensor, nlat_poles: int) -> torch.Tensor:
     out[..., 0, :] = x[..., -1, :].mean(dim=-1, keepdim=True)
     out[..., -1, :] = x[..., 0, :].mean(dim=-1, keepdim=True)
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def model_grid_regridder(src_shape: tuple[int, int], dst_shape: tuple[int, int]):
+    """Cached :class:`ConservativeRegridder` between two model grids ``(nlat, nlon)``."""
+    return ConservativeRegridder(
+        model_latitudes(src_shape[0]),
+        regular_longitudes(src_shape[1]),
+        model_latitudes(dst_shape[0]),
+        regular_longitudes(dst_shape[1]),
+    )
