@@ -370,8 +370,9 @@ def write_standin(task: TaskSpec, profile: str, opts: ERA5Options, bar: Any = No
 def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
     """The stand-in's own solver at ``resolution`` as a forecaster (``solver=`` reference).
 
-    States on the model grid are interpolated linearly in latitude to the solver's pole grid,
-    advanced by ``lead_hours`` and averaged conservatively back. Needs channels
+    States on the model grid are interpolated (linearly in latitude, by Fourier series in
+    longitude) to the solver's pole grid, with 3/2 as many longitudes as ``resolution`` (at most
+    the reference grid), advanced by ``lead_hours`` and averaged conservatively back. Needs channels
     geopotential, u and v wind (vorticity, if selected, is diagnosed).
 
     Raises:
@@ -390,17 +391,20 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
             f"n/a: the stand-in's solver needs variables {list(needed)}; missing {missing}"
         )
     so = opts.standin
-    solver = SphereSWE(resolution, so.params(), dtype=torch.float64, device="cpu")
+    # The 3/2 rule: the solver's retained degrees (2/3 of its grid's) cover every mode of the
+    # resolution grid; the reference grid is used as is (the data are band-limited to it).
+    grid = min(
+        3 * resolution // 2 + (3 * resolution // 2) % 2, task.profile(profile).reference_resolution
+    )
+    solver = SphereSWE(max(grid, resolution), so.params(), dtype=torch.float64, device="cpu")
     steps = so.steps(opts.lead_hours)
     x = inputs.double()
-    pole = {n: _to_pole_grid(x[:, names.index(n)], solver.nlat) for n in needed}
-    state = solver.from_grid(
-        pole["geopotential"], pole["u_component_of_wind"], pole["v_component_of_wind"]
-    )
+    pole = {n: _to_pole_grid(x[:, names.index(n)], solver.nlat, solver.nlon) for n in needed}
+    state = solver.from_grid(*(pole[n] for n in needed))
     advanced = solver.to_grid(solver.run(state, steps, steps)[-1])
     back = ConservativeRegridder(
         solver.latitudes[::-1].copy(),
-        regular_longitudes(resolution),
+        regular_longitudes(solver.nlon),
         model_latitudes(resolution // 2),
         regular_longitudes(resolution),
     )

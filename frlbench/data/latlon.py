@@ -187,10 +187,18 @@ def spectral_truncation(x: torch.Tensor, resolution: int) -> torch.Tensor:
     return regrid(gauss).to(x.dtype)
 
 
-def _to_pole_grid(x: torch.Tensor, nlat_poles: int) -> torch.Tensor:
+def _to_pole_grid(x: torch.Tensor, nlat_poles: int, nlon: int | None = None) -> torch.Tensor:
     """Linear interpolation in latitude from the cell-centred grid to a grid with poles
-    (north first, as ``torch_harmonics`` orders it); pole rows are the zonal mean of the
-    nearest row."""
+    (north first, as ``torch_harmonics`` orders it; pole rows are the zonal mean of the
+    nearest row), and Fourier interpolation in longitude to ``nlon`` points."""
+    if nlon is not None and nlon != x.shape[-1]:
+        coeffs = torch.fft.rfft(x, dim=-1, norm="forward")
+        keep = min(coeffs.shape[-1], nlon // 2 + 1)
+        padded = coeffs.new_zeros(*coeffs.shape[:-1], nlon // 2 + 1)
+        padded[..., :keep] = coeffs[..., :keep]
+        if x.shape[-1] % 2 == 0 and keep == x.shape[-1] // 2 + 1 and nlon > x.shape[-1]:
+            padded[..., keep - 1] /= 2  # split the old Nyquist mode between ±m
+        x = torch.fft.irfft(padded, n=nlon, dim=-1, norm="forward")
     nlat = x.shape[-2]
     src = model_latitudes(nlat)
     dst = pole_latitudes(nlat_poles)[::-1].copy()
