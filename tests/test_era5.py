@@ -261,3 +261,19 @@ def test_standin_round_trip_is_bit_identical(tmp_path):
     ).flip(-2)  # the solver's rows run north to south; the loader's south to north
     assert torch.equal(back, solver.double())
     assert np.isfinite(facts["kinetic_energy_drift"])
+
+
+def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypatch):
+    from frlbench.data import load_dataset
+    from frlbench.reference import evaluate_reference
+
+    monkeypatch.setenv("FRLBENCH_CACHE", str(tmp_path))
+    monkeypatch.delenv("FRLBENCH_ERA5", raising=False)
+    task = load_task(project_dir() / "tasks" / "era5.toml")
+    ds = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    assert ds.metadata["data_source"].startswith("shallow-water stand-in for ERA5")
+    assert abs(ds.metadata["kinetic_energy_drift"]) < 1.0
+    for name in ("persistence", "solver"):
+        results, _ = evaluate_reference(name, task, "smoke", ds)
+        assert [m.resolution for m in results] == [16, 32]
+        assert all(m.acc is not None and set(m.per_variable) == set(task.channels) for m in results)
