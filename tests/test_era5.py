@@ -277,3 +277,21 @@ def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypat
         results, _ = evaluate_reference(name, task, "smoke", ds)
         assert [m.resolution for m in results] == [16, 32]
         assert all(m.acc is not None and set(m.per_variable) == set(task.channels) for m in results)
+
+
+def test_spectral_truncation_option_matches_averaging_on_smooth_fields():
+    from frlbench.data.latlon import spectral_truncation, to_model_grid
+
+    lat, lon = np.deg2rad(model_latitudes(32)), np.deg2rad(regular_longitudes(64))
+    field = np.cos(lat)[:, None] ** 2 * np.sin(2 * lon)[None, :] + np.sin(lat)[:, None] + 3.0
+    f = torch.from_numpy(field)
+    truncated = spectral_truncation(f, 32)
+    averaged = to_model_grid(f, model_latitudes(32), regular_longitudes(64), 32)
+    assert truncated.shape == averaged.shape == (16, 32)
+    assert (truncated - averaged).abs().max() < 0.02
+    # White noise is not smooth: truncation removes its high degrees, so the two differ.
+    noise = torch.randn(32, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    diff = spectral_truncation(noise, 16) - to_model_grid(
+        noise, model_latitudes(32), regular_longitudes(64), 16
+    )
+    assert diff.abs().max() > 0.05

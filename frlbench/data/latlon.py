@@ -156,35 +156,28 @@ def spectral_truncation(x: torch.Tensor, resolution: int) -> torch.Tensor:
     """Spherical-harmonic truncation of model-grid fields to a coarser model grid (an option).
 
     A field ``(..., n/2, n)`` on the cell-centred model grid is interpolated in latitude to the
-    equiangular grid with poles that ``torch_harmonics`` transforms exactly, truncated to the
-    degrees ``l < resolution / 2`` and evaluated on the coarse model grid. Offered beside the
-    conservative averaging for the protocol audit; the data builders use the averaging.
+    equiangular grid with poles that ``torch_harmonics`` transforms, truncated to the degrees
+    and orders below ``resolution / 2``, evaluated back on that fine grid and averaged over the
+    coarse model grid's cells. Offered beside the conservative averaging for the protocol
+    audit; the data builders use the averaging.
     """
     import torch_harmonics as th
 
     nlat, nlon = x.shape[-2:]
     fine = _to_pole_grid(x.double(), nlat + 1)
-    sht = th.RealSHT(nlat + 1, nlon, grid="equiangular").double()
-    coeffs = sht(fine)
-    lmax = resolution // 2
-    mmax = min(lmax, resolution // 2 + 1)
-    kept = coeffs[..., :lmax, :mmax]
-    coarse_lat = resolution // 2
-    isht = th.InverseRealSHT(
-        2 * coarse_lat, resolution, lmax=lmax, mmax=mmax, grid="legendre-gauss"
-    )
-    # Evaluate on a fine Gauss grid, then average to the coarse model grid's cells.
-    gauss = isht.double()(kept)
-    cost, _ = th.quadrature.legendre_gauss_weights(2 * coarse_lat, -1, 1)
-    gauss_lat = np.rad2deg(np.arcsin(cost.numpy()))  # ascending (south to north)
-    gauss = torch.flip(gauss, dims=(-2,))
+    kw = {"grid": "equiangular"}
+    coeffs = th.RealSHT(nlat + 1, nlon, **kw).double()(fine)
+    degree = torch.arange(coeffs.shape[-2]).reshape(-1, 1)
+    order = torch.arange(coeffs.shape[-1]).reshape(1, -1)
+    kept = torch.where((degree < resolution // 2) & (order < resolution // 2), coeffs, 0)
+    smooth = th.InverseRealSHT(nlat + 1, nlon, **kw).double()(kept).flip(-2)  # south first
     regrid = ConservativeRegridder(
-        gauss_lat,
-        regular_longitudes(resolution),
-        model_latitudes(coarse_lat),
+        pole_latitudes(nlat + 1),
+        regular_longitudes(nlon),
+        model_latitudes(resolution // 2),
         regular_longitudes(resolution),
     )
-    return regrid(gauss).to(x.dtype)
+    return regrid(smooth).to(x.dtype)
 
 
 def _to_pole_grid(x: torch.Tensor, nlat_poles: int, nlon: int | None = None) -> torch.Tensor:
