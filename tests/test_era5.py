@@ -13,7 +13,7 @@ import xarray as xr
 from frlbench import metrics
 from frlbench.catalog import project_dir
 from frlbench.config import ConfigError, load_task, parse_dataclass
-from frlbench.data.era5 import ERA5Options, build_era5, forecast, simulate_standin
+from frlbench.data.era5 import ERA5Options, build_era5, forecast
 from frlbench.data.latlon import (
     ConservativeRegridder,
     area_weights,
@@ -21,6 +21,7 @@ from frlbench.data.latlon import (
     pole_latitudes,
     regular_longitudes,
 )
+from frlbench.data.standin import simulate_standin
 from frlbench.data.swe import write_wb2
 from frlbench.data.weather import WB2Error, WB2Source
 
