@@ -27,6 +27,7 @@ import torch
 from frlbench import metrics
 from frlbench.config import TaskSpec
 from frlbench.data import PairedDataset, PairedSplit
+from frlbench.data.base import SolverNotApplicable
 from frlbench.records import ResolutionMetrics
 from frlbench.registry import TASK_BUILDERS
 from frlbench.rollout import windows
@@ -182,7 +183,10 @@ class SolverForecaster:
         self.solver, self.task, self.profile = solver, task, profile
 
     def forecast(self, states: torch.Tensor, resolution: int) -> torch.Tensor:
-        return self.solver(self.task, self.profile, states, resolution)
+        try:
+            return self.solver(self.task, self.profile, states, resolution)
+        except SolverNotApplicable as exc:  # e.g. real ERA5: no numerical model to run
+            raise NotApplicable(str(exc)) from None
 
 
 def solver_for(task: TaskSpec) -> SolverFn | None:
@@ -269,7 +273,6 @@ def evaluate(forecaster: Forecaster, data: PairedDataset, protocol: EvalProtocol
     if missing:
         raise ValueError(f"test resolutions {missing} are not in the dataset ({test.resolutions})")
     groups = trajectories(test)
-    climatology = getattr(data, "climatology", None)
     results = []
     for res in resolutions:
         states = _states(data, test.inputs[res], forecaster.units)
@@ -281,7 +284,7 @@ def evaluate(forecaster: Forecaster, data: PairedDataset, protocol: EvalProtocol
             task,
             res,
             data.train_resolution,
-            climatology=climatology,
+            climatology=data.climatology.get(res),
             trajectories=groups,
         )
         m.inference_s_per_sample = seconds

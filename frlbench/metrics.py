@@ -94,13 +94,62 @@ def acc(
     return float((num / den).mean())
 
 
+def _zonal_power(x: torch.Tensor) -> torch.Tensor:
+    """Lat-weighted mean power per zonal wavenumber ``m = 0..nlon/2`` of ``(..., lat, lon)``."""
+    nlon = x.shape[-1]
+    coeffs = torch.fft.rfft(x, dim=-1)
+    power = coeffs.real**2 + coeffs.imag**2
+    power[..., 1:] *= 2.0  # negative wavenumbers of a real signal
+    if nlon % 2 == 0:
+        power[..., -1] /= 2.0  # the Nyquist mode has no negative twin
+    power = power / nlon**2
+    w = latitude_weights(x.shape[-2], dtype=x.dtype).to(x.device).reshape(-1, 1)
+    return (power * w).reshape(-1, power.shape[-1]).mean(dim=0)
+
+
+def zonal_band_errors(
+    pred: torch.Tensor, truth: torch.Tensor, train_resolution: int
+) -> tuple[float, float]:
+    """Lat-lon band errors by *zonal* wavenumber m (an FFT along each latitude circle).
+
+    "Seen" holds |m| ≤ ρ0/2 (the training grid's longitudinal Nyquist), "unseen" the rest;
+    with the latitude weights of :func:`latitude_weights` they sum to the lat-weighted
+    ``rmse ** 2`` exactly (Parseval along longitude). A latitude FFT is not a spectrum on
+    the sphere, so the split is per-axis (zonal), not by spherical-harmonic degree.
+    """
+    per_m = _zonal_power(pred - truth)
+    seen = torch.arange(len(per_m), device=per_m.device) <= train_resolution // 2
+    return float(per_m[seen].sum()), float(per_m[~seen].sum())
+
+
+def per_variable(
+    pred: torch.Tensor,
+    truth: torch.Tensor,
+    channels: Sequence[str],
+    weights: torch.Tensor | None = None,
+    climatology: torch.Tensor | None = None,
+) -> dict[str, dict[str, float]]:
+    """RMSE (and ACC with a climatology) of every channel, by channel name."""
+    out = {}
+    for c, name in enumerate(channels):
+        p, t = pred[:, c : c + 1], truth[:, c : c + 1]
+        entry = {"rmse": rmse(p, t, weights)}
+        if climatology is not None:
+            entry["acc"] = acc(p, t, climatology[..., c : c + 1, :, :], weights)
+        out[name] = entry
+    return out
+
+
 def band_errors(
     pred: torch.Tensor, truth: torch.Tensor, task: TaskSpec, train_resolution: int
 ) -> tuple[float, float]:
     """Mean squared error seen in training (|k| ≤ training Nyquist, max-norm) and above it.
 
-    On periodic grids the two sum to ``rmse(pred, truth) ** 2`` exactly (Parseval).
+    On periodic grids the two sum to ``rmse(pred, truth) ** 2`` exactly (Parseval); lat-lon
+    grids split by zonal wavenumber (:func:`zonal_band_errors`).
     """
+    if task.grid == "latlon":
+        return zonal_band_errors(pred, truth, train_resolution)
     ndim = task.ndim
     lengths = task.lengths
     # Per-axis training Nyquist; on a periodic box all axes share one length.
@@ -111,22 +160,28 @@ def band_errors(
 
 def frequency_response(
     pred: torch.Tensor, truth: torch.Tensor, task: TaskSpec, train_resolution: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     """Energy of the prediction over energy of the truth per wavenumber shell.
 
     Returns:
-        ``(k, ratio)``: shell wavenumbers divided by the training Nyquist wavenumber, and the
-        energy ratio per shell (1 = right amount of energy at that scale, 0 = none). Shells
-        where the truth holds no energy are dropped.
+        ``(k, ratio, truth_energy)``: shell wavenumbers divided by the training Nyquist
+        wavenumber, the energy ratio per shell (1 = right amount of energy at that scale, 0 =
+        none) and the truth's own energy per shell. Shells where the truth holds no energy are
+        dropped.
     """
     lengths = task.lengths
-    k, e_pred = spectral.energy_spectrum(pred, lengths, ndim=task.ndim)
-    _, e_true = spectral.energy_spectrum(truth, lengths, ndim=task.ndim)
-    nyquist = spectral.nyquist_wavenumber(task.grid_shape(train_resolution)[-1], lengths[-1])
+    if task.grid == "latlon":  # zonal wavenumber m, lat-weighted (see zonal_band_errors)
+        e_pred, e_true = _zonal_power(pred), _zonal_power(truth)
+        k = torch.arange(len(e_true), dtype=e_true.dtype)
+        nyquist = train_resolution / 2
+    else:
+        k, e_pred = spectral.energy_spectrum(pred, lengths, ndim=task.ndim)
+        _, e_true = spectral.energy_spectrum(truth, lengths, ndim=task.ndim)
+        nyquist = spectral.nyquist_wavenumber(task.grid_shape(train_resolution)[-1], lengths[-1])
     keep = e_true > 1e-14 * e_true.max()
     keep[0] = False  # the mean carries no scale information
     ratio = e_pred[keep] / e_true[keep]
-    return (k[keep] / nyquist).tolist(), ratio.tolist()
+    return (k[keep] / nyquist).tolist(), ratio.tolist(), e_true[keep].tolist()
 
 
 @dataclass(frozen=True)
@@ -217,8 +272,8 @@ class FrequencyResponse(Metric):
     name = "frequency_response"
 
     def compute(self, pred, truth, ctx):
-        k, response = frequency_response(pred, truth, ctx.task, ctx.train_resolution)
-        return {"freq_k": k, "freq_response": response}
+        k, response, energy = frequency_response(pred, truth, ctx.task, ctx.train_resolution)
+        return {"freq_k": k, "freq_response": response, "freq_truth_energy": energy}
 
 
 @register_metric("rmse_per_trajectory")
@@ -239,14 +294,7 @@ class PerVariable(Metric):
     name = "per_variable"
 
     def compute(self, pred, truth, ctx):
-        out: dict[str, dict[str, float]] = {}
-        for c, variable in enumerate(ctx.task.channels):
-            values = {"rmse": rmse(pred[:, c], truth[:, c], ctx.weights)}
-            if ctx.climatology is not None:
-                clim = torch.broadcast_to(ctx.climatology.double(), truth.shape)[:, c : c + 1]
-                values["acc"] = acc(pred[:, c : c + 1], truth[:, c : c + 1], clim, ctx.weights)
-            out[variable] = values
-        return out
+        return per_variable(pred, truth, ctx.task.channels, ctx.weights, ctx.climatology)
 
 
 def evaluate_fields(
@@ -274,6 +322,10 @@ def evaluate_fields(
         raise ValueError(f"prediction shape {tuple(pred.shape)} != truth {tuple(truth.shape)}")
     pred = pred.double()
     truth = truth.double()
+    if climatology is not None:
+        climatology = climatology.double().to(truth.device)
+        if climatology.dim() == truth.dim() - 1:
+            climatology = climatology.unsqueeze(0)
     ctx = MetricContext(
         task=task,
         resolution=resolution,

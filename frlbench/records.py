@@ -52,6 +52,7 @@ class ResolutionMetrics:
         rollout_rmse: RMSE after each autoregressive step (empty when no rollout).
         rmse_per_trajectory: RMSE of each test trajectory over its pairs (physical units,
             latitude-weighted on lat-lon grids), in test trajectory order.
+        freq_truth_energy: Energy of the truth per shell (same shells as ``freq_k``).
         per_variable: Channel name -> {"rmse": .., "acc": ..} (acc on lat-lon grids only).
         extra: Any other registered metric (``frlbench.registry.METRICS``), by name; the CSV
             and report print these as columns without knowing them.
@@ -68,6 +69,7 @@ class ResolutionMetrics:
     freq_response: list[float] = field(default_factory=list)
     inference_s_per_sample: float = float("nan")
     rollout_rmse: list[float] = field(default_factory=list)
+    freq_truth_energy: list[float] = field(default_factory=list)
     rmse_per_trajectory: list[float] = field(default_factory=list)
     per_variable: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)
@@ -416,6 +418,7 @@ def records_to_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
             row = {**base, **dataclasses.asdict(m)}
             row.pop("freq_k")
             row.pop("freq_response")
+            row.pop("freq_truth_energy")
             row.pop("rollout_rmse")
             row.pop("rmse_per_trajectory")
             per_variable = row.pop("per_variable")

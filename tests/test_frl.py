@@ -10,12 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from frlbench import spectral
+from frlbench import metrics, spectral
 from frlbench.config import BackboneSpec, FRLConfig, InvalidValue, TaskSpec, TrainSettings
 from frlbench.frl import (
     EncodedModel,
     FRLObjective,
-    UnsupportedGrid,
     axis_features,
     build_levels,
     consistency_error,
@@ -26,6 +25,7 @@ from frlbench.frl import (
     spectral_error,
     wrap,
 )
+from frlbench.frl.spectral_loss import zonal_spectral_error
 from frlbench.registry import BACKBONES, FRL_VARIANTS, UnknownNameError
 from tests.conftest import make_task
 
@@ -335,12 +335,26 @@ def test_unknown_variant_suggests_the_closest():
         assert name in str(info.value)
 
 
-def test_latlon_multires_and_spectral_loss_are_refused_clearly():
+def test_latlon_frl_levels_are_area_weighted_and_every_variant_trains():
     task = latlon_task()
-    for name in ("full", "multires-only", "loss-only", "no-encoding"):
-        with pytest.raises(UnsupportedGrid, match="key 'grid' = 'latlon'"):
-            FRLObjective(FRL_VARIANTS.get(name), task, 16)
-    FRLObjective(FRL_VARIANTS.get("encoding-only"), task, 16)
+    x = torch.randn(2, 3, 16, 32, dtype=torch.float64)
+    shapes = level_shapes(FRL_VARIANTS.get("full"), task, 32)
+    assert shapes[:2] == ((16, 32), (8, 16))
+    levels = build_levels(x, shapes, "latlon")
+    for level in levels:  # area-weighted means are conserved on every level
+        w = metrics.latitude_weights(level.shape[-2]).reshape(-1, 1)
+        torch.testing.assert_close(
+            (level * w).mean(dim=(-2, -1)),
+            (x * metrics.latitude_weights(16).reshape(-1, 1)).mean(dim=(-2, -1)),
+        )
+    model = nn.Conv2d(3, 3, 3, padding=1).double()
+    for name in ("full", "multires-only", "loss-only", "no-encoding", "encoding-only"):
+        cfg = FRL_VARIANTS.get(name)
+        objective = FRLObjective(dataclasses.replace(cfg, encoding=False), task, 32)
+        loss, parts = objective(model, x, x)
+        assert torch.isfinite(loss) and parts["data"] >= 0
+    perfect = zonal_spectral_error(x, x)
+    assert float(perfect) == 0.0 and float(zonal_spectral_error(x + 0.1 * x.flip(-1), x)) > 0
 
 
 # --- every registered variant with every registered backbone --------------------------------

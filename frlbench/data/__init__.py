@@ -1,5 +1,6 @@
 """Task data: builders that generate paired multi-resolution datasets, and their cache."""
 
+import frlbench.data.era5
 import frlbench.data.fluid3d  # noqa: F401  (registers the "fluid3d" builder)
 from frlbench.data import synthetic  # noqa: F401  (registers the "advection" builder)
 from frlbench.data.base import PairedDataset, PairedSplit

@@ -56,6 +56,8 @@ class PairedDataset:
         mean: Per-channel mean used for normalization (from the training resolution only).
         std: Per-channel standard deviation used for normalization (training resolution only).
         metadata: Builder-specific facts about the data (viscosity, Reynolds number, spectra).
+        climatology: Test resolution -> climatological state ``(C, *grid)`` in physical units,
+            for ACC (weather tasks); empty otherwise.
     """
 
     task: str
@@ -65,6 +67,7 @@ class PairedDataset:
     mean: torch.Tensor
     std: torch.Tensor
     metadata: dict[str, Any] = field(default_factory=dict)
+    climatology: dict[int, torch.Tensor] = field(default_factory=dict)
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map a normalized ``(N, C, *grid)`` tensor back to physical units."""
@@ -76,6 +79,11 @@ class PairedDataset:
         :meth:`denormalize`)."""
         view = _channel_view(x)
         return (x - self.mean.reshape(view).to(x)) / self.std.reshape(view).to(x)
+
+
+class SolverNotApplicable(RuntimeError):
+    """A task's registered solver does not apply to the data at hand (e.g. real ERA5); the
+    message is the reason recorded on the ``not_applicable`` reference row."""
 
 
 class TaskBuilder(Protocol):

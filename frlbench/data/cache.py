@@ -76,6 +76,7 @@ def _to_payload(ds: PairedDataset) -> dict[str, Any]:
         "mean": ds.mean,
         "std": ds.std,
         "metadata": json.dumps(ds.metadata, default=float),
+        "climatology": {str(r): t for r, t in ds.climatology.items()},
         "splits": {
             name: {
                 "inputs": {str(r): t for r, t in s.inputs.items()},
@@ -104,6 +105,7 @@ def _from_payload(payload: dict[str, Any]) -> PairedDataset:
         mean=payload["mean"],
         std=payload["std"],
         metadata=json.loads(payload["metadata"]),
+        climatology={int(r): t for r, t in payload.get("climatology", {}).items()},
     )
 
 

@@ -6,9 +6,11 @@ truncation (:func:`frlbench.spectral.truncate`) on periodic grids. Every level i
 directly from level 0, so level ``j`` *is* ``truncate(batch, grid_j)``, the coarse truth the
 dataset itself would hold at that resolution (inputs and targets alike).
 
-Lat-lon grids would need the data's area-weighted coarsening; frlbench has no lat-lon task
-yet, so there is no shared operator to reuse, and multires on a lat-lon grid raises
-:class:`UnsupportedGrid` rather than inventing a second coarsening that might not match the data.
+On lat-lon grids level ``j`` is the conservative (area-weighted) average of level 0 to the
+model grid ``ρ0/2^j × ρ0/2^{j+1}`` (:func:`frlbench.data.latlon.model_grid_regridder`), the
+operator the era5 builder uses for its own coarse grids. Latitude cells of the model grids nest
+exactly under halving; longitude cells (centred on ``λ = 0``) do not, so a level is the average
+of the training grid, which can differ slightly from the dataset's average of the native grid.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 
 from frlbench import spectral
 from frlbench.config import FRLConfig, InvalidValue, TaskSpec
+from frlbench.data.latlon import model_grid_regridder
 
 
 class UnsupportedGrid(NotImplementedError):
@@ -72,27 +75,30 @@ def level_shapes(
 
     Raises:
         InvalidValue: More levels than the grid allows (see :func:`level_resolutions`).
-        UnsupportedGrid: Multires on a lat-lon grid.
     """
     if not cfg.multires:
         return (task.grid_shape(train_resolution),)
-    if task.grid != "periodic":
-        raise UnsupportedGrid(
-            f"task {task.name!r} (key 'grid' = {task.grid!r}): FRL step 'multires' (variant "
-            f"{cfg.name!r}) is implemented for periodic grids only; lat-lon levels need the "
-            "data's area-weighted coarsening, which frlbench does not define yet. Use a variant "
-            "with multires = false and spectral_loss = false, e.g. 'off' or 'encoding-only'."
-        )
     resolutions = level_resolutions(train_resolution, cfg.levels, cfg.min_resolution)
     return tuple(task.grid_shape(r) for r in resolutions)
 
 
-def build_levels(x: torch.Tensor, shapes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
-    """The batch ``x`` (``(B, C, *grid)``, at ``shapes[0]``) truncated to every level's grid.
+def coarsen(x: torch.Tensor, shape: Sequence[int], grid: str = "periodic") -> torch.Tensor:
+    """``x`` on a coarser grid by the data's own operator: spectral truncation on periodic
+    grids, conservative area-weighted averaging on lat-lon grids."""
+    if grid == "latlon":
+        src = tuple(x.shape[-2:])
+        return model_grid_regridder(src, tuple(shape))(x)
+    return spectral.truncate(x, shape)
 
-    Level 0 is ``x`` itself (no copy); level ``j`` is ``spectral.truncate(x, shapes[j])``.
+
+def build_levels(
+    x: torch.Tensor, shapes: Sequence[Sequence[int]], grid: str = "periodic"
+) -> list[torch.Tensor]:
+    """The batch ``x`` (``(B, C, *grid)``, at ``shapes[0]``) coarsened to every level's grid.
+
+    Level 0 is ``x`` itself (no copy); level ``j`` is ``coarsen(x, shapes[j], grid)``.
     """
-    grid = tuple(x.shape[x.dim() - len(shapes[0]) :])
-    if grid != tuple(shapes[0]):
-        raise ValueError(f"batch grid {grid} is not the training grid {tuple(shapes[0])}")
-    return [x, *(spectral.truncate(x, shape) for shape in shapes[1:])]
+    grid_shape = tuple(x.shape[x.dim() - len(shapes[0]) :])
+    if grid_shape != tuple(shapes[0]):
+        raise ValueError(f"batch grid {grid_shape} is not the training grid {tuple(shapes[0])}")
+    return [x, *(coarsen(x, shape, grid) for shape in shapes[1:])]

@@ -38,7 +38,7 @@ from torch import nn
 
 from frlbench import spectral
 from frlbench.config import FRLConfig, TaskSpec
-from frlbench.frl.multires import UnsupportedGrid, build_levels, level_shapes
+from frlbench.frl.multires import build_levels, coarsen, level_shapes
 
 # Fraction of a channel's mean shell energy added to every shell's denominator.
 SHELL_FLOOR = 1e-3
@@ -108,19 +108,50 @@ def spectral_error(
     return (error / (truth + floor)).mean()
 
 
+def zonal_spectral_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Lat-lon version of :func:`spectral_error`, per *zonal* wavenumber m.
+
+    The error and target power of every zonal wavenumber (an FFT along each latitude circle,
+    weighted by the latitude's area, summed over batch and latitudes) are compared per channel
+    and m: ``Σ |ê_m|² / (Σ |ŷ_m|² + floor)`` averaged over m and channels. A per-axis
+    (zonal) wavenumber, not the spherical-harmonic degree: an FFT across latitudes is not a
+    spectrum on the sphere.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    pred, target = _fft_ready(pred), _fft_ready(target)
+    nlat = pred.shape[-2]
+    lat = (torch.arange(nlat, device=pred.device, dtype=pred.dtype) + 0.5) * (torch.pi / nlat)
+    weight = torch.sin(lat).reshape(-1, 1)  # cos(latitude) of the cell centres
+
+    def power(x: torch.Tensor) -> torch.Tensor:
+        c = torch.fft.rfft(x, dim=-1, norm="forward")
+        return ((c.real**2 + c.imag**2) * weight).sum(dim=(0, 2))  # (C, m)
+
+    error = power(pred - target)
+    with torch.no_grad():
+        truth = power(target)
+        floor = SHELL_FLOOR * truth.mean(dim=1, keepdim=True) + torch.finfo(truth.dtype).tiny
+    return (error / (truth + floor)).mean()
+
+
 def consistency_error(
-    preds: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]]
+    preds: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]], grid: str = "periodic"
 ) -> torch.Tensor:
-    """Mean over adjacent levels of ``MSE(truncate(pred_j, grid_{j+1}), pred_{j+1})``.
+    """Mean over adjacent levels of ``MSE(coarsen(pred_j, grid_{j+1}), pred_{j+1})``.
+
+    Coarsening is spectral truncation on periodic grids (the shared modes, by Parseval) and
+    the area-weighted average on lat-lon grids (:func:`frlbench.frl.multires.coarsen`).
 
     Args:
         preds: Predictions per level, finest first, ``(B, C, *shapes[j])``.
         shapes: Grid shape per level.
+        grid: The task's grid kind.
     """
     if len(preds) < 2:
         raise ValueError("the consistency term needs at least two levels")
     terms = [
-        F.mse_loss(spectral.truncate(_fft_ready(fine), shape), _fft_ready(coarse))
+        F.mse_loss(coarsen(_fft_ready(fine), shape, grid), _fft_ready(coarse))
         for fine, coarse, shape in zip(preds[:-1], preds[1:], shapes[1:], strict=True)
     ]
     return torch.stack(terms).mean()
@@ -139,20 +170,12 @@ class FRLObjective:
 
     Raises:
         InvalidValue: More levels than the grid allows (key ``'levels'`` / ``'min_resolution'``).
-        UnsupportedGrid: Multires or the spectral loss on a lat-lon grid.
     """
 
     def __init__(self, cfg: FRLConfig, task: TaskSpec, train_resolution: int) -> None:
         self.cfg = cfg
         self.task = task
         self.train_resolution = train_resolution
-        if cfg.spectral_loss and task.grid != "periodic":
-            raise UnsupportedGrid(
-                f"task {task.name!r} (key 'grid' = {task.grid!r}): FRL step 'spectral_loss' "
-                f"(variant {cfg.name!r}) is implemented for periodic grids only (an FFT across "
-                "latitudes is not a spectrum). Use a variant with spectral_loss = false and "
-                "multires = false, e.g. 'off' or 'encoding-only'."
-            )
         self.shapes = level_shapes(cfg, task, train_resolution)
         self.lengths = task.lengths
 
@@ -178,20 +201,24 @@ class FRLObjective:
         if self.plain:
             loss = F.mse_loss(model(x), y)
             return loss, {"data": loss.item()}
-        xs = build_levels(x, self.shapes)
-        ys = build_levels(y, self.shapes)
+        xs = build_levels(x, self.shapes, self.task.grid)
+        ys = build_levels(y, self.shapes, self.task.grid)
         preds = [model(level) for level in xs]
         terms = {
             "data": torch.stack([F.mse_loss(p, t) for p, t in zip(preds, ys, strict=True)]).mean()
         }
         loss = terms["data"]
         if self.cfg.spectral_loss:
+            error = zonal_spectral_error if self.task.grid == "latlon" else spectral_error
             terms["spec"] = torch.stack(
-                [spectral_error(p, t, self.lengths) for p, t in zip(preds, ys, strict=True)]
+                [
+                    error(p, t) if self.task.grid == "latlon" else error(p, t, self.lengths)
+                    for p, t in zip(preds, ys, strict=True)
+                ]
             ).mean()
             loss = loss + self.cfg.lambda_spec * terms["spec"]
             if len(preds) > 1:
-                terms["cons"] = consistency_error(preds, self.shapes)
+                terms["cons"] = consistency_error(preds, self.shapes, self.task.grid)
                 loss = loss + self.cfg.lambda_cons * terms["cons"]
         values = torch.stack([t.detach() for t in terms.values()]).tolist()
         return loss, dict(zip(terms, values, strict=True))

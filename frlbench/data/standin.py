@@ -1,0 +1,250 @@
+"""The ERA5 stand-in's options and its generation: members of the shallow-water flow
+(:mod:`frlbench.data.swe`) spun up, simulated and written in the WeatherBench2 layout.
+
+Every member is one calendar year (``2000 + k``) of ``pairs_per_trajectory + 1`` states
+``lead_hours`` apart, after a shared coarse spin-up and a per-member branch spin-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+
+from frlbench.config import ConfigError, InvalidValue, TaskSpec
+from frlbench.data.latlon import area_weights, grid_name
+from frlbench.data.swe import GRAVITY, HOUR, SphereSWE, SWEParams, write_wb2
+
+if TYPE_CHECKING:
+    from frlbench.data.era5 import ERA5Options
+
+STANDIN_YEAR0 = 2000
+
+
+def _require(condition: bool, key: str, value: Any, valid: str) -> None:
+    if not condition:
+        raise InvalidValue(key, value, valid)
+
+
+@dataclass(frozen=True)
+class StandinOptions:
+    """The shallow-water stand-in (``[profiles.<name>.data.standin]``); see :class:`SWEParams`.
+
+    Attributes:
+        mean_depth: Mean depth H (m).
+        dt: Time step at the reference grid (s); ``lead_hours`` must be a whole number of steps.
+        drag_days: Linear drag time (days).
+        relax_days: Geopotential relaxation time (days).
+        hyperdiffusion_hours: ∇⁸ e-folding time at the largest degree (hours).
+        forcing_amplitude: RMS vorticity forcing (1/s per day).
+        forcing_degree: Central degree of the forcing band.
+        initial_condition: ``"random"`` or ``"galewsky"`` (needs a deep layer, H ≈ 10 km).
+        spinup_days: Shared spin-up on the coarse grid ``spinup_resolution`` (days).
+        branch_days: Spin-up of each member after its random perturbation, on the coarse grid
+            (days); members decorrelate during it.
+        spinup_resolution: Longitudes of the coarse spin-up grid.
+        spinup_dt: Time step of the coarse spin-up (s).
+        fine_spinup_hours: Spin-up at the reference grid before the first saved state (hours).
+        seed: Base seed (forcing pattern, member k's initial condition ``seed + k``).
+        precision: ``"float64"`` or ``"float32"`` solver arithmetic (stored as float32).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    mean_depth: float = 500.0
+    dt: float = 600.0
+    drag_days: float = 5.0
+    relax_days: float = 5.0
+    hyperdiffusion_hours: float = 3.0
+    forcing_amplitude: float = 3e-5
+    forcing_degree: int = 10
+    initial_condition: Literal["random", "galewsky"] = "random"
+    spinup_days: float = 8.0
+    branch_days: float = 3.0
+    spinup_resolution: int = 64
+    spinup_dt: float = 1200.0
+    fine_spinup_hours: float = 6.0
+    seed: int = 0
+    precision: Literal["float64", "float32"] = "float64"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def __post_init__(self) -> None:
+        for key in ("mean_depth", "dt", "drag_days", "relax_days", "hyperdiffusion_hours"):
+            _require(getattr(self, key) > 0, key, getattr(self, key), "> 0")
+        _require(self.spinup_dt > 0, "spinup_dt", self.spinup_dt, "> 0")
+        _require(self.forcing_amplitude >= 0, "forcing_amplitude", self.forcing_amplitude, ">= 0")
+        _require(self.forcing_degree >= 2, "forcing_degree", self.forcing_degree, ">= 2")
+        _require(self.spinup_days >= 0, "spinup_days", self.spinup_days, ">= 0")
+        _require(self.branch_days >= 0, "branch_days", self.branch_days, ">= 0")
+        _require(self.fine_spinup_hours >= 0, "fine_spinup_hours", self.fine_spinup_hours, ">= 0")
+        _require(
+            self.spinup_resolution >= 16 and self.spinup_resolution % 2 == 0,
+            "spinup_resolution",
+            self.spinup_resolution,
+            "an even number of longitudes >= 16",
+        )
+
+    def params(self, coarse: bool = False) -> SWEParams:
+        """Solver parameters (the coarse spin-up's time step when ``coarse``)."""
+        return SWEParams(
+            mean_depth=self.mean_depth,
+            dt=self.spinup_dt if coarse else self.dt,
+            drag_days=self.drag_days,
+            relax_days=self.relax_days,
+            hyperdiffusion_hours=self.hyperdiffusion_hours,
+            forcing_amplitude=self.forcing_amplitude,
+            forcing_degree=self.forcing_degree,
+            seed=self.seed,
+        )
+
+    def steps(self, hours: float) -> int:
+        """Reference-grid steps in ``hours``."""
+        return round(hours * HOUR / self.dt)
+
+
+def standin_periods(sizes: Any) -> dict[str, tuple[str, str]]:
+    """Calendar years of the stand-in's members: train, then val, then test."""
+    out, year = {}, STANDIN_YEAR0
+    for split, count in (("train", sizes.n_train), ("val", sizes.n_val), ("test", sizes.n_test)):
+        out[split] = (f"{year}-01-01", f"{year + count - 1}-12-31")
+        year += count
+    return out
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def standin_path(task: TaskSpec, profile: str, opts: ERA5Options) -> Path:
+    """Where the stand-in of ``task``/``profile`` is written (the dataset cache directory)."""
+    from frlbench.data.cache import default_cache_dir
+
+    sizes = task.profile(profile)
+    content = {
+        "standin": dataclasses.asdict(opts.standin),
+        "reference_resolution": sizes.reference_resolution,
+        "members": [sizes.n_train, sizes.n_val, sizes.n_test],
+        "lead_hours": opts.lead_hours,
+        "pairs": opts.pairs_per_trajectory,
+        "version": 1,
+    }
+    key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    return default_cache_dir() / f"era5-standin-{key}.nc"
+
+
+def simulate_standin(
+    task: TaskSpec, profile: str, opts: ERA5Options, bar: Any = None
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
+    """Run the stand-in: every member spun up, then its saved states.
+
+    Returns:
+        ``(fields, latitudes, times, facts)``: variable -> ``(time, lat, lon)`` float32 arrays
+        (north first, as solved), solver latitudes, ``datetime64`` times (member k in year
+        ``2000 + k``) and facts for the metadata (energy drift, solver grid).
+    """
+    sizes = task.profile(profile)
+    so = opts.standin
+    members = sizes.n_train + sizes.n_val + sizes.n_test
+    dtype = torch.float64 if so.precision == "float64" else torch.float32
+    device = _device(so.device)
+    fine = SphereSWE(sizes.reference_resolution, so.params(), dtype=dtype, device=device)
+    coarse = SphereSWE(so.spinup_resolution, so.params(coarse=True), dtype=dtype, device=device)
+    # One shared spin-up, then every member branches off with its own small random
+    # vorticity perturbation and decorrelates during ``branch_days`` (cheaper than spinning
+    # up every member from rest).
+    if so.initial_condition == "galewsky":
+        state = coarse.galewsky_initial_condition()
+    else:
+        state = coarse.random_initial_condition(so.seed)
+    coarse_steps = math.ceil(so.spinup_days * 86400 / so.spinup_dt)
+    branch_steps = math.ceil(so.branch_days * 86400 / so.spinup_dt)
+    lead_steps = so.steps(opts.lead_hours)
+    fine_steps = so.steps(so.fine_spinup_hours)
+    saved_states = opts.pairs_per_trajectory + 1
+    total = coarse_steps + branch_steps + fine_steps + lead_steps * (saved_states - 1)
+    job = bar.add_task(f"era5/{profile} stand-in", total=total) if bar is not None else None
+
+    def blown_up(exc: FloatingPointError, key: str, value: float) -> ConfigError:
+        return ConfigError(
+            f"{task.source or task.name}: key 'profiles.{profile}.data.standin.{key}': got "
+            f"{value:g}; the stand-in became non-finite ({exc}); valid: a smaller time step "
+            "(gravity waves of speed √(g·mean_depth) and the winds limit it) or weaker forcing"
+        )
+
+    def tick(_: int) -> None:
+        if bar is not None:
+            bar.advance(job)
+
+    try:
+        if coarse_steps:
+            state = coarse.run(state, coarse_steps, coarse_steps, on_step=tick)[-1]
+        noise = torch.stack(
+            [coarse.random_initial_condition(so.seed + 1 + k, wind=1.0) for k in range(members)]
+        )
+        noise[:, 0] = 0  # perturb the members' vorticity only
+        state = state + noise
+        if branch_steps:
+            state = coarse.run(state, branch_steps, branch_steps, on_step=tick)[-1]
+    except FloatingPointError as exc:
+        raise blown_up(exc, "spinup_dt", so.spinup_dt) from None
+    try:
+        state = fine.resize(state)
+        if fine_steps:
+            state = fine.run(state, fine_steps, fine_steps, on_step=tick)[-1]
+        frames = [state]
+        if saved_states > 1:
+            frames += fine.run(state, lead_steps * (saved_states - 1), lead_steps, on_step=tick)
+    except FloatingPointError as exc:
+        raise blown_up(exc, "dt", so.dt) from None
+    grids = [fine.to_grid(f) for f in frames]  # each: variable -> (members, lat, lon)
+    fields = {
+        name: torch.stack([g[name] for g in grids], dim=1).flatten(0, 1).cpu().float().numpy()
+        for name in grids[0]
+    }
+    if fields["geopotential"].min() <= 0:
+        raise ConfigError(
+            f"{task.source or task.name}: key 'profiles.{profile}.data.standin.mean_depth': the "
+            f"layer depth became negative (min geopotential {fields['geopotential'].min():.4g}); "
+            "valid: a deeper layer or weaker forcing"
+        )
+    times = np.array(
+        [
+            np.datetime64(f"{STANDIN_YEAR0 + k}-01-01T00")
+            + np.timedelta64(j * opts.lead_hours, "h")
+            for k in range(members)
+            for j in range(saved_states)
+        ]
+    ).astype("datetime64[ns]")
+    weights = area_weights(fine.latitudes[::-1].copy())[::-1].reshape(-1, 1)
+    u, v = fields["u_component_of_wind"], fields["v_component_of_wind"]
+    energy = (0.5 * (u.astype(np.float64) ** 2 + v**2) * weights).mean(axis=(-2, -1))
+    energy = energy.reshape(members, saved_states).mean(axis=0)
+    facts = {
+        "solver_grid": grid_name(fine.nlon, fine.nlat),
+        "solver_max_degree": fine.lmax,
+        "kinetic_energy_per_saved_state": energy.tolist(),
+        "kinetic_energy_drift": float(energy[-1] / energy[0] - 1),
+        "rms_wind": float(math.sqrt(2 * energy.mean())),
+        "mean_geopotential_height_m": float(fields["geopotential"].mean() / GRAVITY),
+    }
+    return fields, fine.latitudes, times, facts
+
+
+def write_standin(task: TaskSpec, profile: str, opts: ERA5Options, bar: Any = None) -> dict:
+    """Simulate the stand-in and write it in the WB2 layout; return its facts."""
+    fields, latitudes, times, facts = simulate_standin(task, profile, opts, bar)
+    path = standin_path(task, profile, opts)
+    attrs = {
+        "source": "frlbench shallow-water stand-in for ERA5",
+        **{k: json.dumps(v) for k, v in facts.items()},
+    }
+    write_wb2(path, fields, latitudes, times, attrs)
+    return facts
