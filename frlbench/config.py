@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import tomllib
 import types
 import typing
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from frlbench.registry import BACKBONES
-from frlbench.validate import SAFE_NAME_RULE, is_safe_name
 
 C = TypeVar("C")
 
@@ -34,6 +34,18 @@ FRL_VERSION = "1"
 #: Keys of a task profile that only say how a run is *evaluated*; they are not part of the run's
 #: identity, so changing them re-evaluates stored weights instead of retraining.
 EVALUATION_KEYS = ("test_resolutions", "n_test", "rollout_steps")
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+SAFE_NAME_RULE = (
+    "letters, digits, '_', '-' and '.', starting with a letter or digit, no '..', "
+    "at most 128 characters"
+)
+
+
+def is_safe_name(name: object) -> bool:
+    """Whether ``name`` can be used as one path component (no separators, no ``..``)."""
+    return isinstance(name, str) and SAFE_NAME.fullmatch(name) is not None and ".." not in name
 
 
 class ConfigError(ValueError):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from frlbench.config import SAFE_NAME_RULE, is_safe_name
 from frlbench.errors import UserError
 
 if TYPE_CHECKING:
@@ -24,19 +25,9 @@ if TYPE_CHECKING:
     from frlbench.config import TaskSpec
 
 #: Names of tasks and baselines and run ids: they become directory and file names.
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-SAFE_NAME_RULE = (
-    "letters, digits, '_', '-' and '.', starting with a letter or digit, no '..', "
-    "at most 128 characters"
-)
 DEVICES = "auto, cpu, cuda, cuda:<index>, mps"
 #: Share of the machine's memory one test grid may take before --resolutions is refused.
 MEMORY_SHARE = 0.5
-
-
-def is_safe_name(name: object) -> bool:
-    """Whether ``name`` can be used as one path component (no separators, no ``..``)."""
-    return isinstance(name, str) and SAFE_NAME.fullmatch(name) is not None and ".." not in name
 
 
 def check_run_id(run_id: str, option: str = "--run-id") -> str:

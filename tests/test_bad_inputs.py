@@ -66,8 +66,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "tasks" / "adv.toml").write_text(textwrap.dedent(TASK))
     shutil.copy(PROBES, root / "baselines" / "probe_backbones.py")
     (root / "baselines" / "probe_conv.toml").write_text(BASELINE.format(backbone="probe_conv"))
-    args = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
-            "--seeds", "0", "--out", str(root / "results"), "--no-progress", "--no-report",
+    args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
+            "--frl", "off", "--seeds", "0", "--out", str(root / "results"), "--no-progress",
+            "--no-report",
             "--no-references"]  # fmt: skip
     result = invoke(root, args)
     assert result.exit_code == 0, result.output
@@ -249,7 +250,9 @@ def locked_by_live_process(ctx: Ctx) -> None:
     from frlbench.runner import expand_grid
 
     Catalog(ctx.proj / "tasks", ctx.proj / "baselines").load()
-    (spec,) = expand_grid(profile="smoke", baselines=["probe_conv"], frl=["off"], seeds=[7])
+    (spec,) = expand_grid(
+        profile="smoke", tasks=["adv"], baselines=["probe_conv"], frl=["off"], seeds=[7]
+    )
     run_dir = ctx.out / "runs" / spec.run_id
     run_dir.mkdir(parents=True)
     (run_dir / ".lock").write_text(f"1 {socket.gethostname()}\n")  # pid 1 is always alive
@@ -279,11 +282,12 @@ def spec_back(ctx: Ctx) -> None:
 
 
 def change_task(ctx: Ctx) -> None:
+    """Change what trained the weights (the training split), so the run id changes."""
     path = ctx.proj / "tasks" / "adv.toml"
-    path.write_text(path.read_text().replace("n_test = 2", "n_test = 3"))
+    path.write_text(path.read_text().replace("n_train = 4", "n_train = 5"))
 
 
-RUN = ["run", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
+RUN = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke", "--frl", "off",
        "--no-progress", "--no-report", "--no-references"]  # fmt: skip
 EVAL = ["eval", "--no-report"]
 OUT = "{out}"
@@ -304,7 +308,7 @@ CASES = [
          setup=write("tasks/evil.toml", 'name = "../../x"\n' + TASK)),
     Case("task-name-absolute", ["list", "tasks"], ["abs.toml", "'name'", "/tmp/x"],
          setup=write("tasks/abs.toml", 'name = "/tmp/x"\n' + TASK)),
-    Case("task-name-duplicate", ["list", "tasks"], ["adv2.toml", "'adv'", "already defined"],
+    Case("task-name-duplicate", ["list", "tasks"], ["adv2.toml", "'adv'", "defined twice"],
          setup=write("tasks/adv2.toml", 'name = "adv"\n' + TASK)),
     Case("task-wrong-type", ["list", "tasks"], ["t.toml", "'ndim'", "expected an integer"],
          setup=write("tasks/t.toml", TASK.replace("ndim = 2", 'ndim = "two"'))),
@@ -316,8 +320,9 @@ CASES = [
          setup=write("tasks/t.toml", TASK.replace("[16, 32]", "[32, 16]"))),
     Case("baseline-name-escapes", ["list", "baselines"], ["e.toml", "'name'", "../evil"],
          setup=write("baselines/e.toml", 'name = "../evil"\nbackbone = "probe_conv"\n')),
-    Case("baseline-name-duplicate", ["list", "baselines"], ["b.toml", "already defined"],
-         setup=write("baselines/b.toml", 'name = "probe_conv"\nbackbone = "probe_conv"\n')),
+    Case("baseline-name-duplicate", ["list", "baselines"], ["b.toml", "defined twice"],
+         setup=write("baselines/b.toml", 'name = "probe_conv"\nbackbone = "probe_conv"\n'
+                     '[defaults]\nsize = "tiny"\n')),
     Case("baseline-unknown-backbone", ["list", "baselines"], ["b.toml", "'backbone'", "probe_conv"],
          setup=write("baselines/b.toml", 'backbone = "probe_cnv"\n')),
     Case("baseline-bad-lr", ["list", "baselines"], ["b.toml", "lr", "> 0"],

@@ -16,6 +16,7 @@ import pytest
 from frlbench.records import ResolutionMetrics, RunRecord, write_record
 from frlbench.report import render_report
 from frlbench.report.aggregate import build_leaderboard, equivalent_resolution
+from frlbench.report.document import markdown_escape
 from frlbench.report.formatting import fmt_interval, fmt_num, fmt_slope
 from frlbench.stats import (
     ANCHORED,
@@ -243,7 +244,7 @@ def test_numbers_match_hand_computation(rendered):
         assert row["label"] == label
         if label != NO_SKILL:
             assert label == anchoring_label(slopes)
-        assert fmt_slope(slopes.mean, slopes.low, slopes.high) in md
+        assert markdown_escape(fmt_slope(slopes.mean, slopes.low, slopes.high)) in md
         assert row["seen_rmse"] == pytest.approx(np.mean([v * math.sqrt(0.5) for v in finest]))
         # The same numbers, formatted, are in the Markdown.
         assert fmt_num(float(np.mean(finest))) in md
