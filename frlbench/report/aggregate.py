@@ -31,7 +31,15 @@ from frlbench.stats import anchoring_label, anchoring_slope, mean_interval
 
 SECTION_KEYS = ["task", "profile"]
 CONFIG_KEYS = [*SECTION_KEYS, "kind", "baseline", "frl"]
-FRL_ORDER = ("off", "full", "encoding-only", "multires-only", "loss-only", "no-encoding")
+FRL_ORDER = (
+    "off",
+    "full",
+    "full-sched",
+    "encoding-only",
+    "multires-only",
+    "loss-only",
+    "no-encoding",
+)
 REFERENCE_ORDER = ("persistence", "solver")
 SOLVER = "solver"
 NOT_APPLICABLE_PREFIX = "n/a"

@@ -24,6 +24,7 @@ from frlbench.report.document import Image
 VARIANT_COLORS = {
     "off": "#4c72b0",
     "full": "#dd8452",
+    "full-sched": "#c44e52",
     "encoding-only": "#55a868",
     "multires-only": "#8172b3",
     "loss-only": "#937860",
