@@ -171,7 +171,7 @@ def doc_section(rows: dict[str, dict[str, dict[str, float]]], repeats: int) -> s
         f"--skip-memory --doc docs/model_zoo.md`, torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s), on {datetime.date.today().isoformat()}, "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores). A shared machine "
-        "makes these noisy by several %.",
+        "makes these noisy: on a loaded one, repeated runs gave ratios up to 0.25 apart.",
         "",
         f"| backbone | {variants[0]} ms/step | {head} |",
         "|---|---:|" + "---:|" * (len(variants) - 1),
