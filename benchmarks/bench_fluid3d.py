@@ -1,7 +1,7 @@
 """Cost of the fluid3d solver step against its FFT work, and of dataset generation (asv).
 
-asv runs :class:`SolverStep` and :class:`DatasetGeneration` (``time_*`` / ``peakmem_*`` /
-``track_*``, fixed seeds, warm-up in ``setup``)::
+asv runs :class:`SolverStep`, :class:`DatasetGeneration` and :class:`DatasetLoading`
+(``time_*`` / ``peakmem_*`` / ``track_*``, fixed seeds, warm-up in ``setup``)::
 
     asv run --python=same --quick --bench bench_fluid3d
 
@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
 
 import torch
 
 from frlbench.catalog import builtin_task_file
 from frlbench.config import load_task
+from frlbench.data import load_dataset
 from frlbench.data.fluid3d import build_fluid3d
 from frlbench.data.ns3d import DTYPES, Forcing, NS3DSolver
 from frlbench.data.turbulence import random_velocity
@@ -105,6 +109,34 @@ class DatasetGeneration:
 
     def time_build_quick(self) -> None:
         build_fluid3d(self.task, "quick", progress=False)
+
+
+class DatasetLoading:
+    """Loading a cached dataset (what every run does before training).
+
+    The smoke profile's only: caching the quick one first would cost another ~1.5 min build
+    in every ``asv run`` (:class:`DatasetGeneration` already times that build).
+    """
+
+    params: ClassVar = ["smoke"]
+    param_names: ClassVar = ["profile"]
+    timeout = 1200
+
+    def setup_cache(self) -> str:
+        cache = tempfile.mkdtemp(prefix="frlbench-asv-")
+        task = load_task(builtin_task_file("fluid3d"))
+        for profile in self.params:
+            load_dataset(task, profile, cache_dir=Path(cache), progress=False)
+        return cache
+
+    def setup(self, cache: str, profile: str) -> None:
+        self.task = load_task(builtin_task_file("fluid3d"))
+
+    def time_load(self, cache: str, profile: str) -> None:
+        load_dataset(self.task, profile, cache_dir=Path(cache), progress=False)
+
+    def peakmem_load(self, cache: str, profile: str) -> None:
+        load_dataset(self.task, profile, cache_dir=Path(cache), progress=False)
 
 
 def _timed(fn: Callable[[], None]) -> float:

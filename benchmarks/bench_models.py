@@ -4,6 +4,10 @@
   3 channels, batch 8) for the tiny and small sizes.
 * :class:`Inference`: one forward pass at 4x the training resolution (64³, batch 1) for the
   small size: the zero-shot super-resolution setting, which must fit in 4 GB on CPU.
+* :class:`ForwardBackward`: forward + backward of a mean-square loss (no optimizer step) for
+  ``tiny`` and ``small`` at the training resolution (16³, batch 8) and for ``tiny`` at 4x
+  (64³, batch 1); ``small`` at 64³ takes 3-13 s per pass on CPU (docs/model_zoo.md) and is
+  skipped to keep ``asv run --quick`` within minutes.
 
 Backbones are parametrized over the whole registry, so a new one is benchmarked the day it
 is added. The full table of every size, with memory measured per subprocess, is produced by
@@ -87,3 +91,30 @@ class Inference:
 
     def peakmem_forward(self, backbone: str, size: str) -> None:
         self.forward()
+
+
+class ForwardBackward:
+    """Forward + backward of the MSE loss at the training resolution and at 4x."""
+
+    params: ClassVar = (BACKBONES.list(), ["tiny", "small"], [TRAIN_RESOLUTION, TEST_RESOLUTION])
+    param_names: ClassVar = ["backbone", "size", "resolution"]
+    timeout = 300
+
+    def setup(self, backbone: str, size: str, resolution: int) -> None:
+        if size != "tiny" and resolution != TRAIN_RESOLUTION:
+            raise NotImplementedError("only tiny at 4x the training resolution (CPU time)")
+        torch.manual_seed(SEED)
+        self.model = create_backbone(backbone, zoo_task(), CHANNELS, CHANNELS, size=size)
+        batch = BATCH if resolution == TRAIN_RESOLUTION else 1
+        self.x, self.y = _batch(batch, resolution)
+        self.forward_backward()  # warm-up
+
+    def forward_backward(self) -> None:
+        self.model.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(self.model(self.x), self.y).backward()
+
+    def time_forward_backward(self, backbone: str, size: str, resolution: int) -> None:
+        self.forward_backward()
+
+    def peakmem_forward_backward(self, backbone: str, size: str, resolution: int) -> None:
+        self.forward_backward()

@@ -400,6 +400,10 @@ class FRLConfig:
             ``"physical"`` (fractions of the training grid's Nyquist, fixed in physical units).
         lambda_spec: Weight of the Fourier-domain error term.
         lambda_cons: Weight of the cross-level consistency term.
+        coarse_every: Visit the coarser multires levels on every ``N``-th training step only
+            (the first, the ``N+1``-th, ...), with their loss terms weighted ``N`` times, so
+            the objective averaged over ``N`` steps is the every-step one. ``1`` (default):
+            every step. Cuts the extra coarse-level passes to ``1/N`` of the steps.
     """
 
     name: str = "off"
@@ -412,6 +416,7 @@ class FRLConfig:
     encoding_convention: Literal["nyquist", "physical"] = "nyquist"
     lambda_spec: float = 0.1
     lambda_cons: float = 0.1
+    coarse_every: int = 1
 
     def __post_init__(self) -> None:
         _check(self.levels >= 0, "levels", self.levels, ">= 0")
@@ -424,6 +429,7 @@ class FRLConfig:
         )
         _check(self.lambda_spec >= 0, "lambda_spec", self.lambda_spec, ">= 0")
         _check(self.lambda_cons >= 0, "lambda_cons", self.lambda_cons, ">= 0")
+        _check(self.coarse_every >= 1, "coarse_every", self.coarse_every, ">= 1")
 
     @property
     def enabled(self) -> bool:
@@ -480,10 +486,15 @@ class RunSpec:
         for key in ("source", "description", "defaults", "profiles"):
             baseline.pop(key)
         baseline["settings"] = dataclasses.asdict(self.baseline.settings(self.profile))
+        frl = dataclasses.asdict(self.frl)
+        # Added after results were stored: at its default (every step, the earlier behaviour)
+        # it is left out so that the ids of existing runs do not change.
+        if frl["coarse_every"] == 1:
+            del frl["coarse_every"]
         return {
             "task": task_identity(self.task, self.profile),
             "baseline": baseline,
-            "frl": dataclasses.asdict(self.frl),
+            "frl": frl,
             "seed": self.seed,
             "profile": self.profile,
             "versions": {"backbone": backbone_version(self.baseline.backbone), "frl": FRL_VERSION},

@@ -29,7 +29,15 @@ from frlbench.frl.spectral_loss import zonal_spectral_error
 from frlbench.registry import BACKBONES, FRL_VARIANTS, UnknownNameError
 from tests.conftest import make_task
 
-VARIANT_NAMES = ("off", "full", "encoding-only", "multires-only", "loss-only", "no-encoding")
+VARIANT_NAMES = (
+    "off",
+    "full",
+    "full-sched",
+    "encoding-only",
+    "multires-only",
+    "loss-only",
+    "no-encoding",
+)
 FULL = FRLConfig(name="t", multires=True, encoding=True, spectral_loss=True, levels=2)
 
 
@@ -295,6 +303,46 @@ def test_multires_data_term_averages_levels_equally():
     torch.testing.assert_close(loss, torch.stack(per_level).mean())
 
 
+def test_coarse_schedule_visits_coarse_levels_every_nth_step_with_the_mean_objective():
+    task = make_task(ndim=2, channels=2, train=16)
+    every = 3
+    full = FRLConfig(name="f", multires=True, spectral_loss=True, levels=1)
+    sched = dataclasses.replace(full, name="s", coarse_every=every)
+    x, y = torch.randn(4, 2, 16, 16), torch.randn(4, 2, 16, 16)
+    model = CountingModel(2)
+    objective = FRLObjective(sched, task, 16)
+    losses, calls = [], []
+    for _ in range(2 * every):
+        before = model.calls
+        losses.append(objective(model, x, y)[0])
+        calls.append(model.calls - before)
+    assert calls == [2, 1, 1] * 2  # coarse level on steps 0 and N only
+    # Averaged over N steps the scheduled objective is the every-step one.
+    reference, _ = FRLObjective(full, task, 16)(model, x, y)
+    torch.testing.assert_close(torch.stack(losses[:every]).mean(), reference)
+    torch.testing.assert_close(losses[0], losses[every])
+    # A fine-only step is the fine level's share of the every-step terms.
+    fine = F.mse_loss(model(x), y) + full.lambda_spec * spectral_error(model(x), y, task.lengths)
+    torch.testing.assert_close(losses[1], fine / 2)
+
+
+def test_full_sched_is_full_with_a_coarse_schedule():
+    full, sched = FRL_VARIANTS.get("full"), FRL_VARIANTS.get("full-sched")
+    assert sched.coarse_every > 1 and full.coarse_every == 1
+    assert dataclasses.replace(sched, name="full", coarse_every=1) == full
+
+
+def test_default_coarse_every_leaves_run_ids_unchanged(task2d):
+    from frlbench.config import RunSpec
+
+    spec = BackboneSpec(name="b", backbone="cnn", defaults=TrainSettings(size="tiny"))
+    run = RunSpec(task2d, spec, FRL_VARIANTS.get("full"), 0, "smoke")
+    assert "coarse_every" not in run.fingerprint()["frl"]
+    sched = dataclasses.replace(run, frl=dataclasses.replace(run.frl, coarse_every=2))
+    assert sched.fingerprint()["frl"]["coarse_every"] == 2
+    assert sched.run_id.split("-")[-1] != run.run_id.split("-")[-1]
+
+
 def test_objective_rejects_a_batch_off_the_training_grid():
     task = make_task(ndim=2, train=16)
     objective = FRLObjective(FRLConfig(name="m", multires=True, levels=1), task, 16)
@@ -307,7 +355,12 @@ def test_objective_rejects_a_batch_off_the_training_grid():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("lambda_spec", -0.1), ("lambda_cons", -1.0), ("encoding_frequencies", 0)],
+    [
+        ("lambda_spec", -0.1),
+        ("lambda_cons", -1.0),
+        ("encoding_frequencies", 0),
+        ("coarse_every", 0),
+    ],
 )
 def test_bad_hyperparameters_name_the_key_and_valid_range(key, value):
     with pytest.raises(InvalidValue, match=f"key '{key}'.*valid: >= ") as info:

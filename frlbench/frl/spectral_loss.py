@@ -25,6 +25,12 @@
 
 With every step off, :class:`FRLObjective` is exactly ``mse_loss(model(x), y)``: one forward
 pass and nothing else.
+
+Coarse-level schedule (``cfg.coarse_every = N > 1``): the levels ``j >= 1`` are built, run and
+scored only on calls ``0, N, 2N, ...`` of one objective (one per training run). Each level's
+terms keep their weight ``1 / (J + 1)`` in the level means, the coarse ones (and ``L_cons``)
+multiplied by ``N`` on the steps that visit them and absent otherwise, so the objective
+averaged over ``N`` consecutive steps equals the every-step one, at ``1/N`` of the coarse passes.
 """
 
 from __future__ import annotations
@@ -178,6 +184,7 @@ class FRLObjective:
         self.train_resolution = train_resolution
         self.shapes = level_shapes(cfg, task, train_resolution)
         self.lengths = task.lengths
+        self.calls = 0  # batches seen; sets which steps visit the coarse levels
 
     @property
     def plain(self) -> bool:
@@ -201,24 +208,45 @@ class FRLObjective:
         if self.plain:
             loss = F.mse_loss(model(x), y)
             return loss, {"data": loss.item()}
-        xs = build_levels(x, self.shapes, self.task.grid)
-        ys = build_levels(y, self.shapes, self.task.grid)
+        every = self.cfg.coarse_every
+        visit = self.calls % every == 0
+        self.calls += 1
+        shapes = self.shapes if visit else self.shapes[:1]
+        xs = build_levels(x, shapes, self.task.grid)
+        ys = build_levels(y, shapes, self.task.grid)
         preds = [model(level) for level in xs]
+        # Weight of each computed level in the level means (None: plain mean, every step).
+        weights = None if every == 1 else [1.0] + [float(every)] * (len(shapes) - 1)
         terms = {
-            "data": torch.stack([F.mse_loss(p, t) for p, t in zip(preds, ys, strict=True)]).mean()
+            "data": _level_mean(
+                [F.mse_loss(p, t) for p, t in zip(preds, ys, strict=True)],
+                weights,
+                len(self.shapes),
+            )
         }
         loss = terms["data"]
         if self.cfg.spectral_loss:
-            error = zonal_spectral_error if self.task.grid == "latlon" else spectral_error
-            terms["spec"] = torch.stack(
-                [
-                    error(p, t) if self.task.grid == "latlon" else error(p, t, self.lengths)
-                    for p, t in zip(preds, ys, strict=True)
+            if self.task.grid == "latlon":
+                errors = [zonal_spectral_error(p, t) for p, t in zip(preds, ys, strict=True)]
+            else:
+                errors = [
+                    spectral_error(p, t, self.lengths) for p, t in zip(preds, ys, strict=True)
                 ]
-            ).mean()
+            terms["spec"] = _level_mean(errors, weights, len(self.shapes))
             loss = loss + self.cfg.lambda_spec * terms["spec"]
             if len(preds) > 1:
-                terms["cons"] = consistency_error(preds, self.shapes, self.task.grid)
+                terms["cons"] = consistency_error(preds, shapes, self.task.grid) * (
+                    1 if every == 1 else every
+                )
                 loss = loss + self.cfg.lambda_cons * terms["cons"]
         values = torch.stack([t.detach() for t in terms.values()]).tolist()
         return loss, dict(zip(terms, values, strict=True))
+
+
+def _level_mean(
+    values: list[torch.Tensor], weights: list[float] | None, n_levels: int
+) -> torch.Tensor:
+    """``mean(values)`` when ``weights`` is None, else ``Σ w_j · value_j / n_levels``."""
+    if weights is None:
+        return torch.stack(values).mean()
+    return sum(w * v for w, v in zip(weights, values, strict=True)) / n_levels

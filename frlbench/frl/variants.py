@@ -7,6 +7,10 @@ Every variant that builds multi-resolution levels uses ``levels = 1`` (œÅ0 and œ
 keeps the extra forward/backward work at about ``2^-d`` of a step (1/8 in 3-D); see
 ``benchmarks/bench_frl.py`` for the measured overhead. Deeper ladders are ablations to
 register under their own names, not a silent change of these.
+
+``full-sched`` is ``full`` with the coarse level visited on every ``COARSE_EVERY``-th step only,
+weighted so the objective averaged over those steps is ``full``'s (``FRLConfig.coarse_every``):
+a cheaper scheme whose accuracy against ``full`` is for the ablation table to show.
 """
 
 from __future__ import annotations
@@ -18,10 +22,20 @@ LADDER = {"levels": 1, "min_resolution": 4}
 #: The two variants every profile runs: the backbone alone, and the backbone with all of FRL.
 OFF = "off"
 FULL = "full"
+#: ``full-sched`` visits the coarse level every COARSE_EVERY-th step (cheaper; an option).
+COARSE_EVERY = 4
 
 VARIANTS = (
     FRLConfig(name=OFF),
     FRLConfig(name=FULL, multires=True, encoding=True, spectral_loss=True, **LADDER),
+    FRLConfig(
+        name="full-sched",
+        multires=True,
+        encoding=True,
+        spectral_loss=True,
+        coarse_every=COARSE_EVERY,
+        **LADDER,
+    ),
     FRLConfig(name="encoding-only", encoding=True),
     FRLConfig(name="multires-only", multires=True, **LADDER),
     FRLConfig(name="loss-only", spectral_loss=True),

@@ -34,6 +34,8 @@ from frlbench.models.common import backbone_sizes, count_parameters, create_back
 from frlbench.registry import BACKBONES
 
 DEFAULT_PATH = Path("docs/model_zoo.md")
+# Everything from this marker on is written by benchmarks/bench_frl.py and kept on rewrites.
+KEPT_SECTION_MARK = "<!-- frl-overhead:"
 
 
 def zoo_task(ndim: int = 3, channels: int = 3, train_resolution: int = 16) -> TaskSpec:
@@ -385,7 +387,9 @@ def write_model_zoo(
         lines.append("")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    # Keep the sections other tools generate into this file (benchmarks/bench_frl.py --doc).
+    kept = path.read_text().partition(KEPT_SECTION_MARK) if path.exists() else ("", "", "")
+    path.write_text("\n".join(lines) + (kept[1] + kept[2] if kept[1] else ""))
     return [m for rows in tables for m in rows]
 
 

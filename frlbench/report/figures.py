@@ -23,7 +23,7 @@ from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.document import Image
 from frlbench.stats import NO_SKILL
 
-PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#c44e52")
 VARIANT_COLORS = dict(zip(VARIANT_NAMES, PALETTE, strict=False))
 REFERENCE_STYLE = {
     "persistence": {"color": "#7f7f7f", "linestyle": "--"},

@@ -1,0 +1,28 @@
+"""benchmarks/gpu_check.py runs end to end on the CPU (its --dry-run), so the GPU run is one try."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import gpu_check
+
+
+@pytest.mark.slow
+def test_dry_run_writes_times_memory_and_ratios(tmp_path):
+    out = tmp_path / "gpu.json"
+    gpu_check.main(["--out", str(out), "--dry-run", "--backbones", "cnn"])
+    result = json.loads(out.read_text())
+    assert result["dry_run"] and result["data"]["reference_resolution"] == 32
+    assert {row["variant"] for row in result["train"]} == {"off", "full", "full-sched"}
+    assert all(row["mean_step_s"] > 0 for row in result["train"])
+    assert set(result["frl_ratios"]) == {"cnn/full", "cnn/full-sched"}
+
+
+@pytest.mark.slow
+def test_budget_skips_the_remaining_parts(tmp_path):
+    out = tmp_path / "gpu.json"
+    gpu_check.main(["--out", str(out), "--dry-run", "--budget-s", "0", "--backbones", "cnn"])
+    result = json.loads(out.read_text())
+    assert result["train"] == [] and len(result["skipped"]) == 3
