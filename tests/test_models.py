@@ -27,7 +27,7 @@ from tests.conftest import make_task
 BASELINES_DIR = Catalog.default().baselines_dir
 discover_plugins(BASELINES_DIR)  # the project's own plugins are tested too
 NAMES = BACKBONES.list()
-BUILTINS = ["cnn", "fno", "gnn", "tfno", "transformer", "unet"]
+BUILTINS = ["cnn", "diffusion", "fno", "gnn", "mamba", "node", "tfno", "transformer", "unet"]
 BASELINE_FILES = sorted(BASELINES_DIR.glob("*.toml"))
 # Resolutions divisible by 4, the grid multiple of the tiny U-Net (depth 2).
 RESOLUTIONS = (8, 12, 16)

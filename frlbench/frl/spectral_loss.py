@@ -25,6 +25,17 @@
 
 With every step off, :class:`FRLObjective` is exactly ``mse_loss(model(x), y)``: one forward
 pass and nothing else.
+
+A model with its own ``training_loss(inputs, targets)`` (the diffusion forecaster's denoising
+objective; see :func:`frlbench.frl.wrap.training_loss_of`) is trained with that loss as
+``L_data`` instead of the MSE, and FRL keeps its meaning:
+
+* encoding -- the condition fed to the denoiser carries the encoding channels (the wrapper);
+* multires -- ``L_data`` is the mean of the denoising loss over the levels;
+* spectral loss -- ``L_spec`` and ``L_cons`` are measured on the forecast implied by the
+  denoised (x0-) estimate, ``training_loss(..., return_estimate=True)``, at the noise level
+  drawn for that batch. The estimates of different levels see independent noise, so
+  ``L_cons`` also pulls each level's estimate towards the conditional mean.
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from torch import nn
 from frlbench import spectral
 from frlbench.config import FRLConfig, TaskSpec
 from frlbench.frl.multires import UnsupportedGrid, build_levels, level_shapes
+from frlbench.frl.wrap import returns_estimate, training_loss_of
 
 # Fraction of a channel's mean shell energy added to every shell's denominator.
 SHELL_FLOOR = 1e-3
@@ -175,15 +187,29 @@ class FRLObjective:
             ``(loss, parts)``: the scalar loss (with grad) and a dict of floats for logging,
             with ``"data"`` and, when computed, ``"spec"`` and ``"cons"`` (unweighted).
         """
+        own_loss = training_loss_of(model)
         if self.plain:
-            loss = F.mse_loss(model(x), y)
+            loss = own_loss(x, y) if own_loss is not None else F.mse_loss(model(x), y)
             return loss, {"data": loss.item()}
         xs = build_levels(x, self.shapes)
         ys = build_levels(y, self.shapes)
-        preds = [model(level) for level in xs]
-        terms = {
-            "data": torch.stack([F.mse_loss(p, t) for p, t in zip(preds, ys, strict=True)]).mean()
-        }
+        if own_loss is None:
+            preds = [model(level) for level in xs]
+            data = [F.mse_loss(p, t) for p, t in zip(preds, ys, strict=True)]
+        elif self.cfg.spectral_loss:
+            if not returns_estimate(model):
+                raise TypeError(
+                    "FRL step 'spectral_loss' needs the model's training_loss(inputs, targets, "
+                    "return_estimate=False) to accept return_estimate and return (loss, "
+                    "forecast estimate) when it is true"
+                )
+            data, preds = zip(
+                *(own_loss(xj, yj, return_estimate=True) for xj, yj in zip(xs, ys, strict=True)),
+                strict=True,
+            )
+        else:
+            data, preds = [own_loss(xj, yj) for xj, yj in zip(xs, ys, strict=True)], []
+        terms = {"data": torch.stack(list(data)).mean()}
         loss = terms["data"]
         if self.cfg.spectral_loss:
             terms["spec"] = torch.stack(
