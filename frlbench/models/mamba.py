@@ -62,6 +62,8 @@ class MambaOptions:
         pos_frequencies: Fourier position features per axis (``m = 1..M`` cycles per length).
         reference_points: ``Δ = 1`` is one domain length over this many points.
         scans: Scan orders, ``"<axis><+|->"``; empty means every axis in both directions.
+        residual: Forecast the input state plus the network's output (the increment); needs
+            ``in_channels >= out_channels`` (the state first), otherwise the output itself.
     """
 
     width: int = 32
@@ -71,6 +73,7 @@ class MambaOptions:
     pos_frequencies: int = 4
     reference_points: int = 16
     scans: tuple[str, ...] = ()
+    residual: bool = True
 
     def __post_init__(self) -> None:
         for key in ("width", "layers", "expand", "state_size", "reference_points"):
@@ -207,6 +210,7 @@ class GridMamba(GridBackbone):
     ) -> None:
         super().__init__("mamba", in_channels, out_channels, len(lengths))
         self.options = options
+        self.residual = options.residual and in_channels >= out_channels
         self.lengths, self.periodic = tuple(lengths), tuple(periodic)
         scans = options.scan_orders(len(lengths))
         n_pos = 2 * options.pos_frequencies * len(lengths)
@@ -229,7 +233,8 @@ class GridMamba(GridBackbone):
         h = self.lift(tokens)
         for block in self.blocks:
             h = block(h, steps)
-        return self.project(self.norm(h)).movedim(-1, 1).contiguous()
+        out = self.project(self.norm(h)).movedim(-1, 1).contiguous()
+        return x[:, : self.out_channels] + out if self.residual else out
 
 
 @register_backbone("mamba", family="Mamba", sizes=SIZES, options=MambaOptions, version=VERSION)

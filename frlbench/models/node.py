@@ -2,7 +2,8 @@
 
 The input is lifted pointwise to ``width`` channels, ``dh/dt = f(h)`` is integrated from
 ``t = 0`` to ``t = 1`` (one forecast interval, in units of the interval) with
-:func:`torchdiffeq.odeint`, and the final state is projected pointwise to the output. ``f`` is a
+:func:`torchdiffeq.odeint`, and the change of the state is projected pointwise and added to
+the input state (``residual``, the default; the final state itself without it). ``f`` is a
 small CNN with circular padding (edge-repeat in latitude on lat-lon grids), so the model runs on
 any grid; like the CNN family its kernels are fixed in grid cells, so on a finer grid ``f`` sees a
 smaller physical neighbourhood. Fixed-step RK4 is the default; adaptive solvers (``dopri5`` and
@@ -47,6 +48,10 @@ class NODEOptions:
         atol: Absolute tolerance of an adaptive solver.
         adjoint: Backpropagate with the adjoint ODE (``odeint_adjoint``) instead of through
             the solver's operations.
+        residual: Forecast ``x[:, :C_out] + P(h(1) - h(0))``: the input state plus the
+            projected change of the ODE state over the interval (persistence when ``f = 0``).
+            Needs ``in_channels >= out_channels`` (the state first, as with FRL's encoding);
+            otherwise the forecast is ``P(h(1))``.
     """
 
     width: int = 16
@@ -57,6 +62,7 @@ class NODEOptions:
     rtol: float = 1e-3
     atol: float = 1e-4
     adjoint: bool = False
+    residual: bool = True
 
     def __post_init__(self) -> None:
         if self.width < 1:
@@ -121,6 +127,7 @@ class NeuralODE(GridBackbone):
     ) -> None:
         super().__init__("node", in_channels, out_channels, ndim)
         self.options = options
+        self.residual = options.residual and in_channels >= out_channels
         self.lift = GridConv(in_channels, options.width, ndim, 1, periodic)
         self.field = VectorField(options.width, options.layers, ndim, options.kernel_size, periodic)
         self.project = GridConv(options.width, out_channels, ndim, 1, periodic)
@@ -144,7 +151,11 @@ class NeuralODE(GridBackbone):
         return path[-1]
 
     def forward_grid(self, x: torch.Tensor) -> torch.Tensor:
-        return self.project(self.integrate(self.lift(x)))
+        h0 = self.lift(x)
+        h1 = self.integrate(h0)
+        if self.residual:
+            return x[:, : self.out_channels] + self.project(h1 - h0)
+        return self.project(h1)
 
 
 @register_backbone(
