@@ -84,7 +84,10 @@ def test_sigma_schedule_descends_from_sigma_max_to_zero():
         sigmas[-2], torch.tensor(0.002)
     )
     assert (sigmas[1:] < sigmas[:-1]).all()
-    assert sigma_schedule(DiffusionOptions(sampling_steps=1, sigma_max=10.0)).tolist() == [10.0, 0.0]
+    assert sigma_schedule(DiffusionOptions(sampling_steps=1, sigma_max=10.0)).tolist() == [
+        10.0,
+        0.0,
+    ]
 
 
 @pytest.mark.parametrize("sampler", ["euler", "heun"])
