@@ -28,7 +28,7 @@ CATALOG = Catalog.default()
 BASELINES_DIR = CATALOG.baselines_dir
 discover_plugins(BASELINES_DIR)  # the user's own plugins (./baselines/*.py) are tested too
 NAMES = BACKBONES.list()
-BUILTINS = ["cnn", "fno", "gnn", "tfno", "transformer", "unet"]
+BUILTINS = ["cnn", "diffusion", "fno", "gnn", "mamba", "node", "tfno", "transformer", "unet"]
 BASELINE_FILES = CATALOG.baseline_files()  # the built-ins shipped in the package, then the user's
 # Resolutions divisible by 4, the grid multiple of the tiny U-Net (depth 2).
 RESOLUTIONS = (8, 12, 16)

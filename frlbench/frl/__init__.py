@@ -9,6 +9,7 @@ The trainer uses three names::
 """
 
 import importlib
+import sys
 from typing import Any
 
 from frlbench.frl import variants  # noqa: F401  (registers the FRL variants; imports no torch)
@@ -35,11 +36,13 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'frlbench.frl' has no attribute {name!r}")
-    module = importlib.import_module(f"frlbench.frl.{_LAZY[name]}")
-    # Bind every name of that module here: importing submodule ``wrap`` set the package's
-    # ``wrap`` attribute to the module, and the function of that name must win.
+    importlib.import_module(f"frlbench.frl.{_LAZY[name]}")
+    # Bind every name of every submodule loaded so far: importing submodule ``wrap`` (also
+    # indirectly, from ``spectral_loss``) sets the package's ``wrap`` attribute to the module,
+    # and the function of that name must win.
     for key, where in _LAZY.items():
-        if where == _LAZY[name]:
+        module = sys.modules.get(f"frlbench.frl.{where}")
+        if module is not None:
             globals()[key] = getattr(module, key)
     return globals()[name]
 

@@ -31,6 +31,17 @@ scored only on calls ``0, N, 2N, ...`` of one objective (one per training run). 
 terms keep their weight ``1 / (J + 1)`` in the level means, the coarse ones (and ``L_cons``)
 multiplied by ``N`` on the steps that visit them and absent otherwise, so the objective
 averaged over ``N`` consecutive steps equals the every-step one, at ``1/N`` of the coarse passes.
+
+A model with its own ``training_loss(inputs, targets)`` (the diffusion forecaster's denoising
+objective; see :func:`frlbench.frl.wrap.training_loss_of`) is trained with that loss as
+``L_data`` instead of the MSE, and FRL keeps its meaning:
+
+* encoding -- the condition fed to the denoiser carries the encoding channels (the wrapper);
+* multires -- ``L_data`` is the mean of the denoising loss over the levels;
+* spectral loss -- ``L_spec`` and ``L_cons`` are measured on the forecast implied by the
+  denoised (x0-) estimate, ``training_loss(..., return_estimate=True)``, at the noise level
+  drawn for that batch. The estimates of different levels see independent noise, so
+  ``L_cons`` also pulls each level's estimate towards the conditional mean.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from torch import nn
 from frlbench import spectral
 from frlbench.config import FRLConfig, TaskSpec
 from frlbench.frl.multires import build_levels, coarsen, level_shapes
+from frlbench.frl.wrap import returns_estimate, training_loss_of
 
 # Fraction of a channel's mean shell energy added to every shell's denominator.
 SHELL_FLOOR = 1e-3
@@ -205,8 +217,9 @@ class FRLObjective:
             ``(loss, parts)``: the scalar loss (with grad) and a dict of floats for logging,
             with ``"data"`` and, when computed, ``"spec"`` and ``"cons"`` (unweighted).
         """
+        own_loss = training_loss_of(model)
         if self.plain:
-            loss = F.mse_loss(model(x), y)
+            loss = own_loss(x, y) if own_loss is not None else F.mse_loss(model(x), y)
             return loss, {"data": loss.item()}
         every = self.cfg.coarse_every
         visit = self.calls % every == 0
@@ -214,16 +227,25 @@ class FRLObjective:
         shapes = self.shapes if visit else self.shapes[:1]
         xs = build_levels(x, shapes, self.task.grid)
         ys = build_levels(y, shapes, self.task.grid)
-        preds = [model(level) for level in xs]
         # Weight of each computed level in the level means (None: plain mean, every step).
         weights = None if every == 1 else [1.0] + [float(every)] * (len(shapes) - 1)
-        terms = {
-            "data": _level_mean(
-                [F.mse_loss(p, t) for p, t in zip(preds, ys, strict=True)],
-                weights,
-                len(self.shapes),
+        if own_loss is None:
+            preds = [model(level) for level in xs]
+            data = [F.mse_loss(p, t) for p, t in zip(preds, ys, strict=True)]
+        elif self.cfg.spectral_loss:
+            if not returns_estimate(model):
+                raise TypeError(
+                    "FRL step 'spectral_loss' needs the model's training_loss(inputs, targets, "
+                    "return_estimate=False) to accept return_estimate and return (loss, "
+                    "forecast estimate) when it is true"
+                )
+            data, preds = zip(
+                *(own_loss(xj, yj, return_estimate=True) for xj, yj in zip(xs, ys, strict=True)),
+                strict=True,
             )
-        }
+        else:
+            data, preds = [own_loss(xj, yj) for xj, yj in zip(xs, ys, strict=True)], []
+        terms = {"data": _level_mean(list(data), weights, len(self.shapes))}
         loss = terms["data"]
         if self.cfg.spectral_loss:
             if self.task.grid == "latlon":

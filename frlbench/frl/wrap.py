@@ -4,9 +4,16 @@ Only step 2 (the frequency encoding) changes what the model sees; steps 1 and 3 
 training objective (:class:`frlbench.frl.spectral_loss.FRLObjective`). The backbone is built by
 its ordinary builder with ``len(task.channels) + encoding_channels(cfg, task)`` input channels,
 so every backbone works with FRL without special cases.
+
+A backbone may define its own ``training_loss(inputs, targets)`` (a diffusion model's denoising
+objective); :func:`training_loss_of` finds it through the wrapper, with the encoding applied to
+the inputs, so the objective trains the same thing whether FRL is on or off.
 """
 
 from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -52,3 +59,31 @@ def wrap(model: nn.Module, cfg: FRLConfig, task: TaskSpec, train_resolution: int
     if not cfg.encoding:
         return model
     return EncodedModel(model, cfg, task, train_resolution)
+
+
+#: Signature of a backbone's own training loss (see :func:`training_loss_of`).
+TrainingLoss = Callable[..., "torch.Tensor | tuple[torch.Tensor, torch.Tensor]"]
+
+
+def training_loss_of(model: nn.Module) -> TrainingLoss | None:
+    """The model's own ``training_loss(inputs, targets)``, seen through FRL's wrapper, or None.
+
+    For an :class:`EncodedModel` the returned function encodes the inputs first, exactly as
+    ``forward`` does. Keyword arguments (``return_estimate``) are passed through.
+    """
+    if isinstance(model, EncodedModel):
+        inner = training_loss_of(model.backbone)
+        if inner is None:
+            return None
+        return lambda x, y, **kwargs: inner(model.encoding(x), y, **kwargs)
+    return getattr(model, "training_loss", None)
+
+
+def returns_estimate(model: nn.Module) -> bool:
+    """Whether the model's own ``training_loss`` accepts ``return_estimate`` (FRL's spectral
+    term needs the forecast implied by the loss's denoised estimate)."""
+    inner = model.backbone if isinstance(model, EncodedModel) else model
+    loss_fn = getattr(inner, "training_loss", None)
+    if loss_fn is None:
+        return False
+    return "return_estimate" in inspect.signature(loss_fn).parameters

@@ -1,11 +1,20 @@
 """Registered backbones, one module per family.
 
-Importing this package registers ``fno``, ``tfno``, ``cnn``, ``unet``, ``transformer`` and
-``gnn``. Build one with :func:`create_backbone` (or through a baseline and the registry);
-:mod:`frlbench.models.zoo` measures their cost.
+Importing this package registers ``fno``, ``tfno``, ``cnn``, ``unet``, ``transformer``,
+``gnn``, ``node``, ``diffusion`` and ``mamba``. Build one with :func:`create_backbone` (or
+through a baseline and the registry); :mod:`frlbench.models.zoo` measures their cost.
 """
 
-from frlbench.models import cnn, fno, gnn, transformer, unet  # noqa: F401  (registration)
+from frlbench.models import (  # noqa: F401  (registration)
+    cnn,
+    diffusion,
+    fno,
+    gnn,
+    mamba,
+    node,
+    transformer,
+    unet,
+)
 from frlbench.models.common import (
     GridBackbone,
     build_backbone,

@@ -295,3 +295,29 @@ def grid_coordinates(
         offset = 0.0 if wraps else 0.5
         coords.append((torch.arange(n, dtype=dtype, device=device) + offset) * (length / n))
     return coords
+
+
+def fourier_position_features(
+    shape: Sequence[int],
+    lengths: Sequence[float],
+    periodic: Sequence[bool],
+    frequencies: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """``(*grid, 2 M ndim)`` features ``sin(2π m x / L)``, ``cos(2π m x / L)``, ``m = 1..M``.
+
+    They are functions of the physical coordinates (:func:`grid_coordinates`), computed for
+    whatever grid comes in, so a point has the same features on every grid that contains it.
+    """
+    coords = grid_coordinates(shape, lengths, periodic, device=device)
+    m = torch.arange(1, frequencies + 1, dtype=torch.float32, device=device)
+    per_axis = []
+    for axis, (c, length) in enumerate(zip(coords, lengths, strict=True)):
+        phase = (2 * torch.pi / length) * c[:, None] * m  # (n, M)
+        feats = torch.cat([phase.sin(), phase.cos()], dim=-1)
+        view = [1] * len(shape) + [feats.shape[-1]]
+        view[axis] = shape[axis]
+        per_axis.append(feats.view(view).expand(*shape, feats.shape[-1]))
+    return torch.cat(per_axis, dim=-1).to(dtype)

@@ -17,7 +17,12 @@ import torch
 from torch import nn
 
 from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
-from frlbench.models.common import GridBackbone, family_config, grid_coordinates, periodic_axes
+from frlbench.models.common import (
+    GridBackbone,
+    family_config,
+    fourier_position_features,
+    periodic_axes,
+)
 from frlbench.registry import register_backbone
 
 
@@ -149,16 +154,9 @@ class GalerkinTransformer(GridBackbone):
 
     def positional_features(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:
         """``(*grid, 2 M ndim)`` sin/cos features of the physical coordinates."""
-        coords = grid_coordinates(shape, self.lengths, self.periodic, device=x.device)
-        m = torch.arange(1, self.pos_frequencies + 1, dtype=torch.float32, device=x.device)
-        per_axis = []
-        for axis, (c, length) in enumerate(zip(coords, self.lengths, strict=True)):
-            phase = (2 * torch.pi / length) * c[:, None] * m  # (n, M)
-            feats = torch.cat([phase.sin(), phase.cos()], dim=-1)
-            view = [1] * len(shape) + [feats.shape[-1]]
-            view[axis] = shape[axis]
-            per_axis.append(feats.view(view).expand(*shape, feats.shape[-1]))
-        return torch.cat(per_axis, dim=-1).to(x.dtype)
+        return fourier_position_features(
+            shape, self.lengths, self.periodic, self.pos_frequencies, dtype=x.dtype, device=x.device
+        )
 
     def forward_grid(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, *shape = x.shape

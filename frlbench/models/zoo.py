@@ -203,13 +203,19 @@ def measure_in_process(
         note = f"fwd+bwd skipped: estimated {estimate:.0f} s > budget {backward_budget_s:.0f} s"
         return dataclasses.replace(base, **fields, note=note)
 
+    own_loss = getattr(model, "training_loss", None)
+
     def forward_backward() -> None:
         model.zero_grad(set_to_none=True)
-        model(x).square().mean().backward()
+        if own_loss is not None:  # e.g. diffusion: a training step is the denoising loss
+            own_loss(x, x).backward()
+        else:
+            model(x).square().mean().backward()
 
     backward_s = _time_repeats(forward_backward, min_total_s, max_repeats)
+    note = "fwd = forecast (sampler); fwd+bwd = its training_loss" if own_loss else ""
     return dataclasses.replace(
-        base, **fields, backward_s=backward_s, backward_peak_mb=peak_rss_mib()
+        base, **fields, backward_s=backward_s, backward_peak_mb=peak_rss_mib(), note=note
     )
 
 
@@ -373,7 +379,9 @@ def write_model_zoo(
         "",
         "How it is measured: every row runs in a fresh subprocess; times are the fastest of "
         "1–5 repeats after one warm-up pass (forward under `torch.no_grad`; forward+backward of a "
-        "mean-square loss, no optimizer step). Peak RSS is the peak resident memory of that "
+        "mean-square loss, or of the model's own `training_loss` where it has one (diffusion: "
+        "its fwd is the few-step sampler, its fwd+bwd the denoising loss), no optimizer "
+        "step). Peak RSS is the peak resident memory of that "
         "whole process (`VmHWM`), so it includes the ~300–500 MiB of Python, torch and "
         "neuraloperator shown as *RSS before* (after import, model build and input "
         "allocation). Parameters count real values (a complex weight counts twice). "
