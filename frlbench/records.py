@@ -86,7 +86,12 @@ class RunRecord:
         device: Device the run used.
         frl_config: The full FRL configuration.
         settings: The training settings used.
-        history: Training loss per epoch (mean over steps).
+        history: Mean training loss over each validation interval (every 10 steps without
+            validation).
+        best_step: Optimizer step of the kept (best-validation) state; the last step when the
+            run had no validation checks.
+        val_rmse: Validation RMSE of the kept state (normalized units, training grid; NaN
+            without validation checks).
         env: Library versions, git commit, python, platform, host.
         created: ISO time the record was written.
         schema: Record schema version.
@@ -115,6 +120,8 @@ class RunRecord:
     frl_config: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     history: list[float] = field(default_factory=list)
+    best_step: int = 0
+    val_rmse: float = float("nan")
     env: dict[str, str] = field(default_factory=dict)
     created: str = ""
     schema: int = SCHEMA_VERSION

@@ -27,7 +27,7 @@ def failed_record(spec: RunSpec, reason: str) -> RunRecord:
         task=spec.task.name,
         baseline=spec.baseline.name,
         backbone=spec.baseline.backbone,
-        size=spec.baseline.settings(spec.profile).size,
+        size=spec.settings.size,
         frl=spec.frl.name,
         seed=spec.seed,
         profile=spec.profile,
