@@ -218,7 +218,10 @@ def fit(
                     result.best_val_rmse, result.best_step = val, step
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if progress is not None:
-                progress({"epoch": step, "epochs": total, "loss": result.history[-1]})
+                info = {"epoch": step, "epochs": total, "loss": result.history[-1]}
+                if result.val_steps and result.val_steps[-1] == step:
+                    info["val_rmse"] = result.val_rmse[-1]
+                progress(info)
     if best_state is not None:
         model.load_state_dict(best_state)
     return result

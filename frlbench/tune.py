@@ -108,6 +108,7 @@ def tune(
     run_evaluation: bool = False,
     device: str = "cpu",
     cache_dir: Path | None = None,
+    verbose: bool = False,
 ) -> list[TuneRow]:
     """Train ``baseline`` once per learning rate in ``lrs``; one row each, in ``lrs`` order.
 
@@ -122,6 +123,7 @@ def tune(
         run_evaluation: Also score each run on the test split (reported, never used to choose).
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
+        verbose: Print the step, mean training loss and elapsed time at every check.
     """
     dev = resolve_device(device)
     frl_cfg = FRL_VARIANTS.get(frl)
@@ -155,7 +157,18 @@ def tune(
         model = build_model(spec, dev)
         objective = FRLObjective(frl_cfg, task, data.train_resolution)
         start = time.perf_counter()
-        result = fit(model, data, objective, settings, dev, seed)
+
+        def report(info: dict[str, Any], lr: float = lr, start: float = start) -> None:
+            if verbose:
+                elapsed = time.perf_counter() - start
+                print(
+                    f"  {baseline.name} {frl} lr={lr:g} step {info['epoch']}/{info['epochs']} "
+                    f"loss {info['loss']:.4g} val {info.get('val_rmse', math.nan):.4g} "
+                    f"({elapsed:.0f} s)",
+                    flush=True,
+                )
+
+        result = fit(model, data, objective, settings, dev, seed, report)
         row = TuneRow(
             baseline=baseline.name,
             frl=frl,
@@ -216,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--evaluate", action="store_true", help="also report test RMSEs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--verbose", action="store_true", help="print progress")
     args = parser.parse_args(argv)
     Catalog.default().load()
     overrides = parse_overrides(args.overrides)
@@ -231,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_evaluation=args.evaluate,
             device=args.device,
             cache_dir=args.cache_dir,
+            verbose=args.verbose,
         )
         print(format_table(rows), flush=True)
 
