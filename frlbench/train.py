@@ -216,7 +216,7 @@ def fit(
                 result.val_steps.append(step)
                 if not val >= result.best_val_rmse:  # first check, or a new best (NaN-safe)
                     result.best_val_rmse, result.best_step = val, step
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best_state = _snapshot(model)
             if progress is not None:
                 info = {"epoch": step, "epochs": total, "loss": result.history[-1]}
                 if result.val_steps and result.val_steps[-1] == step:
@@ -346,6 +346,17 @@ def train_and_evaluate(
     record.created = datetime.now(UTC).isoformat(timespec="seconds")
     state = None if record.status != "ok" else _cpu_state(model)
     return record, state
+
+
+def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the state dict's tensors that later steps cannot change.
+
+    Non-tensor entries (neuraloperator keeps constructor arguments under ``_metadata``) are
+    left out: training never changes them, and ``load_state_dict`` rejects them.
+    """
+    return {
+        k: v.detach().clone() for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)
+    }
 
 
 def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

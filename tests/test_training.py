@@ -25,10 +25,14 @@ from frlbench.train import (
 from frlbench.tune import best, format_table, parse_overrides, tune
 
 
-def _setup(task, tmp_path, **settings):
+def _setup(task, tmp_path, backbone="cnn", **settings):
     settings = TrainSettings(**{"size": "tiny", "batch_size": 2, **settings})
     spec = RunSpec(
-        task, BackboneSpec("cnn", "cnn", defaults=settings), FRL_VARIANTS.get("off"), 0, "smoke"
+        task,
+        BackboneSpec(backbone, backbone, defaults=settings),
+        FRL_VARIANTS.get("off"),
+        0,
+        "smoke",
     )
     data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
     seed_everything(0)
@@ -80,10 +84,13 @@ def test_learning_rate_follows_warmup_and_cosine(task2d, tmp_path):
     assert seen == pytest.approx(expected)
 
 
-def test_best_validation_checkpoint_is_restored(task2d, tmp_path):
+@pytest.mark.parametrize("backbone", ["cnn", "fno"])  # fno: a state dict with non-tensors
+def test_best_validation_checkpoint_is_restored(task2d, tmp_path, backbone):
     # An objective that climbs the error (gradient ascent on the MSE) makes every step worse
     # on validation too, so the best state is an early one and the model must come back to it.
-    _spec, data, model, _objective, settings = _setup(task2d, tmp_path, steps=8, eval_every=2)
+    _spec, data, model, _objective, settings = _setup(
+        task2d, tmp_path, backbone, steps=8, eval_every=2
+    )
 
     def ascent(model, x, y):
         loss = -torch.nn.functional.mse_loss(model(x), y)
