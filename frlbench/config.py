@@ -318,32 +318,54 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Optimisation settings of one baseline under one profile.
+    """Optimisation settings of one baseline under one profile (and FRL variant).
+
+    The budget is counted in optimizer steps, not epochs: with a few dozen training pairs an
+    epoch is a handful of steps, so epochs say little about how much a model has learned.
 
     Attributes:
         size: Backbone size, one of the sizes its backbone registered (``tiny``, ``small``,
             ``base`` for the built-ins; a plugin may declare others); checked when the catalog
             loads the baseline.
-        epochs: Passes over the training pairs.
-        batch_size: Training pairs per optimiser step.
-        lr: Peak learning rate of Adam (cosine schedule to zero).
+        steps: Optimizer steps (batches drawn by reshuffling the training pairs each pass).
+        epochs: Deprecated budget of older TOMLs: when > 0 it replaces ``steps`` by
+            ``epochs · ceil(training pairs / batch_size)``. 0 (the default) uses ``steps``.
+        batch_size: Training pairs per optimizer step.
+        lr: Peak learning rate of Adam.
+        warmup_steps: Steps of linear warm-up from 0 to ``lr``; a cosine decay to zero follows.
         weight_decay: Adam weight decay.
         grad_clip: Gradient-norm clip; 0 disables clipping.
+        eval_every: Steps between validation RMSEs; the state with the lowest one (and the
+            final state, always checked) is kept. 0 keeps the final state without validation.
+        residual: The backbone predicts the increment: forecast = input + backbone(input).
     """
 
     size: str = "small"
-    epochs: int = 10
+    steps: int = 200
+    epochs: int = 0
     batch_size: int = 8
     lr: float = 1e-3
+    warmup_steps: int = 0
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    eval_every: int = 0
+    residual: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
+        _check(self.steps >= 1, "steps", self.steps, ">= 1")
+        _check(self.epochs >= 0, "epochs", self.epochs, ">= 0 (0: use steps)")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(self.lr > 0, "lr", self.lr, "> 0")
+        _check(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, ">= 0")
         _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
         _check(self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0 (0 disables)")
+        _check(self.eval_every >= 0, "eval_every", self.eval_every, ">= 0 (0: no validation)")
+
+    def total_steps(self, n_train: int) -> int:
+        """Optimizer steps of the budget for ``n_train`` training pairs."""
+        if self.epochs > 0:
+            return self.epochs * math.ceil(n_train / self.batch_size)
+        return self.steps
 
 
 @dataclass(frozen=True)
@@ -356,7 +378,9 @@ class BackboneSpec:
         description: One line shown by ``frlbench list backbones``.
         options: Extra keyword options passed to the builder (validated by the builder).
         defaults: Training settings shared by every profile.
-        profiles: Per-profile overrides of ``defaults`` (any subset of its keys).
+        profiles: Per-profile overrides of ``defaults`` (any subset of its keys), with optional
+            sub-tables ``options`` (builder options of that profile) and ``frl.<variant>``
+            (settings of one FRL variant, e.g. its own ``lr``).
         source: The TOML file this spec was read from.
     """
 
@@ -371,12 +395,42 @@ class BackboneSpec:
     def __post_init__(self) -> None:
         _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
 
-    def settings(self, profile: str) -> TrainSettings:
-        """Training settings under ``profile``: ``defaults`` updated by its override table."""
-        merged = {**dataclasses.asdict(self.defaults), **self.profiles.get(profile, {})}
-        return parse_dataclass(
-            TrainSettings, merged, self.source or self.name, prefix=f"profiles.{profile}"
-        )
+    def settings(self, profile: str, frl: str | None = None) -> TrainSettings:
+        """Training settings under ``profile`` and FRL variant ``frl``.
+
+        ``defaults``, updated by ``[profiles.<profile>]``, updated by
+        ``[profiles.<profile>.frl.<frl>]`` (e.g. an FRL variant's own learning rate).
+        """
+        override = dict(self.profiles.get(profile, {}))
+        override.pop("options", None)
+        per_frl = override.pop("frl", {})
+        source = self.source or self.name
+        if not isinstance(per_frl, dict) or not all(isinstance(v, dict) for v in per_frl.values()):
+            raise ConfigError(
+                f"{source}: key 'profiles.{profile}.frl': expected tables "
+                f"[profiles.{profile}.frl.<variant>] of training settings; got {per_frl!r}"
+            )
+        merged = {**dataclasses.asdict(self.defaults), **override}
+        prefix = f"profiles.{profile}"
+        if frl is not None and frl in per_frl:
+            merged.update(per_frl[frl])
+            prefix = f"profiles.{profile}.frl.{frl}"
+        return parse_dataclass(TrainSettings, merged, source, prefix=prefix)
+
+    def profile_options(self, profile: str) -> dict[str, Any]:
+        """Builder options under ``profile``: ``options`` updated by
+        ``[profiles.<profile>.options]`` (e.g. a width that suits the profile's hardware)."""
+        extra = self.profiles.get(profile, {}).get("options", {})
+        if not isinstance(extra, dict):
+            raise ConfigError(
+                f"{self.source or self.name}: key 'profiles.{profile}.options': expected a table "
+                f"of builder options; got {extra!r}"
+            )
+        return {**self.options, **extra}
+
+    def frl_overrides(self, profile: str) -> list[str]:
+        """FRL variants with their own ``[profiles.<profile>.frl.<variant>]`` table."""
+        return sorted(self.profiles.get(profile, {}).get("frl", {}) or {})
 
     @property
     def size(self) -> str:
@@ -485,7 +539,8 @@ class RunSpec:
         baseline = dataclasses.asdict(self.baseline)
         for key in ("source", "description", "defaults", "profiles"):
             baseline.pop(key)
-        baseline["settings"] = dataclasses.asdict(self.baseline.settings(self.profile))
+        baseline["options"] = self.baseline.profile_options(self.profile)
+        baseline["settings"] = dataclasses.asdict(self.settings)
         frl = dataclasses.asdict(self.frl)
         # Added after results were stored: at its default (every step, the earlier behaviour)
         # it is left out so that the ids of existing runs do not change.
@@ -499,6 +554,11 @@ class RunSpec:
             "profile": self.profile,
             "versions": {"backbone": backbone_version(self.baseline.backbone), "frl": FRL_VERSION},
         }
+
+    @property
+    def settings(self) -> TrainSettings:
+        """Training settings of this run (profile and FRL variant overrides applied)."""
+        return self.baseline.settings(self.profile, self.frl.name)
 
     @property
     def run_id(self) -> str:
@@ -564,4 +624,7 @@ def load_baseline(path: Path) -> BackboneSpec:
     spec = parse_dataclass(BackboneSpec, data, str(path))
     for profile in spec.profiles:
         spec.settings(profile)  # validate overrides now, not at run time
+        spec.profile_options(profile)
+        for frl in spec.frl_overrides(profile):
+            spec.settings(profile, frl)
     return spec

@@ -16,7 +16,7 @@ for _profile in (
     Profile(
         name="quick",
         description="CPU default: the whole `frlbench run --all` on 2 cores in well under an hour",
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         frl_variants=("off", "full"),
         device="auto",
     ),

@@ -105,7 +105,12 @@ class RunRecord:
         device: Device the run used.
         frl_config: The full FRL configuration.
         settings: The training settings used.
-        history: Training loss per epoch (mean over steps).
+        history: Mean training loss over each validation interval (every 10 steps without
+            validation).
+        best_step: Optimizer step of the kept (best-validation) state; the last step when the
+            run had no validation checks.
+        val_rmse: Validation RMSE of the kept state (normalized units, training grid; NaN
+            without validation checks).
         evaluation: The evaluation settings ``metrics`` were computed under (test resolutions,
             n_test, rollout_steps, ...); not part of the run id.
         evaluation_history: Earlier evaluations this one replaced, oldest first, each
@@ -141,6 +146,8 @@ class RunRecord:
     frl_config: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     history: list[float] = field(default_factory=list)
+    best_step: int = 0
+    val_rmse: float = float("nan")
     evaluation: dict[str, Any] = field(default_factory=dict)
     evaluation_history: list[dict[str, Any]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -274,7 +281,7 @@ def model_record(
         task=spec.task.name,
         baseline=spec.baseline.name,
         backbone=spec.baseline.backbone,
-        size=spec.baseline.settings(spec.profile).size,
+        size=spec.settings.size,
         frl=spec.frl.name,
         seed=spec.seed,
         profile=spec.profile,

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from frlbench.config import RunSpec
+from frlbench.config import ConfigError, RunSpec, TrainSettings
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
 from frlbench.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
 from frlbench.frl import FRLObjective, encoding_channels, wrap
+from frlbench.frl.wrap import training_loss_of
 from frlbench.models import build_backbone, count_parameters
 from frlbench.records import RunRecord, model_record, now
 from frlbench.rollout import check_rollout
@@ -63,15 +64,172 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+class Residual(torch.nn.Module):
+    """Forecast = input + ``model(input)``: the model predicts the increment over Δt.
+
+    Inputs and targets share one normalization, so the increment in normalized units is the
+    physical increment divided by the channel scale.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.model(x)
+
+
 def build_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
-    """The backbone for ``spec`` at its profile's size, wrapped by FRL."""
-    settings = spec.baseline.settings(spec.profile)
-    baseline = dataclasses.replace(spec.baseline, defaults=settings)
+    """The backbone for ``spec`` at its profile's size, wrapped by FRL (and :class:`Residual`)."""
+    settings = spec.settings
+    baseline = dataclasses.replace(
+        spec.baseline, defaults=settings, options=spec.baseline.profile_options(spec.profile)
+    )
     sizes = spec.task.profile(spec.profile)
     channels = len(spec.task.channels)
     in_channels = channels + encoding_channels(spec.frl, spec.task)
     backbone = build_backbone(baseline, spec.task, in_channels, channels)
-    return wrap(backbone, spec.frl, spec.task, sizes.train_resolution).to(device)
+    model = wrap(backbone, spec.frl, spec.task, sizes.train_resolution)
+    if settings.residual:
+        if training_loss_of(model) is not None:
+            raise ConfigError(
+                f"{spec.baseline.source or spec.baseline.name}: key 'residual': backbone "
+                f"{spec.baseline.backbone!r} trains with its own training_loss, which a residual "
+                "wrapper would bypass; use the backbone's own residual option instead "
+                "(valid here: residual = false)"
+            )
+        model = Residual(model)
+    return model.to(device)
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate factor at ``step`` (0-based): linear warm-up to 1, then cosine to 0.
+
+    Step ``s < warmup_steps`` gets ``(s + 1) / warmup_steps``; the remaining steps follow
+    ``½(1 + cos(π · progress))`` with progress from 0 (first step after the warm-up) to 1
+    (one step past the last), so no step runs at a zero rate.
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    decay = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What :func:`fit` did.
+
+    Attributes:
+        steps: Optimizer steps taken.
+        step_times: Seconds of each step.
+        history: Mean training loss over each validation interval (or every 10 steps).
+        val_rmse: Validation RMSE (normalized units, training grid) at each check.
+        val_steps: Step after which each validation RMSE was measured.
+        best_step: Step of the kept state (the budget's last step without validation).
+        best_val_rmse: Its validation RMSE (NaN without validation).
+        diverged: Reason training stopped on a non-finite loss, else ``""``.
+    """
+
+    steps: int = 0
+    step_times: list[float] = dataclasses.field(default_factory=list)
+    history: list[float] = dataclasses.field(default_factory=list)
+    val_rmse: list[float] = dataclasses.field(default_factory=list)
+    val_steps: list[int] = dataclasses.field(default_factory=list)
+    best_step: int = 0
+    best_val_rmse: float = math.nan
+    diverged: str = ""
+
+
+@torch.no_grad()
+def validation_rmse(model: torch.nn.Module, data: PairedDataset, device: torch.device) -> float:
+    """RMSE of ``model`` on the validation pairs at the training grid (normalized units)."""
+    val = data.splits["val"]
+    res = data.train_resolution
+    model.eval()
+    pred = ModelForecaster(model, device).forecast(val.inputs[res], res)  # sets eval mode
+    model.train()
+    return float(torch.sqrt(torch.mean((pred - val.targets[res]) ** 2)))
+
+
+def fit(
+    model: torch.nn.Module,
+    data: PairedDataset,
+    objective: FRLObjective,
+    settings: TrainSettings,
+    device: torch.device,
+    seed: int,
+    progress: ProgressFn | None = None,
+) -> FitResult:
+    """Train ``model`` in place for the step budget of ``settings``; keep the best state.
+
+    Adam with a linear warm-up and cosine decay (:func:`warmup_cosine`). Batches are drawn
+    without replacement from a fresh permutation of the training pairs each pass. With
+    ``eval_every > 0`` the validation RMSE is measured every ``eval_every`` steps and after
+    the last one, and the state with the lowest is loaded back into ``model`` at the end.
+
+    Raises:
+        ValueError: If ``eval_every > 0`` and the dataset has no validation pairs.
+    """
+    train = data.splits["train"]
+    x_all = train.inputs[data.train_resolution]
+    y_all = train.targets[data.train_resolution]
+    total = settings.total_steps(len(x_all))
+    if settings.eval_every > 0 and (
+        "val" not in data.splits or len(data.splits["val"].inputs[data.train_resolution]) == 0
+    ):
+        raise ValueError("eval_every > 0 needs validation pairs (task key n_val >= 1)")
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, settings.warmup_steps, total)
+    )
+    generator = torch.Generator().manual_seed(seed)
+    result = FitResult(best_step=total)
+    best_state: dict[str, torch.Tensor] | None = None
+    interval = settings.eval_every or 10
+    losses: list[float] = []
+    order = torch.empty(0, dtype=torch.long)
+    model.train()
+    for step in range(1, total + 1):
+        if len(order) < settings.batch_size:
+            order = torch.cat([order, torch.randperm(len(x_all), generator=generator)])
+        idx, order = order[: settings.batch_size], order[settings.batch_size :]
+        x, y = x_all[idx].to(device), y_all[idx].to(device)
+        start = time.perf_counter()
+        loss, _parts = objective(model, x, y)
+        if not torch.isfinite(loss):
+            result.diverged = f"non-finite loss {loss.item()} at step {step}"
+            return result
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if settings.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+        schedule.step()
+        _sync(device)
+        result.step_times.append(time.perf_counter() - start)
+        result.steps = step
+        losses.append(loss.item())
+        if step % interval == 0 or step == total:
+            result.history.append(float(np.mean(losses)))
+            losses = []
+            if settings.eval_every > 0:
+                val = validation_rmse(model, data, device)
+                result.val_rmse.append(val)
+                result.val_steps.append(step)
+                if not val >= result.best_val_rmse:  # first check, or a new best (NaN-safe)
+                    result.best_val_rmse, result.best_step = val, step
+                    best_state = _snapshot(model)
+            if progress is not None:
+                info = {"epoch": step, "epochs": total, "loss": result.history[-1]}
+                if result.val_steps and result.val_steps[-1] == step:
+                    info["val_rmse"] = result.val_rmse[-1]
+                progress(info)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
 
 
 def evaluate_model(
@@ -102,7 +260,8 @@ def train_and_evaluate(
         spec: The run.
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
-        progress: Called with ``{"epoch", "epochs", "loss"}`` after every epoch.
+        progress: Called with ``{"epoch", "epochs", "loss"}`` (optimizer step, budget, mean
+            recent loss) at every validation check (every 10 steps without validation).
 
     Returns:
         The record and the trained state dict (``None`` if training diverged).
@@ -111,29 +270,19 @@ def train_and_evaluate(
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     seed_everything(spec.seed)
-    settings = spec.baseline.settings(spec.profile)
+    settings = spec.settings
     data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=False)
     check_rollout(spec.task, spec.profile, data)  # before training, not after
     model = build_model(spec, dev)
     objective = FRLObjective(spec.frl, spec.task, data.train_resolution)
     train = data.splits["train"]
-    x_all = train.inputs[data.train_resolution]
-    y_all = train.targets[data.train_resolution]
     check_backbone_output(
         model,
-        x_all[:1].to(dev),
-        y_all.shape[1],
+        train.inputs[data.train_resolution][:1].to(dev),
+        train.targets[data.train_resolution].shape[1],
         backbone=spec.baseline.backbone,
         baseline=spec.baseline.name,
     )
-    steps_per_epoch = math.ceil(len(x_all) / settings.batch_size)
-    total_steps = settings.epochs * steps_per_epoch
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-    )
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    generator = torch.Generator().manual_seed(spec.seed)
-
     record = model_record(
         spec,
         params=count_parameters(model),
@@ -141,40 +290,17 @@ def train_and_evaluate(
         settings=dataclasses.asdict(settings),
         env=environment(dev),
     )
-    step_times: list[float] = []
     train_start = time.perf_counter()
-    try:
-        for epoch in range(settings.epochs):
-            model.train()
-            order = torch.randperm(len(x_all), generator=generator)
-            losses = []
-            for i in range(0, len(order), settings.batch_size):
-                idx = order[i : i + settings.batch_size]
-                x, y = x_all[idx].to(dev), y_all[idx].to(dev)
-                start = time.perf_counter()
-                loss, _parts = objective(model, x, y)
-                if not torch.isfinite(loss):
-                    raise Diverged(f"non-finite loss {loss.item()} at epoch {epoch + 1}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if settings.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-                optimizer.step()
-                schedule.step()
-                _sync(dev)
-                step_times.append(time.perf_counter() - start)
-                losses.append(loss.item())
-            record.history.append(float(np.mean(losses)))
-            if progress is not None:
-                progress(
-                    {"epoch": epoch + 1, "epochs": settings.epochs, "loss": record.history[-1]}
-                )
-    except Diverged as exc:
-        record.status = "diverged"
-        record.reason = str(exc)
+    result = fit(model, data, objective, settings, dev, spec.seed, progress)
     record.train_time_s = time.perf_counter() - train_start
-    record.steps = len(step_times)
-    timed = step_times[1:] or step_times  # the first step pays one-off warm-up costs
+    if result.diverged:
+        record.status = "diverged"
+        record.reason = result.diverged
+    record.steps = result.steps
+    record.history = result.history
+    record.best_step = result.best_step
+    record.val_rmse = result.best_val_rmse
+    timed = result.step_times[1:] or result.step_times  # the first step pays one-off costs
     record.time_per_step_s = float(np.mean(timed)) if timed else math.nan
     if record.status == "ok":
         protocol, evaluation = evaluate_model(model, data, spec, dev)
@@ -183,6 +309,17 @@ def train_and_evaluate(
     record.created = now()
     state = None if record.status != "ok" else _cpu_state(model)
     return record, state
+
+
+def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the state dict's tensors that later steps cannot change.
+
+    Non-tensor entries (neuraloperator keeps constructor arguments under ``_metadata``) are
+    left out: training never changes them, and ``load_state_dict`` rejects them.
+    """
+    return {
+        k: v.detach().clone() for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)
+    }
 
 
 def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -205,10 +342,15 @@ def configure_threads(jobs: int) -> None:
 
 __all__ = [
     "Diverged",
+    "FitResult",
+    "Residual",
     "build_model",
     "configure_threads",
     "evaluate_model",
+    "fit",
     "resolve_device",
     "seed_everything",
     "train_and_evaluate",
+    "validation_rmse",
+    "warmup_cosine",
 ]

@@ -70,6 +70,8 @@ class Fluid3DOptions:
             ``coarse_spinup_resolution`` (rounded up to whole steps), whose state is then
             zero-padded to the reference grid; a cheap way to develop the large scales. 0 skips it.
         coarse_spinup_resolution: Grid of the coarse spin-up (0: half the reference resolution).
+        coarse_spinup_dt: Time step of the coarse spin-up (0: ``dt``). On a grid half as fine
+            the same CFL number allows twice the step, which halves the cost of a long spin-up.
         ic_peak_wavenumber: Peak wavenumber of the initial-condition spectrum.
         ic_energy: Kinetic energy ``½⟨|u|²⟩`` of the initial conditions.
         ic_slope: Spectral slope of the initial conditions above the peak.
@@ -90,6 +92,7 @@ class Fluid3DOptions:
     spinup_time: float = 4.0
     coarse_spinup_time: float = 0.0
     coarse_spinup_resolution: int = 0
+    coarse_spinup_dt: float = 0.0
     ic_peak_wavenumber: float = 3.0
     ic_energy: float = 0.5
     ic_slope: float = -5.0 / 3.0
@@ -144,6 +147,9 @@ class Fluid3DOptions:
             self.coarse_spinup_resolution,
             f"0 (half the reference resolution) or an even size >= {MIN_RESOLUTION}",
         )
+        _require(
+            self.coarse_spinup_dt >= 0, "coarse_spinup_dt", self.coarse_spinup_dt, ">= 0 (0: dt)"
+        )
         _require(self.ic_peak_wavenumber > 0, "ic_peak_wavenumber", self.ic_peak_wavenumber, "> 0")
         _require(self.ic_energy > 0, "ic_energy", self.ic_energy, "> 0")
         _require(self.ic_slope < 0, "ic_slope", self.ic_slope, "< 0")
@@ -170,9 +176,14 @@ class Fluid3DOptions:
         return max(intervals, 0) * self.steps_per_pair
 
     @property
+    def coarse_dt(self) -> float:
+        """Time step of the coarse spin-up."""
+        return self.coarse_spinup_dt or self.dt
+
+    @property
     def coarse_spinup_steps(self) -> int:
         """Solver steps of the coarse spin-up."""
-        return max(math.ceil(self.coarse_spinup_time / self.dt - 1e-9), 0)
+        return max(math.ceil(self.coarse_spinup_time / self.coarse_dt - 1e-9), 0)
 
     def coarse_resolution(self, reference_resolution: int) -> int:
         """Grid of the coarse spin-up for a given reference resolution."""
@@ -332,7 +343,7 @@ def simulate_trajectory(
             coarse_solver.iterate(
                 spectral.resample(u0, coarse_solver.shape),
                 steps,
-                opts.dt,
+                opts.coarse_dt,
                 steps,
                 max_cfl=opts.max_cfl,
                 on_step=on_step,
@@ -384,7 +395,7 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     return torch.stack(outputs).to(inputs.dtype)
 
 
-@register_task_builder("fluid3d", options=Fluid3DOptions, version=1, solver=forecast)
+@register_task_builder("fluid3d", options=Fluid3DOptions, version=2, solver=forecast)
 def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
     """Build the paired multi-resolution turbulence dataset of ``task`` under ``profile``."""
     opts = builder_options(task, profile, Fluid3DOptions)
@@ -417,6 +428,7 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
     stats = FieldStatistics(solver, task.lengths, opts.dt)
     raw: dict[str, Any] = {}
     test_reference: list[torch.Tensor] = []
+    energies: list[list[float]] = []  # per trajectory, per saved state
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
         job = bar.add_task(f"fluid3d/{profile}", total=steps * sum(counts.values()))
@@ -431,6 +443,8 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
                     task, profile, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job)
                 )
                 stats.add(frames.to(solver.device))
+                coeffs = solver.to_spectral(frames.to(solver.device))
+                energies.append(solver.energy(coeffs).tolist())
                 if split == "test":
                     test_reference.append(frames)
                 for r in resolutions:
@@ -457,13 +471,15 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
         "pair_dt": opts.pair_dt,
         "steps_per_pair": opts.steps_per_pair,
         "spinup_time": opts.spinup_steps * opts.dt,
-        "coarse_spinup_time": opts.coarse_spinup_steps * opts.dt,
+        "coarse_spinup_time": opts.coarse_spinup_steps * opts.coarse_dt,
+        "coarse_spinup_dt": opts.coarse_dt if coarse_solver else None,
         "coarse_spinup_resolution": (
             opts.coarse_resolution(sizes.reference_resolution) if coarse_solver else None
         ),
         "reference_resolution": sizes.reference_resolution,
         "precision": opts.precision,
         **stats.metadata(),
+        "energy_drift": energy_drift(energies),
         "unseen_energy_fraction": band_fractions(
             torch.cat(test_reference),
             task.lengths,
@@ -475,6 +491,29 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
         },
     }
     return assemble_dataset(task, profile, raw, metadata)
+
+
+def energy_drift(energies: list[list[float]]) -> dict[str, Any]:
+    """How far the data are from statistically steady over the stored states.
+
+    Args:
+        energies: Kinetic energy of each saved state (first input to last target), one list
+            per trajectory, all of the same length.
+
+    Returns:
+        ``relative``: (mean energy of the last saved state − that of the first) / the first,
+        means over every trajectory of every split; ``max_trajectory``: the largest
+        ``|relative|`` of a single trajectory; ``mean_energy``: the mean energy at each saved
+        state.
+    """
+    table = torch.tensor(energies, dtype=torch.float64)
+    mean = table.mean(dim=0)
+    per_trajectory = (table[:, -1] - table[:, 0]) / table[:, 0]
+    return {
+        "relative": float((mean[-1] - mean[0]) / mean[0]),
+        "max_trajectory": float(per_trajectory.abs().max()),
+        "mean_energy": mean.tolist(),
+    }
 
 
 def _run(
