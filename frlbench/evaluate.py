@@ -173,14 +173,20 @@ class SolverForecaster:
         solver: ``forecast(task, profile, states, resolution)`` in physical units.
         task: The task.
         profile: Profile name.
+        exact_at_reference: Whether this solver produced the ground truth on the reference
+            grid (then it is scored only on coarser grids). A builder registered with
+            ``solver_is_truth=False`` (e.g. era5's stand-in, whose truth comes from another
+            grid and a conservative average) is scored on every grid.
     """
 
     name = "solver"
     units: Units = "physical"
-    exact_at_reference = True
 
-    def __init__(self, solver: SolverFn, task: TaskSpec, profile: str) -> None:
+    def __init__(
+        self, solver: SolverFn, task: TaskSpec, profile: str, *, exact_at_reference: bool = True
+    ) -> None:
         self.solver, self.task, self.profile = solver, task, profile
+        self.exact_at_reference = exact_at_reference
 
     def forecast(self, states: torch.Tensor, resolution: int) -> torch.Tensor:
         try:

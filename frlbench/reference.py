@@ -32,6 +32,7 @@ from frlbench.evaluate import (
     solver_for,
 )
 from frlbench.records import RunRecord, new_record
+from frlbench.registry import TASK_BUILDERS
 from frlbench.rollout import check_rollout
 
 REFERENCES = ("persistence", "solver")
@@ -79,7 +80,8 @@ def reference_forecaster(name: str, task: TaskSpec, profile: str) -> Forecaster:
         solver = solver_for(task)
         if solver is None:
             raise NotApplicable(f"task builder {task.builder!r} has no numerical solver")
-        return SolverForecaster(solver, task, profile)
+        exact = TASK_BUILDERS.entry(task.builder).metadata.get("solver_is_truth", True)
+        return SolverForecaster(solver, task, profile, exact_at_reference=exact)
     raise ValueError(f"unknown reference {name!r}; valid: {', '.join(REFERENCES)}")
 
 

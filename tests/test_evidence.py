@@ -300,3 +300,13 @@ def test_rmse_ratio_bars_of_rows_without_skill_are_hatched():
     bars = [p for p in fig.axes[0].patches if p.get_width() > 0]
     assert [bool(b.get_hatch()) for b in bars] == [False, True]  # off has skill, full not
     assert "no skill at ρ0 (hatched)" in [t.get_text() for t in fig.axes[0].get_legend().texts]
+
+
+def test_a_solver_scored_at_its_reference_grid_that_is_not_the_truth_keeps_that_row():
+    """era5's stand-in solver is scored on every grid: its reference-grid row is a result."""
+    solver = fake_record("t", "solver", "off", 0, kind="reference", slope=-2.0, rmse0=0.05)
+    solver.reference_resolution = 64
+    records = [fake_record("t", "persistence", "off", 0, kind="reference", rmse0=0.2), solver]
+    scored, references = drop_reference_rows(records)
+    assert references == {}
+    assert [m.resolution for m in scored[1].metrics] == [16, 32, 64]

@@ -218,7 +218,12 @@ def _split_arrays(
     )
 
 
-@register_task_builder("era5", options=ERA5Options, version=1, solver=forecast)
+# The stand-in's truth is its solver on the pole grid, conservatively averaged to each model grid;
+# the solver row's forecast on the reference model grid interpolates to that grid and back, so it
+# is not the truth there and is scored on every grid.
+@register_task_builder(
+    "era5", options=ERA5Options, version=1, solver=forecast, solver_is_truth=False
+)
 def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
     """Build the paired lat-lon dataset of ``task`` under ``profile`` (ERA5 or the stand-in)."""
     opts = builder_options(task, profile, ERA5Options)

@@ -49,21 +49,24 @@ def solver_reference_resolution(
 ) -> int | None:
     """The grid on which a solver record is its own truth (None for other records).
 
-    ``record.reference_resolution`` when the record has it; for older records, the largest
-    test resolution where the solver's RMSE is below :data:`TRUTH_TOLERANCE` × persistence's
-    RMSE at that resolution (None when there is none).
+    ``record.reference_resolution`` when the record has it, unless the record was scored there
+    and is not the truth (RMSE at least :data:`TRUTH_TOLERANCE` × persistence's: a solver that
+    did not produce the truth, like era5's stand-in); for older records, the largest test
+    resolution where the solver's RMSE is below that tolerance (None when there is none).
     """
     if record.kind != "reference" or record.baseline != SOLVER:
         return None
+    def is_truth(metric: ResolutionMetrics) -> bool:
+        ref = persistence.get((record.task, record.profile, metric.resolution))
+        return bool(ref) and metric.rmse < TRUTH_TOLERANCE * ref
+
     explicit = getattr(record, "reference_resolution", None)
     if explicit is not None:
-        return int(explicit)
-    hits = [
-        m.resolution
-        for m in record.metrics
-        if (ref := persistence.get((record.task, record.profile, m.resolution)))
-        and m.rmse < TRUTH_TOLERANCE * ref
-    ]
+        # Current records leave that grid out where the solver is the truth; a solver that is
+        # not (era5's stand-in) is scored there, and that row is kept.
+        row = next((m for m in record.metrics if m.resolution == int(explicit)), None)
+        return int(explicit) if row is None or is_truth(row) else None
+    hits = [m.resolution for m in record.metrics if is_truth(m)]
     return max(hits) if hits else None
 
 
