@@ -42,6 +42,22 @@ def make_task(ndim: int = 2, channels: int = 1, train: int = 8, tests=(8, 16), r
     )
 
 
+@pytest.fixture(scope="session")
+def fluid3d_smoke(tmp_path_factory: pytest.TempPathFactory):
+    """``(task, dataset, cache dir)`` of the shipped fluid3d smoke profile, built once per session.
+
+    Several modules read it; none may change the dataset object (the cache file may be
+    rebuilt: its tests load from it again).
+    """
+    from frlbench.catalog import builtin_task_file
+    from frlbench.config import load_task
+    from frlbench.data import load_dataset
+
+    task = load_task(builtin_task_file("fluid3d"))
+    cache = tmp_path_factory.mktemp("fluid3d-smoke-cache")
+    return task, load_dataset(task, "smoke", cache_dir=cache, progress=False), cache
+
+
 @pytest.fixture
 def task2d() -> TaskSpec:
     return make_task(ndim=2)

@@ -43,10 +43,10 @@ def _scored(name: str, task, profile: str, data):
 
 
 @pytest.fixture(scope="module")
-def smoke_fluid3d(tmp_path_factory):
-    task = _fluid3d()
-    cache = tmp_path_factory.mktemp("cache")
-    return task, load_dataset(task, "smoke", cache_dir=cache, progress=False)
+def smoke_fluid3d(fluid3d_smoke):
+    task, data, _cache = fluid3d_smoke
+    validate_task(task)
+    return task, data
 
 
 @pytest.mark.parametrize("name", ["persistence", "solver"])

@@ -29,10 +29,10 @@ def task() -> TaskSpec:
 
 
 @pytest.fixture(scope="module")
-def smoke(task: TaskSpec, tmp_path_factory: pytest.TempPathFactory) -> tuple[PairedDataset, Path]:
-    """The shipped smoke dataset, built once into a private cache."""
-    cache = tmp_path_factory.mktemp("cache")
-    return load_dataset(task, "smoke", cache_dir=cache, progress=False), cache
+def smoke(fluid3d_smoke) -> tuple[PairedDataset, Path]:
+    """The shipped smoke dataset and its cache (built once per session, see conftest)."""
+    _task, data, cache = fluid3d_smoke
+    return data, cache
 
 
 def with_profile(task: TaskSpec, profile: str = "smoke", **changes: Any) -> TaskSpec:
