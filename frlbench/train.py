@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from frlbench.augment import augment_batch, check_augment
 from frlbench.config import ConfigError, RunSpec, TrainSettings
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
@@ -168,9 +169,14 @@ def fit(
     ``eval_every > 0`` the validation RMSE is measured every ``eval_every`` steps and after
     the last one, and the state with the lowest is loaded back into ``model`` at the end.
 
+    With ``settings.augment`` each batch is transformed by a random symmetry of the task
+    (``objective.task``; see :mod:`frlbench.augment`), drawn from the same seeded generator.
+
     Raises:
         ValueError: If ``eval_every > 0`` and the dataset has no validation pairs.
+        ConfigError: If ``settings.augment`` is set for a task that declares no symmetry.
     """
+    check_augment(objective.task, settings)
     train = data.splits["train"]
     x_all = train.inputs[data.train_resolution]
     y_all = train.targets[data.train_resolution]
@@ -197,6 +203,8 @@ def fit(
             order = torch.cat([order, torch.randperm(len(x_all), generator=generator)])
         idx, order = order[: settings.batch_size], order[settings.batch_size :]
         x, y = x_all[idx].to(device), y_all[idx].to(device)
+        if settings.augment:
+            x, y = augment_batch(objective.task, x, y, generator)
         start = time.perf_counter()
         loss, _parts = objective(model, x, y)
         if not torch.isfinite(loss):
