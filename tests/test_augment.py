@@ -64,4 +64,5 @@ def test_fit_refuses_augment_before_training(task2d):
     objective = FRLObjective(FRL_VARIANTS.get("off"), task2d, 8)
     settings = TrainSettings(augment=True)
     with pytest.raises(ConfigError, match="symmetry"):
-        fit(torch.nn.Identity(), None, objective, settings, torch.device("cpu"), seed=0)  # type: ignore[arg-type]
+        cpu = torch.device("cpu")
+        fit(torch.nn.Identity(), None, objective, settings, cpu, seed=0, task=task2d)  # type: ignore[arg-type]
