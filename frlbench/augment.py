@@ -1,12 +1,14 @@
 """Training-data augmentation by the symmetries of a task's dynamics.
 
 A task declares its symmetry (``symmetry`` in ``tasks/<name>.toml``); a baseline opts in with
-``augment = true``. For ``symmetry = "cube"`` (a periodic box whose channels are the velocity
-components along the axes) each training batch goes through one random element of the
-cube's symmetry group (48 in 3D, 8 in 2D): a permutation of the spatial axes, which permutes
-the components the same way, then a reflection of some axes, which negates their components.
-Input and target get the same element, so a pair of states one Δt apart stays such a pair of
-the same dynamics (forced Navier-Stokes with an isotropic forcing commutes with every element).
+``augment = true``, which uses whatever symmetry the task being run declares and changes
+nothing on a task that declares none (a baseline runs on every task). For
+``symmetry = "cube"`` (a periodic box whose channels are the velocity components along the
+axes) each training batch goes through one random element of the cube's symmetry group (48
+in 3D, 8 in 2D): a permutation of the spatial axes, which permutes the components the same
+way, then a reflection of some axes, which negates their components. Input and target get
+the same element, so a pair of states one Δt apart stays such a pair of the same dynamics
+(forced Navier-Stokes with an isotropic forcing commutes with every element).
 
 Why it matters (measured, see ``baselines/fno.toml``): with 40 training pairs an FNO, whose
 spectral weights are free per wavevector, memorizes the training increments and its
@@ -18,22 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from frlbench.config import ConfigError, TaskSpec, TrainSettings
-
-
-def check_augment(task: TaskSpec, settings: TrainSettings, source: str = "") -> None:
-    """Refuse ``augment = true`` for a task that declares no symmetry.
-
-    Raises:
-        ConfigError: Naming the key, the task and the valid choice.
-    """
-    if settings.augment and task.symmetry == "none":
-        where = f"{source}: " if source else ""
-        raise ConfigError(
-            f"{where}key 'augment': task {task.name!r} declares no symmetry (its key "
-            "'symmetry' is 'none'), so there is nothing to augment with; valid here: "
-            "augment = false"
-        )
+from frlbench.config import TaskSpec
 
 
 def cube_symmetry(
@@ -80,4 +67,4 @@ def augment_batch(
     return x, y
 
 
-__all__ = ["augment_batch", "check_augment", "cube_symmetry"]
+__all__ = ["augment_batch", "cube_symmetry"]

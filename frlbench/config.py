@@ -354,8 +354,8 @@ class TrainSettings:
             final state, always checked) is kept. 0 keeps the final state without validation.
         residual: The backbone predicts the increment: forecast = input + backbone(input).
         augment: Transform each training batch by a random symmetry of the task (its
-            ``symmetry`` key; an error for a task without one). Validation and test data are
-            never transformed.
+            ``symmetry`` key; no change on a task whose symmetry is ``"none"``). Validation
+            and test data are never transformed.
     """
 
     size: str = "small"
