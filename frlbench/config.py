@@ -273,6 +273,12 @@ class TaskSpec:
         domain_length: Physical side length of the periodic box (ignored for lat-lon grids).
         profiles: Sizes per profile name (``smoke``, ``quick``, ``paper``).
         source: The TOML file this spec was read from.
+        symmetry: Symmetries of the dynamics that training may use to augment the data
+            (``augment = true`` in a baseline): ``"none"``, or ``"cube"`` for a periodic box
+            whose channels are the vector components along the axes, in axis order, and whose
+            dynamics commute with the 48 rotations and reflections of the cube (permuting axes
+            permutes the components, reflecting an axis negates its component); see
+            :mod:`frlbench.augment`.
     """
 
     name: str
@@ -284,12 +290,21 @@ class TaskSpec:
     grid: Literal["periodic", "latlon"] = "periodic"
     domain_length: float = 2 * math.pi
     source: str = ""
+    symmetry: Literal["none", "cube"] = "none"
 
     def __post_init__(self) -> None:
         _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
         _check(self.ndim in (1, 2, 3), "ndim", self.ndim, "1, 2 or 3")
         _check(len(self.channels) >= 1, "channels", self.channels, "at least one name")
         _check(self.domain_length > 0, "domain_length", self.domain_length, "> 0")
+        if self.symmetry == "cube":
+            _check(
+                self.grid == "periodic" and len(self.channels) == self.ndim,
+                "symmetry",
+                self.symmetry,
+                "'none' unless the grid is periodic and there is one channel per axis "
+                f"(grid {self.grid!r}, {len(self.channels)} channels, ndim {self.ndim})",
+            )
         if self.grid == "latlon":
             _check(self.ndim == 2, "ndim", self.ndim, "2 for a lat-lon grid")
 
@@ -338,6 +353,9 @@ class TrainSettings:
         eval_every: Steps between validation RMSEs; the state with the lowest one (and the
             final state, always checked) is kept. 0 keeps the final state without validation.
         residual: The backbone predicts the increment: forecast = input + backbone(input).
+        augment: Transform each training batch by a random symmetry of the task (its
+            ``symmetry`` key; no change on a task whose symmetry is ``"none"``). Validation
+            and test data are never transformed.
     """
 
     size: str = "small"
@@ -350,6 +368,7 @@ class TrainSettings:
     grad_clip: float = 1.0
     eval_every: int = 0
     residual: bool = False
+    augment: bool = False
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "steps", self.steps, ">= 1")

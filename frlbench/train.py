@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from frlbench.config import ConfigError, RunSpec, TrainSettings
+from frlbench.augment import augment_batch
+from frlbench.config import ConfigError, RunSpec, TaskSpec, TrainSettings
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
 from frlbench.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
@@ -160,6 +161,8 @@ def fit(
     device: torch.device,
     seed: int,
     progress: ProgressFn | None = None,
+    *,
+    task: TaskSpec | None = None,
 ) -> FitResult:
     """Train ``model`` in place for the step budget of ``settings``; keep the best state.
 
@@ -168,9 +171,16 @@ def fit(
     ``eval_every > 0`` the validation RMSE is measured every ``eval_every`` steps and after
     the last one, and the state with the lowest is loaded back into ``model`` at the end.
 
+    With ``settings.augment`` each batch is transformed by a random symmetry of ``task``
+    (see :mod:`frlbench.augment`; none for a task without one), drawn from the same seeded
+    generator as the batches.
+
     Raises:
         ValueError: If ``eval_every > 0`` and the dataset has no validation pairs.
+        ValueError: If ``settings.augment`` is set and ``task`` is not given.
     """
+    if settings.augment and task is None:
+        raise ValueError("fit: settings.augment needs the task (its symmetry): pass task=")
     train = data.splits["train"]
     x_all = train.inputs[data.train_resolution]
     y_all = train.targets[data.train_resolution]
@@ -197,6 +207,8 @@ def fit(
             order = torch.cat([order, torch.randperm(len(x_all), generator=generator)])
         idx, order = order[: settings.batch_size], order[settings.batch_size :]
         x, y = x_all[idx].to(device), y_all[idx].to(device)
+        if settings.augment:
+            x, y = augment_batch(task, x, y, generator)
         start = time.perf_counter()
         loss, _parts = objective(model, x, y)
         if not torch.isfinite(loss):
@@ -291,7 +303,7 @@ def train_and_evaluate(
         env=environment(dev),
     )
     train_start = time.perf_counter()
-    result = fit(model, data, objective, settings, dev, spec.seed, progress)
+    result = fit(model, data, objective, settings, dev, spec.seed, progress, task=spec.task)
     record.train_time_s = time.perf_counter() - train_start
     if result.diverged:
         record.status = "diverged"

@@ -168,7 +168,7 @@ def tune(
                     flush=True,
                 )
 
-        result = fit(model, data, objective, settings, dev, seed, report)
+        result = fit(model, data, objective, settings, dev, seed, report, task=task)
         row = TuneRow(
             baseline=baseline.name,
             frl=frl,
