@@ -56,6 +56,7 @@ def solver_reference_resolution(
     """
     if record.kind != "reference" or record.baseline != SOLVER:
         return None
+
     def is_truth(metric: ResolutionMetrics) -> bool:
         ref = persistence.get((record.task, record.profile, metric.resolution))
         return bool(ref) and metric.rmse < TRUTH_TOLERANCE * ref
