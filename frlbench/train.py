@@ -33,10 +33,6 @@ from frlbench.validate import check_backbone_output
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
-class Diverged(RuntimeError):
-    """Training produced a non-finite loss."""
-
-
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
     if device == "auto":
@@ -353,7 +349,6 @@ def configure_threads(jobs: int) -> None:
 
 
 __all__ = [
-    "Diverged",
     "FitResult",
     "Residual",
     "build_model",

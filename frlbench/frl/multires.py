@@ -24,10 +24,6 @@ from frlbench.config import FRLConfig, InvalidValue, TaskSpec
 from frlbench.data.latlon import model_grid_regridder
 
 
-class UnsupportedGrid(NotImplementedError):
-    """An FRL step is not implemented for the task's grid kind; the message says which to use."""
-
-
 def max_levels(train_resolution: int, min_resolution: int) -> int:
     """Largest ``J`` such that every ``ρ0 / 2^j``, ``j <= J``, is an integer ``>= min_resolution``.
 
