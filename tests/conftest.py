@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,6 +11,35 @@ from frlbench.catalog import discover_plugins
 from frlbench.config import TaskProfile, TaskSpec
 
 discover_plugins()
+
+#: Backbones that succeed, raise, diverge or return a wrong shape (runner and bad-input tests).
+PROBES = Path(__file__).parent / "data" / "probe_backbones.py"
+
+#: A user's task file: tiny 2D advection, smoke profile only.
+ADVECTION_TASK = """
+builder = "advection"
+description = "tiny advection task for runner and bad-input tests"
+ndim = 2
+channels = ["c"]
+[profiles.smoke]
+train_resolution = 16
+test_resolutions = [16, 32]
+reference_resolution = 32
+n_train = 4
+n_val = 1
+n_test = 2
+[profiles.smoke.data]
+dt = 0.3
+"""
+
+#: A user's baseline file for one probe backbone (``.format(backbone=..., epochs=...)``).
+PROBE_BASELINE = """
+backbone = "{backbone}"
+[defaults]
+size = "tiny"
+epochs = {epochs}
+batch_size = 2
+"""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

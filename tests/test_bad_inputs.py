@@ -24,32 +24,8 @@ import torch
 from typer.testing import CliRunner
 
 from frlbench.cli import app
-
-PROBES = Path(__file__).parent / "data" / "probe_backbones.py"
-
-TASK = """
-builder = "advection"
-description = "tiny advection task for bad-input tests"
-ndim = 2
-channels = ["c"]
-[profiles.smoke]
-train_resolution = 16
-test_resolutions = [16, 32]
-reference_resolution = 32
-n_train = 4
-n_val = 1
-n_test = 2
-[profiles.smoke.data]
-dt = 0.3
-"""
-
-BASELINE = """
-backbone = "{backbone}"
-[defaults]
-size = "tiny"
-epochs = 1
-batch_size = 2
-"""
+from tests.conftest import ADVECTION_TASK as TASK
+from tests.conftest import PROBE_BASELINE, PROBES
 
 
 def invoke(project: Path, args: list[str], env: dict[str, str] | None = None):
@@ -65,7 +41,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "baselines").mkdir()
     (root / "tasks" / "adv.toml").write_text(textwrap.dedent(TASK))
     shutil.copy(PROBES, root / "baselines" / "probe_backbones.py")
-    (root / "baselines" / "probe_conv.toml").write_text(BASELINE.format(backbone="probe_conv"))
+    (root / "baselines" / "probe_conv.toml").write_text(
+        PROBE_BASELINE.format(epochs=1, backbone="probe_conv")
+    )
     args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
             "--frl", "off", "--seeds", "0", "--out", str(root / "results"), "--no-progress",
             "--no-report",

@@ -17,32 +17,8 @@ from typer.testing import CliRunner
 
 from frlbench.cli import app
 from frlbench.records import load_records, read_record
-
-PROBES = Path(__file__).parent / "data" / "probe_backbones.py"
-
-TASK = """
-builder = "advection"
-description = "tiny advection task for runner tests"
-ndim = 2
-channels = ["c"]
-[profiles.smoke]
-train_resolution = 16
-test_resolutions = [16, 32]
-reference_resolution = 32
-n_train = 4
-n_val = 1
-n_test = 2
-[profiles.smoke.data]
-dt = 0.3
-"""
-
-BASELINE = """
-backbone = "{backbone}"
-[defaults]
-size = "tiny"
-epochs = 2
-batch_size = 2
-"""
+from tests.conftest import ADVECTION_TASK as TASK
+from tests.conftest import PROBE_BASELINE, PROBES
 
 
 def make_project(root: Path, backbones=("probe_conv",)) -> Path:
@@ -51,7 +27,9 @@ def make_project(root: Path, backbones=("probe_conv",)) -> Path:
     (root / "tasks" / "adv.toml").write_text(textwrap.dedent(TASK))
     shutil.copy(PROBES, root / "baselines" / "probe_backbones.py")
     for name in backbones:
-        (root / "baselines" / f"{name}.toml").write_text(BASELINE.format(backbone=name))
+        (root / "baselines" / f"{name}.toml").write_text(
+            PROBE_BASELINE.format(epochs=2, backbone=name)
+        )
     return root
 
 
