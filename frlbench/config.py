@@ -33,7 +33,7 @@ FRL_VERSION = "1"
 
 #: Keys of a task profile that only say how a run is *evaluated*; they are not part of the run's
 #: identity, so changing them re-evaluates stored weights instead of retraining.
-EVALUATION_KEYS = ("test_resolutions", "n_test", "rollout_steps")
+EVALUATION_KEYS = ("test_resolutions", "n_test", "rollout_steps", "rollout_trajectories")
 
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -224,6 +224,11 @@ class TaskProfile:
             from every test state that has that many successors in its trajectory; 0
             (default) evaluates one step only. At most the number of consecutive test pairs
             a trajectory has.
+        rollout_trajectories: Score the rollout on the first this many test trajectories
+            only (a fixed subset, the same for every model and reference); 0 (default): all
+            of them. One-step metrics always use every test trajectory. Rolling a model out
+            at the finest grid costs ``rollout_steps`` forecasts per window, which dominates
+            the evaluation of the slower backbones.
         data: Builder-specific options, validated by the task builder's own dataclass.
     """
 
@@ -234,6 +239,7 @@ class TaskProfile:
     n_val: int
     n_test: int
     rollout_steps: int = 0
+    rollout_trajectories: int = 0
     data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -257,6 +263,12 @@ class TaskProfile:
             value = getattr(self, key)
             _check(value >= 1, key, value, ">= 1")
         _check(self.rollout_steps >= 0, "rollout_steps", self.rollout_steps, ">= 0")
+        _check(
+            0 <= self.rollout_trajectories <= self.n_test,
+            "rollout_trajectories",
+            self.rollout_trajectories,
+            f"0 (all) to n_test = {self.n_test}",
+        )
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class EvalProtocol:
         test_resolutions: Resolutions scored, ascending (the training resolution included).
         n_test: Test trajectories.
         rollout_steps: Autoregressive rollout length (0: one step only).
+        rollout_trajectories: Roll out the first this many test trajectories (0: all).
         reference_resolution: Where the ground truth was generated.
         train_resolution: ρ0 (the RMSE_Ratio denominator).
     """
@@ -77,6 +78,7 @@ class EvalProtocol:
     test_resolutions: tuple[int, ...]
     n_test: int
     rollout_steps: int
+    rollout_trajectories: int
     reference_resolution: int
     train_resolution: int
 
@@ -89,6 +91,7 @@ class EvalProtocol:
             test_resolutions=tuple(sizes.test_resolutions),
             n_test=sizes.n_test,
             rollout_steps=sizes.rollout_steps,
+            rollout_trajectories=sizes.rollout_trajectories,
             reference_resolution=sizes.reference_resolution,
             train_resolution=sizes.train_resolution,
         )
@@ -99,6 +102,7 @@ class EvalProtocol:
             "test_resolutions": list(self.test_resolutions),
             "n_test": self.n_test,
             "rollout_steps": self.rollout_steps,
+            "rollout_trajectories": self.rollout_trajectories,
             "reference_resolution": self.reference_resolution,
             "train_resolution": self.train_resolution,
         }
@@ -231,17 +235,27 @@ def timed_forecast(
 
 
 def rollout_rmse(
-    forecaster: Forecaster, data: PairedDataset, task: TaskSpec, resolution: int, steps: int
+    forecaster: Forecaster,
+    data: PairedDataset,
+    task: TaskSpec,
+    resolution: int,
+    steps: int,
+    n_trajectories: int = 0,
 ) -> list[float]:
     """RMSE in physical units after each of ``steps`` autoregressive steps at ``resolution``.
 
     Every window of ``steps`` consecutive test pairs of one trajectory starts from its first
     input; the state after step j is compared with the target of the window's j-th pair.
+    With ``n_trajectories > 0`` only the windows of the first that many test trajectories
+    (in the split's order) are rolled out.
     """
     if steps <= 0:
         return []
     test = data.splits["test"]
     spans = windows(test, steps)
+    if n_trajectories > 0:
+        keep = {i for group in trajectories(test)[:n_trajectories] for i in group}
+        spans = [w for w in spans if w[0] in keep]
     if not spans:
         raise ValueError(f"no run of {steps} consecutive test pairs to roll out")
     state = _states(data, test.inputs[resolution][[w[0] for w in spans]], forecaster.units)
@@ -294,7 +308,9 @@ def evaluate(forecaster: Forecaster, data: PairedDataset, protocol: EvalProtocol
             trajectories=groups,
         )
         m.inference_s_per_sample = seconds
-        m.rollout_rmse = rollout_rmse(forecaster, data, task, res, protocol.rollout_steps)
+        m.rollout_rmse = rollout_rmse(
+            forecaster, data, task, res, protocol.rollout_steps, protocol.rollout_trajectories
+        )
         results.append(m)
     slope = metrics.fill_ratios(results, data.train_resolution)
     return Evaluation(results, slope)

@@ -7,6 +7,8 @@ the diffusion model's own training loss and its reproducible sampling, and the s
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
@@ -22,9 +24,10 @@ from frlbench.registry import BACKBONES
 from tests.conftest import make_task
 
 
-@pytest.mark.parametrize("name", ["node", "diffusion", "mamba"])
-def test_families_carry_a_version(name: str):
-    assert BACKBONES.entry(name).metadata["version"] == "1"
+@pytest.mark.parametrize("name", ["node", "diffusion", "mamba", "transformer"])
+def test_families_carry_their_module_version(name: str):
+    module = importlib.import_module(f"frlbench.models.{name}")
+    assert BACKBONES.entry(name).metadata["version"] == module.VERSION
 
 
 def test_node_solver_names_are_torchdiffeq_methods():

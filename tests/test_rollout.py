@@ -81,6 +81,27 @@ def test_exact_step_has_zero_error_and_identity_matches_hand_computation(tmp_pat
         assert kept[0] < kept[1] < kept[2]  # the field drifts further from its start
 
 
+def test_rollout_on_a_subset_of_trajectories_scores_only_their_windows(tmp_path):
+    task = _task(pairs=3, rollout=3)
+    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    test = data.splits["test"]
+    res = test.resolutions[0]
+    first = rollout_rmse(Step(lambda x: x), data, task, res, 3, n_trajectories=1)
+    start = data.denormalize(test.inputs[res][[0]].double())
+    for j, value in enumerate(first):
+        truth = data.denormalize(test.targets[res][[j]].double())
+        assert value == pytest.approx(metrics.rmse(start, truth), rel=1e-12)
+    every = rollout_rmse(Step(lambda x: x), data, task, res, 3)
+    assert rollout_rmse(Step(lambda x: x), data, task, res, 3, n_trajectories=2) == every
+    assert first != every
+
+
+def test_rollout_trajectories_beyond_n_test_is_a_clear_error():
+    sizes = make_task(ndim=2).profile("smoke")
+    with pytest.raises(ValueError, match=r"rollout_trajectories.*0 \(all\) to n_test"):
+        dataclasses.replace(sizes, rollout_trajectories=sizes.n_test + 1)
+
+
 def test_no_rollout_is_an_empty_list(tmp_path):
     task = _task(pairs=1, rollout=0)
     data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)

@@ -43,11 +43,11 @@ def dataset_key(task: TaskSpec, profile: str) -> str:
         "grid": task.grid,
         "channels": list(task.channels),
         "domain_length": task.domain_length,
-        # rollout_steps only changes the evaluation, not the data.
+        # The rollout settings only change the evaluation, not the data.
         "profile": {
             k: v
             for k, v in dataclasses.asdict(task.profile(profile)).items()
-            if k != "rollout_steps"
+            if k not in ("rollout_steps", "rollout_trajectories")
         },
     }
     blob = json.dumps(content, sort_keys=True, default=str).encode()

@@ -12,7 +12,9 @@ physical length: the softplus output is multiplied by the grid spacing over ``re
 points per domain length. On a grid twice as fine every step is half as long, so a state decays
 over the same *physical* distance on every grid and the scan is a discretisation of one
 continuous system, not of a fixed number of cells. The short causal convolution of the original
-Mamba block is left out because its kernel would be fixed in grid cells.
+Mamba block is not repeated in every block; one convolutional stem (``stem_kernel``, fixed in
+grid cells like the CNN family's kernels) lifts the input, so tokens carry their neighbourhood:
+with a pointwise lift the small model could not fit the one-step increments of the quick data.
 
 The recurrence is evaluated with mambapy's parallel scan (:func:`mambapy.pscan.pscan`), pure
 PyTorch. Without gradients (evaluation) the grid lines are processed in chunks, which bounds
@@ -32,6 +34,7 @@ from torch.nn import functional as F
 from frlbench.config import BackboneSpec, ConfigError, InvalidValue, TaskSpec
 from frlbench.models.common import (
     GridBackbone,
+    GridConv,
     family_config,
     fourier_position_features,
     periodic_axes,
@@ -39,7 +42,8 @@ from frlbench.models.common import (
 from frlbench.registry import register_backbone
 
 SIZES = ("tiny", "small", "base")
-VERSION = "1"
+#: 2: convolutional stem (``stem_kernel``) in the small and base presets.
+VERSION = "2"
 
 #: Scan-tensor elements (lines × length × channels × state) held at once without gradients.
 SCAN_CHUNK_ELEMENTS = 2**24
@@ -64,6 +68,9 @@ class MambaOptions:
         scans: Scan orders, ``"<axis><+|->"``; empty means every axis in both directions.
         residual: Forecast the input state plus the network's output (the increment); needs
             ``in_channels >= out_channels`` (the state first), otherwise the output itself.
+        stem_kernel: Odd kernel size (grid cells) of the convolution that lifts the input to
+            tokens; 1 is a pointwise lift. It stands in for the short convolution of the
+            original Mamba block, once at the input instead of in every block.
     """
 
     width: int = 32
@@ -74,8 +81,11 @@ class MambaOptions:
     reference_points: int = 16
     scans: tuple[str, ...] = ()
     residual: bool = True
+    stem_kernel: int = 1
 
     def __post_init__(self) -> None:
+        if self.stem_kernel < 1 or self.stem_kernel % 2 == 0:
+            raise InvalidValue("stem_kernel", self.stem_kernel, "an odd integer >= 1")
         for key in ("width", "layers", "expand", "state_size", "reference_points"):
             if getattr(self, key) < 1:
                 raise InvalidValue(key, getattr(self, key), ">= 1")
@@ -110,8 +120,12 @@ class MambaOptions:
 
 PRESETS = {
     "tiny": MambaOptions(width=8, layers=1, expand=1, state_size=2, pos_frequencies=2),
-    "small": MambaOptions(width=16, layers=2, expand=1, state_size=2, pos_frequencies=4),
-    "base": MambaOptions(width=64, layers=4, expand=2, state_size=16, pos_frequencies=8),
+    "small": MambaOptions(
+        width=16, layers=2, expand=1, state_size=2, pos_frequencies=4, stem_kernel=3
+    ),
+    "base": MambaOptions(
+        width=64, layers=4, expand=2, state_size=16, pos_frequencies=8, stem_kernel=3
+    ),
 }
 
 
@@ -214,23 +228,25 @@ class GridMamba(GridBackbone):
         self.lengths, self.periodic = tuple(lengths), tuple(periodic)
         scans = options.scan_orders(len(lengths))
         n_pos = 2 * options.pos_frequencies * len(lengths)
-        self.lift = nn.Linear(in_channels + n_pos, options.width)
+        self.lift = GridConv(
+            in_channels + n_pos, options.width, len(lengths), options.stem_kernel, periodic
+        )
         self.blocks = nn.ModuleList(MambaBlock(options, scans) for _ in range(options.layers))
         self.norm = nn.LayerNorm(options.width)
         self.project = nn.Linear(options.width, out_channels)
 
     def forward_grid(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, *shape = x.shape
-        tokens = x.movedim(1, -1)  # (batch, *grid, channels)
+        tokens = x
         if self.options.pos_frequencies:
             pos = fourier_position_features(
                 shape, self.lengths, self.periodic, self.options.pos_frequencies,
                 dtype=x.dtype, device=x.device,
-            )  # fmt: skip
-            tokens = torch.cat([tokens, pos.expand(batch, *pos.shape)], dim=-1)
+            ).movedim(-1, 0)  # fmt: skip
+            tokens = torch.cat([x, pos.expand(batch, *pos.shape)], dim=1)
         # Δ per axis: this grid's spacing in units of (length / reference_points)
         steps = [self.options.reference_points / n for n in shape]
-        h = self.lift(tokens)
+        h = self.lift(tokens).movedim(1, -1)  # (batch, *grid, width)
         for block in self.blocks:
             h = block(h, steps)
         out = self.project(self.norm(h)).movedim(-1, 1).contiguous()

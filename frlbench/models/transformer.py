@@ -19,6 +19,7 @@ from torch import nn
 from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import (
     GridBackbone,
+    GridConv,
     family_config,
     fourier_position_features,
     periodic_axes,
@@ -36,6 +37,10 @@ class TransformerOptions:
         heads: Attention heads; must divide ``width``.
         mlp_ratio: Hidden width of each block's MLP, as a multiple of ``width``.
         pos_frequencies: Fourier features per axis (``m = 1..M`` cycles per domain length).
+        stem_kernel: Odd kernel size (grid cells) of the convolutional stem that lifts the
+            input to tokens; 1 is a pointwise lift. With 3, every token carries its
+            neighbourhood, so the pointwise blocks can form the local derivatives a one-step
+            increment needs (a pointwise lift could not fit the quick training pairs at all).
     """
 
     width: int = 64
@@ -43,8 +48,11 @@ class TransformerOptions:
     heads: int = 4
     mlp_ratio: float = 2.0
     pos_frequencies: int = 4
+    stem_kernel: int = 1
 
     def __post_init__(self) -> None:
+        if self.stem_kernel < 1 or self.stem_kernel % 2 == 0:
+            raise InvalidValue("stem_kernel", self.stem_kernel, "an odd integer >= 1")
         if self.width < 1:
             raise InvalidValue("width", self.width, ">= 1")
         if self.layers < 1:
@@ -59,8 +67,8 @@ class TransformerOptions:
 
 PRESETS = {
     "tiny": TransformerOptions(width=16, layers=1, heads=2, pos_frequencies=2),
-    "small": TransformerOptions(width=48, layers=3, heads=4, pos_frequencies=4),
-    "base": TransformerOptions(width=128, layers=8, heads=8, pos_frequencies=8),
+    "small": TransformerOptions(width=48, layers=3, heads=4, pos_frequencies=4, stem_kernel=3),
+    "base": TransformerOptions(width=128, layers=8, heads=8, pos_frequencies=8, stem_kernel=3),
 }
 
 
@@ -117,7 +125,8 @@ class Block(nn.Module):
 
 
 class GalerkinTransformer(GridBackbone):
-    """Pointwise lifting with positional features, Galerkin blocks, pointwise projection.
+    """Convolutional (or pointwise) lift with positional features, Galerkin blocks, pointwise
+    projection.
 
     Args:
         options: Hyper-parameters.
@@ -141,7 +150,9 @@ class GalerkinTransformer(GridBackbone):
         self.periodic = tuple(periodic)
         self.pos_frequencies = options.pos_frequencies
         n_pos = 2 * options.pos_frequencies * len(lengths)
-        self.lift = nn.Linear(in_channels + n_pos, options.width)
+        self.lift = GridConv(
+            in_channels + n_pos, options.width, len(lengths), options.stem_kernel, periodic
+        )
         self.blocks = nn.Sequential(
             *(Block(options.width, options.heads, options.mlp_ratio) for _ in range(options.layers))
         )
@@ -160,17 +171,25 @@ class GalerkinTransformer(GridBackbone):
 
     def forward_grid(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, *shape = x.shape
-        tokens = x.movedim(1, -1)  # (batch, *grid, channels)
         if self.pos_frequencies:
-            pos = self.positional_features(shape, x).expand(batch, *shape, -1)
-            tokens = torch.cat([tokens, pos], dim=-1)
-        h = self.lift(tokens.reshape(batch, -1, tokens.shape[-1]))
+            pos = self.positional_features(shape, x).movedim(-1, 0)  # (features, *grid)
+            x = torch.cat([x, pos.expand(batch, *pos.shape)], dim=1)
+        h = self.lift(x).flatten(2).transpose(1, 2)  # (batch, tokens, width)
         h = self.project(self.norm(self.blocks(h)))
         return h.view(batch, *shape, self.out_channels).movedim(-1, 1).contiguous()
 
 
+#: Bumped when a change alters what a trained transformer computes (part of the run id).
+#: 2: convolutional stem (``stem_kernel``) in the small and base presets.
+VERSION = "2"
+
+
 @register_backbone(
-    "transformer", family="Transformer", sizes=tuple(PRESETS), options=TransformerOptions
+    "transformer",
+    family="Transformer",
+    sizes=tuple(PRESETS),
+    options=TransformerOptions,
+    version=VERSION,
 )
 def build_transformer(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """Galerkin (linear-attention) transformer over grid points."""
