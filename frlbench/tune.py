@@ -11,6 +11,7 @@ Usage::
     python -m frlbench.tune --task fluid3d --baseline cnn --profile quick --frl off
     python -m frlbench.tune --task fluid3d --baseline fno --frl full --lrs 1e-3 3e-3 \\
         --set steps=300 --set residual=true --evaluate
+    python -m frlbench.tune --task fluid3d --baseline transformer --option pos_frequencies=0
 
 The printed table is what the baseline TOMLs quote in their comments.
 """
@@ -105,6 +106,7 @@ def tune(
     *,
     seed: int = 0,
     overrides: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
     run_evaluation: bool = False,
     device: str = "cpu",
     cache_dir: Path | None = None,
@@ -120,6 +122,7 @@ def tune(
         lrs: Peak learning rates to try.
         seed: Training seed (the same for every learning rate).
         overrides: Training settings to change besides ``lr`` (e.g. ``{"steps": 300}``).
+        options: Backbone ``[options]`` to change (e.g. ``{"pos_frequencies": 0}``).
         run_evaluation: Also score each run on the test split (reported, never used to choose).
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
@@ -146,7 +149,7 @@ def tune(
             baseline=dataclasses.replace(
                 baseline,
                 defaults=settings,
-                options=baseline.profile_options(profile),
+                options={**baseline.profile_options(profile), **(options or {})},
                 profiles={},
             ),
             frl=frl_cfg,
@@ -226,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=list(LR_GRID))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
+    parser.add_argument(
+        "--option", dest="options", action="append", default=[], metavar="K=V",
+        help="a backbone [options] key, e.g. --option pos_frequencies=0",
+    )  # fmt: skip
     parser.add_argument("--evaluate", action="store_true", help="also report test RMSEs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache-dir", type=Path, default=None)
@@ -242,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.lrs,
             seed=args.seed,
             overrides=overrides,
+            options=parse_overrides(args.options),
             run_evaluation=args.evaluate,
             device=args.device,
             cache_dir=args.cache_dir,
