@@ -162,3 +162,26 @@ def test_default_audit_reproduces_stored_metrics_exactly(audited: Path):
         r.run_id for r in records if r.kind == "model" and not
         (out / "runs" / r.run_id / "weights.pt").exists()
     ]  # fmt: skip
+
+
+def test_latlon_protocols_score_persistence(tmp_path: Path):
+    from frlbench.data.era5 import build_era5
+    from frlbench.evaluate import PersistenceForecaster, evaluate
+    from tests.test_era5 import era5_task, make_wb2
+
+    task = era5_task(tmp_path, make_wb2(tmp_path / "era5.nc"))
+    data = build_era5(task, "smoke", progress=False)
+    default = EvalProtocol.from_task(task, "smoke")
+    stored = evaluate(PersistenceForecaster(), data, default)
+    scores = {}
+    for truth in protocols.truths_for(task):
+        for norm in protocols.NORMALIZATIONS:
+            p = dataclasses.replace(default, truth=truth, normalization=norm)
+            scores[truth, norm] = evaluate(PersistenceForecaster(), data, p).metrics
+    # Persistence works in physical units: the normalization moves its error only by the
+    # float32 rounding of the normalized fields. The default protocol is the stored one.
+    for (truth, _), m in scores.items():
+        assert m[0].rmse == pytest.approx(scores[truth, "train"][0].rmse, rel=1e-5)
+        assert m[-1].acc is not None and math.isfinite(m[-1].acc)
+    assert [m.rmse for m in scores["conservative", "train"]] == [m.rmse for m in stored.metrics]
+    assert scores["subsample", "train"][0].rmse != pytest.approx(stored.metrics[0].rmse, rel=1e-3)

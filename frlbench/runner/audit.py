@@ -352,7 +352,7 @@ def run_audit(
                 )
                 try:
                     evaluation = evaluate(forecaster, data, protocol)
-                except (NotApplicable, RuntimeError) as exc:
+                except (NotApplicable, RuntimeError, ValueError) as exc:  # e.g. a model on 17³
                     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     result.not_applicable.append(
                         Skipped(job.folder, f"{_label(rec)} {truth}", reason)
