@@ -515,6 +515,8 @@ def audit_cmd(
                            progress=progress, console=console)  # fmt: skip
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if not (result.rows or result.skipped or result.not_applicable):
+        raise fail(f"no stored run under {store.runs_dir} matches --task/--backbone")
     for path in write_audit(result, out):
         console.print(f"written: {path}", highlight=False)
     for item in result.skipped:

@@ -452,6 +452,8 @@ CASES = [
     Case("audit-device-gpu", ["audit", "--out", OUT, "--device", "gpu"], ["--device", "'gpu'"]),
     Case("audit-rollout-too-long", ["audit", "--out", OUT, "--max-rollout", "99",
                                     "--no-progress"], ["--max-rollout 99", "valid: 0 to"]),
+    Case("audit-no-match", ["audit", "--out", OUT, "--task", "nosuchtask"],
+         ["no stored run", "--task"]),
     Case("audit-trajectories-negative", ["audit", "--out", OUT, "--trajectories", "-1"],
          ["--trajectories", "Invalid value"]),
     # zoo

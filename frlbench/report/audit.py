@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 CSV_NAME = "protocol_audit.csv"
 MD_NAME = "protocol_audit.md"
 FIGURE_STEM = "protocol_audit"
+#: Plotting order of truth constructions (names of :data:`frlbench.protocols.TRUTHS`).
+PROTOCOL_ORDER = ("truncation", "conservative", "subsample", "box", "bilinear", "paper-grid")
+PROTOCOL_COLORS = ("#4c72b0", "#55a868", "#dd8452", "#8172b3", "#937860", "#c44e52", "#8c8c8c")
 #: Shown in the Markdown where the lead fills in what the committed audit found.
 FINDINGS_PLACEHOLDER = (
     "FINDINGS PLACEHOLDER: what this audit shows on the committed quick results is to be "
@@ -199,12 +202,21 @@ def _diagnostics_table(result: AuditResult, task: str, profile: str) -> Table:
     )
 
 
+def _protocol_rank(name: str) -> int:
+    """Fixed plotting order (and colour) of a truth construction; defaults first."""
+    return PROTOCOL_ORDER.index(name) if name in PROTOCOL_ORDER else len(PROTOCOL_ORDER)
+
+
 def plot_audit(summary: pd.DataFrame) -> Figure:
-    """RMSE_Ratio at the finest grid (one step, training normalization) by protocol: one
-    panel per task and FRL variant, bars per model grouped by protocol."""
+    """RMSE_Ratio at each model's finest scored grid (one step, training normalization) by
+    protocol: one panel per task and FRL variant, bars per model grouped by protocol (a row
+    scored only on its ratio grid, such as a solver that is the truth above it, is left out)."""
     from matplotlib.figure import Figure
 
     part = summary[(summary["lead"] == 1) & (summary["normalization"] != "per-resolution")]
+    keys = ["task", "profile", "frl", "baseline", "protocol"]
+    finest = part.groupby(keys)["resolution"].transform("max")
+    part = part[(part["resolution"] == finest) & (finest > part["ratio_resolution"])]
     panels = sorted(
         {(r.task, r.profile, r.frl) for r in part.itertuples()},
         key=lambda p: (p[0], p[1], frl_rank(p[2])),
@@ -217,11 +229,10 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
         sel = part[(part["task"] == task) & (part["profile"] == profile) & (part["frl"] == frl)]
         kinds = dict(zip(sel["baseline"], sel["kind"], strict=True))
         models = sorted(kinds, key=lambda b: config_rank(kinds[b], b, frl))
-        truths = list(dict.fromkeys(sel["protocol"]))
+        truths = sorted(set(sel["protocol"]), key=_protocol_rank)
         width = 0.8 / max(len(truths), 1)
         for i, truth in enumerate(truths):
             rows = sel[sel["protocol"] == truth]
-            rows = rows[rows["resolution"] == rows["resolution"].max()]
             by_model = {r.baseline: r for r in rows.itertuples()}
             mean = np.array([getattr(by_model.get(m), "rmse_ratio_mean", np.nan) for m in models])
             half = np.array(
@@ -233,14 +244,15 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
                 ]
             )
             pos = np.arange(len(models)) + (i - (len(truths) - 1) / 2) * width
-            ax.bar(pos, np.nan_to_num(mean), width, label=truth)
+            color = PROTOCOL_COLORS[_protocol_rank(truth) % len(PROTOCOL_COLORS)]
+            ax.bar(pos, np.nan_to_num(mean), width, label=truth, color=color)
             ok = np.isfinite(half) & np.isfinite(mean)
             ax.errorbar(pos[ok], mean[ok], yerr=half[ok], fmt="none", ecolor="black", capsize=2)
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
         ax.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
         ax.set_ylabel("RMSE_Ratio (finest grid)")
         ax.set_title(f"{task} ({profile}), FRL {frl}")
-        ax.legend(fontsize=7, ncols=len(truths), loc="upper left", frameon=False)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 

@@ -344,7 +344,12 @@ def run_audit(
                 diagnosed.add(key)
                 present = [t for t in result.protocols if t in protocols.truths_for(task)]
                 result.diagnostics += diagnostics(data, base, present)
-            forecaster = _forecaster(job, store, dev)
+            try:
+                forecaster = _forecaster(job, store, dev)
+            except (RecordError, NotApplicable) as exc:  # weights that do not fit the spec
+                result.skipped.append(Skipped(job.folder, _label(rec), str(exc)))
+                bar.advance(task_id, len(list(_evaluations(job, result.protocols))))
+                continue
             for truth, norm in _evaluations(job, result.protocols):
                 bar.update(task_id, description=f"{_label(rec)} {truth}/{norm}")
                 protocol = dataclasses.replace(
