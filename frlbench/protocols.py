@@ -344,14 +344,19 @@ def aliased_energy(
     """Energy that point subsampling of reference fields to ``resolution`` aliases into the
     resolved band, as a fraction of the fields' energy (spatial means removed).
 
-    On a periodic grid, subsampling equals truncation plus every mode above the coarse Nyquist
-    folded onto its alias, so the mean square of ``subsample - truncation`` is exactly the
-    folded energy (when no two folded modes land on one alias). On lat-lon grids the
-    difference is taken from the conservative average, which also smooths: a proxy.
+    Subsampling equals spectral truncation plus every mode above the coarse Nyquist folded onto
+    its alias, so the mean square of ``subsample - truncation`` is exactly the folded energy
+    (when no two folded modes land on one alias). On lat-lon grids this is measured along
+    longitude (zonal wavenumbers, the split of :func:`frlbench.metrics.zonal_band_errors`) on
+    the reference latitudes, latitude-weighted: latitude has no Fourier basis to alias in.
     """
     anomaly = _anomaly(fields.double(), task)
-    truth = default_truth(task)
-    made = coarsen(anomaly, task, "subsample", resolution, reference_resolution)
-    stored = coarsen(anomaly, task, truth, resolution, reference_resolution)
+    stride = _stride("subsample", resolution, reference_resolution)
+    if task.grid == "latlon":
+        made = anomaly[..., ::stride]
+        stored = spectral.truncate(anomaly, (anomaly.shape[-1] // stride,))
+    else:
+        made = subsample_periodic(anomaly, stride, task.ndim)
+        stored = spectral.truncate(anomaly, task.grid_shape(resolution))
     total = _energy(anomaly, task)
     return _energy(made - stored, task) / total if total > 0 else math.nan

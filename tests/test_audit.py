@@ -84,6 +84,11 @@ def test_latlon_operators():
     assert torch.equal(
         protocols.coarsen(ramp, task, "subsample", 8, 16)[0, 0, 0], ramp[0, 0, 0, ::2]
     )
+    # Zonal aliasing: m = 6 folds onto m = 2 of 8 longitudes (Nyquist 4); m = 3 is resolved.
+    lon = _grid(16).reshape(1, 1, 1, 16)
+    field = (torch.cos(3 * lon) + 0.5 * torch.sin(6 * lon)).expand(1, 1, 8, 16)
+    predicted = 0.5**2 / (1 + 0.5**2)
+    assert protocols.aliased_energy(field, task, 8, 16) == pytest.approx(predicted, rel=1e-12)
 
 
 def test_bad_names_and_grids_give_clear_errors():

@@ -198,7 +198,8 @@ def _diagnostics_table(result: AuditResult, task: str, profile: str) -> Table:
         note=f"Fractions of the test targets' energy (spatial means removed, channels in "
         f"training-normalized units) above the training Nyquist (ρ0 = "
         f"{rows[0].train_resolution if rows else MISSING}), and the part of the reference "
-        "targets' energy that point subsampling folds into each coarser grid's resolved band.",
+        "targets' energy that point subsampling folds into each coarser grid's resolved band "
+        "(lat-lon: along longitude, by zonal wavenumber, at the reference latitudes).",
     )
 
 
@@ -282,7 +283,8 @@ def _document(result: AuditResult, summary: pd.DataFrame) -> list:
         if result.trajectories
         else "every test trajectory"
     )
-    applied = list(dict.fromkeys(r.protocol for r in result.rows)) or list(result.protocols)
+    evaluated = {r.protocol for r in result.rows}
+    applied = [p for p in result.protocols if p in evaluated] or list(result.protocols)
     rollout = ", ".join(f"{t}: 1 to {k}" for t, k in sorted(result.max_rollout.items()))
     blocks: list = [
         Heading("Protocol audit", level=1),

@@ -265,8 +265,8 @@ def diagnostics(
 def _evaluations(job: _Job, truths: Sequence[str]) -> Iterator[tuple[str, str]]:
     """(truth, normalization) pairs to score a job under."""
     norms = protocols.NORMALIZATIONS if job.spec is not None else (PHYSICAL,)
-    for truth in truths:
-        if truth in protocols.truths_for(job.task):
+    for truth in protocols.truths_for(job.task):
+        if truth in truths:
             for norm in norms:
                 yield truth, norm
 
@@ -342,7 +342,7 @@ def run_audit(
             )
             if key not in diagnosed:
                 diagnosed.add(key)
-                present = [t for t in result.protocols if t in protocols.truths_for(task)]
+                present = [t for t in protocols.truths_for(task) if t in result.protocols]
                 result.diagnostics += diagnostics(data, base, present)
             try:
                 forecaster = _forecaster(job, store, dev)
@@ -360,7 +360,7 @@ def run_audit(
                 except (NotApplicable, RuntimeError, ValueError) as exc:  # e.g. a model on 17³
                     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     result.not_applicable.append(
-                        Skipped(job.folder, f"{_label(rec)} {truth}", reason)
+                        Skipped(job.folder, f"{_label(rec)} {truth}/{norm}", reason)
                     )
                 else:
                     result.rows += _rows(job, protocol, evaluation, norm)
