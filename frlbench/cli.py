@@ -1,6 +1,7 @@
 """Command-line interface: a thin layer over the library.
 
-``frlbench list``, ``frlbench data``, ``frlbench run``, ``frlbench eval``, ``frlbench report``.
+``frlbench list``, ``frlbench data``, ``frlbench run``, ``frlbench eval``, ``frlbench audit``,
+``frlbench report``.
 """
 
 from __future__ import annotations
@@ -464,6 +465,62 @@ def eval_cmd(
         console.print(f"{rid}: RMSE_Ratio {ratios}")
     if report:
         _render(out)
+
+
+@app.command("audit")
+def audit_cmd(
+    out: Out = Path("results"),
+    task: Annotated[
+        list[str] | None, typer.Option(help="Task name patterns (default: all).")
+    ] = None,
+    backbone: Annotated[
+        list[str] | None, typer.Option(help="Baseline/backbone patterns (default: all).")
+    ] = None,
+    protocols: Annotated[
+        list[str] | None,
+        typer.Option(help="Truth constructions, comma-separated (default: every one)."),
+    ] = None,
+    max_rollout: Annotated[
+        int | None, typer.Option(min=0, help="Rollout lengths 1..K (default: the profile's).")
+    ] = None,
+    trajectories: Annotated[
+        int, typer.Option(min=0, help="Score the first N test trajectories (0: all).")
+    ] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda[:i] or mps.")] = "auto",
+    cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    tasks_dir: TasksDir = None,
+    baselines_dir: BaselinesDir = None,
+) -> None:
+    """Re-evaluate stored runs under every truth construction and normalization (no
+    retraining); write <out>/protocol_audit.{md,csv} and figures/protocol_audit.png."""
+    from frlbench.report.audit import write_audit
+    from frlbench.runner import RunStore
+    from frlbench.runner.audit import check_protocols, run_audit
+
+    device = validate.check_device(device)
+    validate.check_output_dir(cache_dir, "--cache-dir")
+    try:
+        truths = check_protocols(split_names(protocols))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    store = RunStore(out)
+    if not store.runs_dir.is_dir():
+        raise fail(f"--out {out}: no runs directory {store.runs_dir}")
+    load_catalog(tasks_dir, baselines_dir)
+    try:
+        result = run_audit(store, tasks=split_names(task) or (), backbones=split_names(backbone)
+                           or (), truths=truths, max_rollout=max_rollout,
+                           trajectories=trajectories, device=device, cache_dir=cache_dir,
+                           progress=progress, console=console)  # fmt: skip
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if not (result.rows or result.skipped or result.not_applicable):
+        raise fail(f"no stored run under {store.runs_dir} matches --task/--backbone")
+    for path in write_audit(result, out):
+        console.print(f"written: {path}", highlight=False)
+    for item in result.skipped:
+        err_console.print(f"[yellow]skipped:[/] {escape(item.label)}: {escape(item.reason)}")
 
 
 @app.command("report")

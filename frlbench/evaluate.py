@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from frlbench import metrics
+from frlbench import metrics, protocols
 from frlbench.config import TaskSpec
 from frlbench.data import PairedDataset, PairedSplit
 from frlbench.data.base import SolverNotApplicable
@@ -72,6 +72,10 @@ class EvalProtocol:
         rollout_trajectories: Roll out the first this many test trajectories (0: all).
         reference_resolution: Where the ground truth was generated.
         train_resolution: ρ0 (the RMSE_Ratio denominator).
+        truth: How each test grid is made from the reference fields
+            (:mod:`frlbench.protocols`; empty: the task's default, which the dataset stores).
+        normalization: ``train`` (default) or ``per-resolution`` statistics.
+        trajectories: Score only the first this many test trajectories (0: all).
     """
 
     task: TaskSpec = field(repr=False, compare=False)
@@ -81,6 +85,36 @@ class EvalProtocol:
     rollout_trajectories: int
     reference_resolution: int
     train_resolution: int
+    truth: str = ""
+    normalization: str = "train"
+    trajectories: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.truth:
+            object.__setattr__(self, "truth", protocols.default_truth(self.task))
+        protocols.check_truth(self.task, self.truth)
+        protocols.check_normalization(self.normalization)
+
+    @property
+    def is_default(self) -> bool:
+        """True for the stored truth, training statistics and every test trajectory."""
+        return (
+            self.truth == protocols.default_truth(self.task)
+            and self.normalization == protocols.NORMALIZATIONS[0]
+            and self.trajectories == 0
+        )
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        """The grids scored (the test resolutions, or the paper-grid family)."""
+        return protocols.truth_resolutions(
+            self.task, self.truth, self.test_resolutions, self.reference_resolution
+        )
+
+    @property
+    def ratio_resolution(self) -> int:
+        """The grid whose RMSE divides every other (ρ0, or the paper-grid member nearest)."""
+        return protocols.ratio_resolution(self.truth, self.resolutions, self.train_resolution)
 
     @classmethod
     def from_task(cls, task: TaskSpec, profile: str) -> EvalProtocol:
@@ -97,7 +131,18 @@ class EvalProtocol:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for the record's ``evaluation`` section (JSON round-trips equal)."""
+        """Plain data for the record's ``evaluation`` section (JSON round-trips equal).
+
+        The truth construction, normalization and trajectory subset are written only when
+        they are not the defaults, so records evaluated the default way compare equal to
+        those stored before these options existed.
+        """
+        options = {
+            "truth": self.truth,
+            "normalization": self.normalization,
+            "trajectories": self.trajectories,
+        }
+        defaults = {"truth": protocols.default_truth(self.task), "normalization": "train"}
         return {
             "test_resolutions": list(self.test_resolutions),
             "n_test": self.n_test,
@@ -105,6 +150,7 @@ class EvalProtocol:
             "rollout_trajectories": self.rollout_trajectories,
             "reference_resolution": self.reference_resolution,
             "train_resolution": self.train_resolution,
+            **{k: v for k, v in options.items() if v != defaults.get(k, 0)},
         }
 
 
@@ -272,47 +318,67 @@ def evaluate(forecaster: Forecaster, data: PairedDataset, protocol: EvalProtocol
     """Score ``forecaster`` at every resolution of ``protocol`` (one step, then the rollout).
 
     Resolutions at or above ``protocol.reference_resolution`` are skipped for a forecaster
-    that is exact there (the solver that generated the truth).
+    that is exact there (the solver that generated the truth). Under a truth construction
+    other than the stored one, each grid's inputs and targets are made from the reference
+    fields (:func:`frlbench.protocols.protocol_views`); the default uses the stored fields.
 
     Raises:
-        NotApplicable: If no resolution is left to score.
+        NotApplicable: If no resolution is left to score, or a solver meets ``paper-grid``.
         ValueError: If a resolution is not in the dataset's test split.
     """
     task = protocol.task
     test = data.splits["test"]
-    resolutions = list(protocol.test_resolutions)
+    if protocol.truth == "paper-grid" and isinstance(forecaster, SolverForecaster):
+        raise NotApplicable(
+            "truth paper-grid: its grids are not uniform on the periodic domain, so the "
+            "task's solver does not apply to them"
+        )
+    resolutions = list(protocol.resolutions)
     if forecaster.exact_at_reference:
         resolutions = [r for r in resolutions if r < protocol.reference_resolution]
-    if protocol.train_resolution not in resolutions:
+    base = protocol.ratio_resolution
+    if base not in resolutions:
         raise NotApplicable(
             f"{forecaster.name} is exact at the reference resolution "
             f"{protocol.reference_resolution}, and the training resolution "
             f"{protocol.train_resolution} is not coarser than it"
         )
-    missing = [r for r in resolutions if r not in test.inputs]
+    stored = protocol.truth == protocols.default_truth(task)
+    needed = resolutions if stored else [protocol.reference_resolution]
+    missing = [r for r in needed if r not in test.inputs]
     if missing:
         raise ValueError(f"test resolutions {missing} are not in the dataset ({test.resolutions})")
-    groups = trajectories(test)
+    views = protocols.protocol_views(
+        data,
+        task,
+        truth=protocol.truth,
+        normalization=protocol.normalization,
+        resolutions=resolutions,
+        reference_resolution=protocol.reference_resolution,
+        n_trajectories=protocol.trajectories,
+    )
     results = []
     for res in resolutions:
-        states = _states(data, test.inputs[res], forecaster.units)
+        view = views[res]
+        split = view.splits["test"]
+        states = _states(view, split.inputs[res], forecaster.units)
         pred, seconds = timed_forecast(forecaster, states, res)
-        truth = data.denormalize(test.targets[res].double())
+        truth = view.denormalize(split.targets[res].double())
         m = metrics.evaluate_fields(
-            _physical(data, pred, forecaster.units),
+            _physical(view, pred, forecaster.units),
             truth,
             task,
             res,
             data.train_resolution,
-            climatology=data.climatology.get(res),
-            trajectories=groups,
+            climatology=view.climatology.get(res),
+            trajectories=trajectories(split),
         )
         m.inference_s_per_sample = seconds
         m.rollout_rmse = rollout_rmse(
-            forecaster, data, task, res, protocol.rollout_steps, protocol.rollout_trajectories
+            forecaster, view, task, res, protocol.rollout_steps, protocol.rollout_trajectories
         )
         results.append(m)
-    slope = metrics.fill_ratios(results, data.train_resolution)
+    slope = metrics.fill_ratios(results, base)
     return Evaluation(results, slope)
 
 

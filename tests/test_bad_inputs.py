@@ -445,6 +445,17 @@ CASES = [
          setup=lambda c: fault(c, errno.EROFS, "results/")),
     Case("report-disk-full", ["report", "--out", OUT], ["disk full"],
          setup=lambda c: fault(c, errno.ENOSPC, "results/")),
+    # audit
+    Case("audit-protocol-unknown", ["audit", "--out", OUT, "--protocols", "truncation,subsampel"],
+         ["--protocols", "subsampel", "valid:", "paper-grid"]),
+    Case("audit-no-runs", ["audit", "--out", "{proj}/empty"], ["--out", "no runs directory"]),
+    Case("audit-device-gpu", ["audit", "--out", OUT, "--device", "gpu"], ["--device", "'gpu'"]),
+    Case("audit-rollout-too-long", ["audit", "--out", OUT, "--max-rollout", "99",
+                                    "--no-progress"], ["--max-rollout 99", "valid: 0 to"]),
+    Case("audit-no-match", ["audit", "--out", OUT, "--task", "nosuchtask"],
+         ["no stored run", "--task"]),
+    Case("audit-trajectories-negative", ["audit", "--out", OUT, "--trajectories", "-1"],
+         ["--trajectories", "Invalid value"]),
     # zoo
     Case("zoo-baselines-dir-missing", ["zoo", "--baselines-dir", "{proj}/none"],
          ["--baselines-dir", "no such directory"]),

@@ -11,7 +11,10 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from frlbench.config import ConfigError, RunSpec
+import torch
+from torch.nn import Module
+
+from frlbench.config import ConfigError, RunSpec, TaskSpec
 from frlbench.data import load_dataset
 from frlbench.evaluate import EvalProtocol, ModelForecaster, evaluate
 from frlbench.records import RecordError, RunRecord, write_json_atomic, write_record
@@ -38,11 +41,15 @@ def with_resolutions(spec: RunSpec, resolutions: Sequence[int]) -> RunSpec:
     return dataclasses.replace(spec, task=task)
 
 
+def task_with_rollout(task: TaskSpec, profile: str, steps: int) -> TaskSpec:
+    """``task`` whose ``profile`` evaluates an autoregressive rollout of ``steps`` steps."""
+    sizes = dataclasses.replace(task.profile(profile), rollout_steps=steps)
+    return dataclasses.replace(task, profiles={**task.profiles, profile: sizes})
+
+
 def with_rollout(spec: RunSpec, steps: int) -> RunSpec:
     """``spec`` whose task profile evaluates an autoregressive rollout of ``steps`` steps."""
-    sizes = dataclasses.replace(spec.task.profile(spec.profile), rollout_steps=steps)
-    task = dataclasses.replace(spec.task, profiles={**spec.task.profiles, spec.profile: sizes})
-    return dataclasses.replace(spec, task=task)
+    return dataclasses.replace(spec, task=task_with_rollout(spec.task, spec.profile, steps))
 
 
 def needs_evaluation(record: RunRecord, spec: RunSpec) -> bool:
@@ -77,12 +84,7 @@ def reevaluate(
         ConfigError: If the run is not a finished model run with stored weights, or ``spec``
             is another run's.
     """
-    record = store.read(run_id)
-    if record.kind != "model" or record.status != "ok":
-        raise ConfigError(f"run {run_id} is a {record.kind} run with status {record.status}")
-    if not store.weights_path(run_id).exists():
-        raise ConfigError(f"run {run_id} has no stored weights ({store.weights_path(run_id)})")
-    record = store.verify_weights(run_id, record)
+    record = check_weights(store, run_id, store.read(run_id))
     if spec is None:
         spec = restore_spec(store, run_id, record)
     elif spec.run_id != run_id:
@@ -94,14 +96,7 @@ def reevaluate(
     if rollout_steps is not None:
         spec = with_rollout(spec, rollout_steps)
     dev = resolve_device(device)
-    model = build_model(spec, dev)
-    try:
-        model.load_state_dict(store.load_weights(run_id))
-    except RuntimeError as exc:  # shapes of another model: the spec and weights disagree
-        raise RecordError(
-            f"{store.weights_path(run_id)}: does not fit the model of "
-            f"{store.spec_path(run_id)} ({str(exc).splitlines()[0]})"
-        ) from None
+    model = load_model(store, run_id, spec, dev)
     data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=False)
     try:
         check_rollout(spec.task, spec.profile, data)
@@ -118,6 +113,38 @@ def reevaluate(
     # run folder must never overwrite its original).
     write_record(store.record_path(run_id), record)
     return record
+
+
+def check_weights(store: RunStore, run_id: str, record: RunRecord) -> RunRecord:
+    """``record`` (a checksum added if it had none) when it is a finished model run whose
+    ``weights.pt`` exists and matches.
+
+    Raises:
+        ConfigError: If the run is not a finished model run or has no stored weights.
+        RecordError: If the weights fail their checksum.
+    """
+    if record.kind != "model" or record.status != "ok":
+        raise ConfigError(f"run {run_id} is a {record.kind} run with status {record.status}")
+    if not store.weights_path(run_id).exists():
+        raise ConfigError(f"run {run_id} has no stored weights ({store.weights_path(run_id)})")
+    return store.verify_weights(run_id, record)
+
+
+def load_model(store: RunStore, run_id: str, spec: RunSpec, device: torch.device) -> Module:
+    """The model of ``spec`` on ``device`` with the run's stored weights.
+
+    Raises:
+        RecordError: If the weights do not fit the model (the spec and weights disagree).
+    """
+    model = build_model(spec, device)
+    try:
+        model.load_state_dict(store.load_weights(run_id))
+    except RuntimeError as exc:  # shapes of another model
+        raise RecordError(
+            f"{store.weights_path(run_id)}: does not fit the model of "
+            f"{store.spec_path(run_id)} ({str(exc).splitlines()[0]})"
+        ) from None
+    return model
 
 
 def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunSpec:

@@ -1,0 +1,377 @@
+"""``frlbench audit``: stored runs re-evaluated under every truth construction and normalization.
+
+Nothing is retrained and no record is changed: each finished model run's weights are loaded
+(as ``frlbench eval`` does) and scored by :func:`frlbench.evaluate.evaluate` — the evaluation
+layer training uses — under each protocol of :mod:`frlbench.protocols`, over rollout lengths
+1 to K. Persistence and the task's solver are audited too (the solver only where it applies;
+both work in physical units, so normalization does not apply to them). The diagnostics that
+explain the differences (energy above the training Nyquist, energy aliased by subsampling) are
+computed from the reference test fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from frlbench import protocols
+from frlbench.config import ConfigError, RunSpec, TaskSpec
+from frlbench.data import PairedDataset, load_dataset
+from frlbench.data.cache import dataset_key
+from frlbench.evaluate import (
+    EvalProtocol,
+    Evaluation,
+    Forecaster,
+    ModelForecaster,
+    NotApplicable,
+    evaluate,
+)
+from frlbench.records import RecordError, RunRecord, iter_records
+from frlbench.reference import reference_forecaster, reference_run_id
+from frlbench.registry import TASKS, UnknownNameError
+from frlbench.rollout import check_rollout
+from frlbench.runner.reeval import check_weights, load_model, restore_spec, task_with_rollout
+from frlbench.runner.store import RunStore
+from frlbench.train import resolve_device
+
+#: The normalization label of reference rows (persistence and solver work in physical units).
+PHYSICAL = "physical"
+
+
+@dataclass
+class AuditRow:
+    """One RMSE of one run under one protocol at one grid and lead (a CSV row).
+
+    Attributes:
+        lead: Steps forecast: 1 is the one-step score over every scored pair; j > 1 is the
+            autoregressive rollout's j-th step (over the rollout windows).
+        ratio_resolution: The grid whose RMSE at the same lead divides ``rmse``.
+        trajectories: Test trajectories scored (one-step); rollouts use the profile's subset
+            of them.
+    """
+
+    task: str
+    profile: str
+    kind: str
+    baseline: str
+    frl: str
+    seed: int
+    run_id: str
+    protocol: str
+    normalization: str
+    resolution: int
+    lead: int
+    rmse: float
+    rmse_ratio: float
+    ratio_resolution: int
+    trajectories: int
+
+
+@dataclass
+class Skipped:
+    """A run or evaluation left out, and why."""
+
+    run_id: str
+    label: str
+    reason: str
+
+
+@dataclass
+class Diagnostic:
+    """Spectral facts of the truth of one task under one protocol at one grid.
+
+    Attributes:
+        energy_above_train_nyquist: Fraction of the targets' energy (spatial means removed,
+            channels in training-normalized units) above the training Nyquist.
+        aliased_energy: Fraction of the reference targets' energy that point subsampling to
+            this grid folds into the resolved band (power-of-two grids; NaN elsewhere).
+    """
+
+    task: str
+    profile: str
+    protocol: str
+    resolution: int
+    train_resolution: int
+    energy_above_train_nyquist: float
+    aliased_energy: float
+
+
+@dataclass
+class AuditResult:
+    """Everything ``frlbench audit`` measured, for :mod:`frlbench.report.audit`."""
+
+    rows: list[AuditRow] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    not_applicable: list[Skipped] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    protocols: tuple[str, ...] = ()
+    max_rollout: dict[str, int] = field(default_factory=dict)
+    trajectories: int = 0
+    wall_s: float = 0.0
+
+
+@dataclass
+class _Job:
+    """One stored run to audit: its spec (models) or task (references)."""
+
+    record: RunRecord
+    folder: str
+    task: TaskSpec
+    spec: RunSpec | None = None
+
+
+def check_protocols(names: Sequence[str] | None) -> tuple[str, ...]:
+    """The truth constructions to audit (every one when ``names`` is empty).
+
+    Raises:
+        ValueError: For an unknown name, listing the valid ones.
+    """
+    valid = protocols.all_truths()
+    if not names:
+        return valid
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ValueError(f"--protocols: unknown {', '.join(unknown)}; valid: {', '.join(valid)}")
+    return tuple(dict.fromkeys(names))
+
+
+def _label(record: RunRecord) -> str:
+    if record.kind == "reference":
+        return f"{record.task}/{record.baseline} (reference)"
+    return f"{record.task}/{record.baseline}/frl={record.frl}/seed={record.seed}"
+
+
+def _selected(record: RunRecord, tasks: Sequence[str], backbones: Sequence[str]) -> bool:
+    def matches(values: Sequence[str], patterns: Sequence[str]) -> bool:
+        return not patterns or any(fnmatch.fnmatch(v, p) for v in values for p in patterns)
+
+    names = [record.baseline, record.backbone]
+    return matches([record.task], tasks) and (
+        record.kind == "reference" or matches(names, backbones)
+    )
+
+
+def collect_jobs(
+    store: RunStore, tasks: Sequence[str] = (), backbones: Sequence[str] = ()
+) -> tuple[list[_Job], list[Skipped]]:
+    """Stored runs to audit, and those that cannot be (no weights, not finished, unreadable)."""
+    jobs, skipped = [], []
+    for path, record in iter_records(store.runs_dir):
+        folder = path.parent.name
+        if isinstance(record, RecordError):
+            skipped.append(Skipped(folder, folder, f"unreadable record: {record}"))
+            continue
+        if not _selected(record, tasks, backbones):
+            continue
+        label = _label(record)
+        if record.status != "ok":
+            skipped.append(Skipped(folder, label, f"status {record.status} {record.reason}"))
+            continue
+        try:
+            if record.kind == "reference":
+                task = TASKS.get(record.task)
+                if reference_run_id(task, record.profile, record.baseline) != folder:
+                    raise ConfigError("the task file changed since this reference row was scored")
+                jobs.append(_Job(record, folder, task))
+            else:
+                check_weights(store, folder, record)
+                spec = restore_spec(store, folder, record)
+                jobs.append(_Job(record, folder, spec.task, spec))
+        except (ConfigError, RecordError, UnknownNameError) as exc:
+            skipped.append(Skipped(folder, label, str(exc)))
+    return jobs, skipped
+
+
+def _rows(job: _Job, protocol: EvalProtocol, evaluation: Evaluation, norm: str) -> list[AuditRow]:
+    """CSV rows of one evaluation: lead 1 (one step), then each rollout step."""
+    rec = job.record
+    base = protocol.ratio_resolution
+    by_res = {m.resolution: m for m in evaluation.metrics}
+    leads = max((len(m.rollout_rmse) for m in evaluation.metrics), default=0)
+    rows = []
+    for m in evaluation.metrics:
+        values = [(1, m.rmse, m.rmse_ratio)]
+        for j in range(1, leads):
+            denominator = by_res[base].rollout_rmse[j]
+            ratio = m.rollout_rmse[j] / denominator if denominator > 0 else math.nan
+            values.append((j + 1, m.rollout_rmse[j], ratio))
+        for lead, rmse, ratio in values:
+            rows.append(
+                AuditRow(
+                    task=rec.task,
+                    profile=rec.profile,
+                    kind=rec.kind,
+                    baseline=rec.baseline,
+                    frl=rec.frl,
+                    seed=rec.seed,
+                    run_id=job.folder,
+                    protocol=protocol.truth,
+                    normalization=norm,
+                    resolution=m.resolution,
+                    lead=lead,
+                    rmse=rmse,
+                    rmse_ratio=ratio,
+                    ratio_resolution=base,
+                    trajectories=protocol.trajectories,
+                )
+            )
+    return rows
+
+
+def diagnostics(
+    data: PairedDataset, protocol: EvalProtocol, truths: Sequence[str]
+) -> list[Diagnostic]:
+    """Energy above the training Nyquist of each protocol's targets at each of its grids, and
+    the energy subsampling aliases into each power-of-two grid (from the reference targets)."""
+    task, ref = protocol.task, protocol.reference_resolution
+    test = data.splits["test"]
+    keep = protocols.trajectory_subset(test, protocol.trajectories)
+    reference = test.targets[ref][keep].double()
+    out = []
+    for truth in truths:
+        p = dataclasses.replace(protocol, truth=truth)
+        views = protocols.protocol_views(
+            data,
+            task,
+            truth=truth,
+            normalization="train",
+            resolutions=p.resolutions,
+            reference_resolution=ref,
+            n_trajectories=protocol.trajectories,
+        )
+        for r, view in views.items():
+            targets = view.splits["test"].targets[r]
+            aliased = math.nan
+            if truth == "subsample" and r < ref:
+                aliased = protocols.aliased_energy(reference, task, r, ref)
+            above = protocols.energy_above_nyquist(targets, task, protocol.train_resolution)
+            out.append(
+                Diagnostic(
+                    data.task, data.profile, truth, r, protocol.train_resolution, above, aliased
+                )
+            )
+    return out
+
+
+def _evaluations(job: _Job, truths: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """(truth, normalization) pairs to score a job under."""
+    norms = protocols.NORMALIZATIONS if job.spec is not None else (PHYSICAL,)
+    for truth in protocols.truths_for(job.task):
+        if truth in truths:
+            for norm in norms:
+                yield truth, norm
+
+
+def run_audit(
+    store: RunStore,
+    *,
+    tasks: Sequence[str] = (),
+    backbones: Sequence[str] = (),
+    truths: Sequence[str] | None = None,
+    max_rollout: int | None = None,
+    trajectories: int = 0,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+) -> AuditResult:
+    """Audit every selected stored run (see the module docstring).
+
+    Args:
+        store: The results store.
+        tasks: Task name patterns (default: all).
+        backbones: Baseline or backbone name patterns (default: all; references always).
+        truths: Truth constructions (default: every one that applies to each task).
+        max_rollout: Longest rollout K scored (default: each task profile's rollout length).
+        trajectories: Score only the first this many test trajectories (0: all).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        cache_dir: Dataset cache directory.
+        progress: Show a progress bar.
+        console: Where the bar is drawn.
+
+    Raises:
+        ValueError: For an unknown truth construction.
+        ConfigError: If ``max_rollout`` exceeds what a task's test data hold.
+    """
+    start = time.perf_counter()
+    result = AuditResult(protocols=check_protocols(truths), trajectories=trajectories)
+    jobs, result.skipped = collect_jobs(store, tasks, backbones)
+    dev = resolve_device(device)
+    datasets: dict[tuple[str, str, str], PairedDataset] = {}
+    diagnosed: set[tuple[str, str, str]] = set()
+    total = sum(len(list(_evaluations(j, result.protocols))) for j in jobs)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+    )
+    with bar:
+        task_id = bar.add_task("audit", total=total)
+        for job in jobs:
+            rec = job.record
+            key = (job.task.name, rec.profile, dataset_key(job.task, rec.profile))
+            steps = job.task.profile(rec.profile).rollout_steps
+            if max_rollout is not None:
+                steps = max_rollout
+            if key not in datasets:
+                datasets[key] = load_dataset(
+                    job.task, rec.profile, cache_dir=cache_dir, progress=False
+                )
+            data = datasets[key]
+            task = task_with_rollout(job.task, rec.profile, steps)
+            try:
+                check_rollout(task, rec.profile, data)
+            except ConfigError as exc:
+                limit = str(exc).split(", but ", 1)[-1]
+                raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
+            result.max_rollout[task.name] = steps
+            base = dataclasses.replace(
+                EvalProtocol.from_task(task, rec.profile), trajectories=trajectories
+            )
+            if key not in diagnosed:
+                diagnosed.add(key)
+                present = [t for t in protocols.truths_for(task) if t in result.protocols]
+                result.diagnostics += diagnostics(data, base, present)
+            try:
+                forecaster = _forecaster(job, store, dev)
+            except (RecordError, NotApplicable) as exc:  # weights that do not fit the spec
+                result.skipped.append(Skipped(job.folder, _label(rec), str(exc)))
+                bar.advance(task_id, len(list(_evaluations(job, result.protocols))))
+                continue
+            for truth, norm in _evaluations(job, result.protocols):
+                bar.update(task_id, description=f"{_label(rec)} {truth}/{norm}")
+                protocol = dataclasses.replace(
+                    base, truth=truth, normalization="train" if norm == PHYSICAL else norm
+                )
+                try:
+                    evaluation = evaluate(forecaster, data, protocol)
+                except (NotApplicable, RuntimeError, ValueError) as exc:  # e.g. a model on 17³
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    result.not_applicable.append(
+                        Skipped(job.folder, f"{_label(rec)} {truth}/{norm}", reason)
+                    )
+                else:
+                    result.rows += _rows(job, protocol, evaluation, norm)
+                bar.advance(task_id)
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def _forecaster(job: _Job, store: RunStore, device: torch.device) -> Forecaster:
+    """The trained model (weights loaded) or the reference forecaster of ``job``."""
+    if job.spec is None:
+        return reference_forecaster(job.record.baseline, job.task, job.record.profile)
+    model = load_model(store, job.folder, job.spec, device)
+    return ModelForecaster(model, device, name=_label(job.record))
