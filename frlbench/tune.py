@@ -23,7 +23,7 @@ import dataclasses
 import math
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,7 @@ def tune(
     device: str = "cpu",
     cache_dir: Path | None = None,
     verbose: bool = False,
+    on_row: Callable[[TuneRow], None] | None = None,
 ) -> list[TuneRow]:
     """Train ``baseline`` once per learning rate in ``lrs``; one row each, in ``lrs`` order.
 
@@ -127,6 +128,8 @@ def tune(
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
         verbose: Print the step, mean training loss and elapsed time at every check.
+        on_row: Called with each row as soon as its run ends (the grid's runs are long: a
+            killed tuning keeps what it printed).
     """
     dev = resolve_device(device)
     frl_cfg = FRL_VARIANTS.get(frl)
@@ -187,6 +190,8 @@ def tune(
             row.test_rmse = {m.resolution: m.rmse for m in evaluation.metrics}
             row.test_ratio = {r: row.test_rmse[r] / reference[r] for r in row.test_rmse}
         rows.append(row)
+        if on_row is not None:
+            on_row(row)
     return rows
 
 
@@ -254,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             device=args.device,
             cache_dir=args.cache_dir,
             verbose=args.verbose,
+            on_row=lambda row: print(f"done: {format_table([row]).splitlines()[-1]}", flush=True),
         )
         print(format_table(rows), flush=True)
 

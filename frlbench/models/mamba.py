@@ -35,6 +35,7 @@ from frlbench.config import BackboneSpec, ConfigError, InvalidValue, TaskSpec
 from frlbench.models.common import (
     GridBackbone,
     GridConv,
+    conv_cls,
     family_config,
     fourier_position_features,
     periodic_axes,
@@ -42,7 +43,8 @@ from frlbench.models.common import (
 from frlbench.registry import register_backbone
 
 SIZES = ("tiny", "small", "base")
-#: 2: convolutional stem (``stem_kernel``) in the small and base presets.
+#: 2: convolutional stem (``stem_kernel``), 2-cell patches (``patch``) and no position
+#: features in the small and base presets (small: width 32, state 4); an MLP head.
 VERSION = "2"
 
 #: Scan-tensor elements (lines × length × channels × state) held at once without gradients.
@@ -71,6 +73,11 @@ class MambaOptions:
         stem_kernel: Odd kernel size (grid cells) of the convolution that lifts the input to
             tokens; 1 is a pointwise lift. It stands in for the short convolution of the
             original Mamba block, once at the input instead of in every block.
+        patch: Scan over non-overlapping patches of ``patch`` cells per axis (a strided
+            convolution merges each patch into one token, a transposed one spreads the result
+            back and adds it to the stem's full-grid features); 1 scans every grid point.
+            Grids must be divisible by it. With 2 the scans see 2^d times fewer tokens, so a
+            wider model costs less than a narrow one over every point.
     """
 
     width: int = 32
@@ -82,8 +89,11 @@ class MambaOptions:
     scans: tuple[str, ...] = ()
     residual: bool = True
     stem_kernel: int = 1
+    patch: int = 1
 
     def __post_init__(self) -> None:
+        if self.patch < 1:
+            raise InvalidValue("patch", self.patch, "an integer >= 1")
         if self.stem_kernel < 1 or self.stem_kernel % 2 == 0:
             raise InvalidValue("stem_kernel", self.stem_kernel, "an odd integer >= 1")
         for key in ("width", "layers", "expand", "state_size", "reference_points"):
@@ -121,10 +131,10 @@ class MambaOptions:
 PRESETS = {
     "tiny": MambaOptions(width=8, layers=1, expand=1, state_size=2, pos_frequencies=2),
     "small": MambaOptions(
-        width=16, layers=2, expand=1, state_size=2, pos_frequencies=4, stem_kernel=3
+        width=32, layers=2, expand=1, state_size=4, pos_frequencies=0, stem_kernel=3, patch=2
     ),
     "base": MambaOptions(
-        width=64, layers=4, expand=2, state_size=16, pos_frequencies=8, stem_kernel=3
+        width=64, layers=4, expand=2, state_size=16, pos_frequencies=0, stem_kernel=3, patch=2
     ),
 }
 
@@ -201,7 +211,8 @@ class MambaBlock(nn.Module):
 
 
 class GridMamba(GridBackbone):
-    """Pointwise lifting with physical position features, Mamba blocks, pointwise projection.
+    """Convolutional stem (with optional physical position features), Mamba blocks over grid
+    points or patches, pointwise projection.
 
     Args:
         options: Hyper-parameters.
@@ -232,8 +243,19 @@ class GridMamba(GridBackbone):
             in_channels + n_pos, options.width, len(lengths), options.stem_kernel, periodic
         )
         self.blocks = nn.ModuleList(MambaBlock(options, scans) for _ in range(options.layers))
+        ndim, p = len(lengths), options.patch
+        if p > 1:
+            self.merge = conv_cls(ndim)(options.width, options.width, p, stride=p)
+            spread = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[ndim]
+            self.spread = spread(options.width, options.width, p, stride=p)
         self.norm = nn.LayerNorm(options.width)
-        self.project = nn.Linear(options.width, out_channels)
+        # A pointwise MLP head, as in the transformer family: the stem's features are linear in
+        # the input, and the increment over Δt needs products of them (advection).
+        self.project = nn.Sequential(
+            nn.Linear(options.width, options.width),
+            nn.GELU(),
+            nn.Linear(options.width, out_channels),
+        )
 
     def forward_grid(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, *shape = x.shape
@@ -244,12 +266,20 @@ class GridMamba(GridBackbone):
                 dtype=x.dtype, device=x.device,
             ).movedim(-1, 0)  # fmt: skip
             tokens = torch.cat([x, pos.expand(batch, *pos.shape)], dim=1)
-        # Δ per axis: this grid's spacing in units of (length / reference_points)
-        steps = [self.options.reference_points / n for n in shape]
-        h = self.lift(tokens).movedim(1, -1)  # (batch, *grid, width)
+        p = self.options.patch
+        if any(n % p for n in shape):
+            raise ValueError(
+                f"mamba (patch {p}): every grid axis must be divisible by {p}; got grid "
+                f"{tuple(shape)}"
+            )
+        # Δ per axis: the scanned grid's spacing in units of (length / reference_points)
+        steps = [self.options.reference_points * p / n for n in shape]
+        full = self.lift(tokens)  # (batch, width, *grid)
+        h = (self.merge(full) if p > 1 else full).movedim(1, -1)  # (batch, *scanned, width)
         for block in self.blocks:
             h = block(h, steps)
-        out = self.project(self.norm(h)).movedim(-1, 1).contiguous()
+        h = self.spread(h.movedim(-1, 1)) + full if p > 1 else h.movedim(-1, 1)
+        out = self.project(self.norm(h.movedim(1, -1))).movedim(-1, 1).contiguous()
         return x[:, : self.out_channels] + out if self.residual else out
 
 
