@@ -440,6 +440,19 @@ def not_finished_table(records: Sequence[RunRecord]) -> Table:
     )
 
 
+def data_source_text(section: Section) -> str:
+    """Where the section's data came from, in plain words (its records' ``data_source``)."""
+    sources = section.data_sources
+    if not sources:
+        return "source not recorded (records written before frlbench recorded it)."
+    if len(sources) == 1:
+        return f"{sources[0]}."
+    return (
+        "records of this section name different data sources; their numbers are not "
+        "comparable: " + "; ".join(sources) + "."
+    )
+
+
 def build_document(
     board: Leaderboard, figures: dict[str, list[Image]] | None = None
 ) -> list[Block]:
@@ -464,6 +477,7 @@ def build_document(
         resolutions = ", ".join(str(r) for r in section.resolutions)
         blocks += [
             Heading(f"{section.task} — {section.profile} profile"),
+            Paragraph(data_source_text(section), lead="Data:"),
             Paragraph(
                 f"Trained at ρ0 = {section.train_resolution}; tested at {resolutions} "
                 f"(training Nyquist ρ0/2 = {section.train_resolution / 2:g})."
