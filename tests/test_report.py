@@ -295,6 +295,39 @@ def test_mixed_data_sources_are_flagged():
     assert any(getattr(b, "text", "") == text for b in build_document(board))
 
 
+def test_weather_sections_show_acc_and_per_variable_errors():
+    from frlbench.report.extras import weather_table
+    from frlbench.report.tables import build_document
+
+    records = [fake_record("w", "cnn", "off", seed) for seed in (0, 1)]
+    records.append(fake_record("w", "persistence", "off", 0, kind="reference"))
+    for rec in records:
+        for m in rec.metrics:
+            m.acc = 0.5 + m.resolution / 1000 + rec.seed / 10
+            m.per_variable = {
+                "z500": {"rmse": 10.0 + rec.seed, "acc": 0.9},
+                "u500": {"rmse": 1.0, "acc": 0.1 * (1 + rec.seed)},
+            }
+    finest = RESOLUTIONS[-1]
+    table = weather_table(records, "w", PROFILE, TRAIN, finest)
+    assert table is not None
+    assert table.columns == [
+        "Baseline", "FRL", f"ACC @{TRAIN}", f"ACC @{finest}", f"RMSE z500 @{finest}",
+        f"ACC z500 @{finest}", f"RMSE u500 @{finest}", f"ACC u500 @{finest}",
+    ]  # fmt: skip
+    cnn, persistence = table.rows
+    # Means over the two seeds, by hand.
+    assert cnn == [
+        "cnn", "off", f"{0.55 + TRAIN / 1000:.4g}", f"{0.55 + finest / 1000:.4g}", "10.5", "0.9",
+        "1", "0.15",
+    ]  # fmt: skip
+    assert persistence[:2] == ["persistence (reference)", "—"]
+    assert table in build_document(build_leaderboard(records))
+    # Tasks without an ACC (not weather) get no such table.
+    plain = [fake_record("w", "cnn", "off", 0)]
+    assert weather_table(plain, "w", PROFILE, TRAIN, finest) is None
+
+
 def test_verdict_is_computed(rendered):
     root, summary = rendered
     advect = next(v for v in summary.verdicts if v.startswith("advect"))

@@ -248,7 +248,7 @@ def plot_rmse_vs_resolution(
     fig, axes = _panels(
         len(backbones),
         f"{section.task} ({section.profile}): RMSE vs resolution",
-        xlabel="resolution (grid points per axis)",
+        xlabel="resolution (grid points per axis; lat-lon: longitudes)",
         ylabel="RMSE",
     )
     ticks = [
@@ -453,6 +453,7 @@ def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
     share_ax.set_title("unseen share", fontsize=10)
     for ax in (mse_ax, share_ax):
         _category_ticks(ax, np.arange(len(groups)), groups)
+        ax.set_xlim(-0.7, len(groups) - 0.3)  # one group's bars would otherwise fill the axes
         ax.tick_params(axis="x", labelbottom=True)
         ax.grid(True, axis="y", alpha=0.3)
     nyquist = f"{section.train_resolution / 2:g}"

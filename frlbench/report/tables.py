@@ -15,7 +15,7 @@ from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RunRecord
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section, overhead
 from frlbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
-from frlbench.report.extras import extra_metrics_table
+from frlbench.report.extras import extra_metrics_table, weather_table
 from frlbench.report.formatting import (
     MISSING,
     TRUTH,
@@ -489,9 +489,11 @@ def build_document(
         ]
         if rollout_steps(board.rollout, section):
             blocks.append(rollout_table(board, section))
+        weather = weather_table(
+            recs.ok, section.task, section.profile, section.train_resolution, section.finest
+        )
         extra = extra_metrics_table(recs.ok, section.task, section.profile, section.finest)
-        if extra is not None:
-            blocks.append(extra)
+        blocks += [table for table in (weather, extra) if table is not None]
         if figures.get(section.slug):
             blocks += [Heading("Figures", level=3), *figures[section.slug]]
     blocks.append(Heading("Runs that did not finish"))
