@@ -89,6 +89,9 @@ class RunRecord:
         frl: FRL variant name (reference rows: ``"off"``).
         seed: Random seed.
         profile: Profile name.
+        data_source: Where the run's data came from, in plain words
+            (:attr:`frlbench.data.PairedDataset.data_source`; "" when the run failed before
+            loading its data, and in records written before the field existed).
         status: ``ok``, ``diverged``, ``failed`` or ``not_applicable`` (a reference the task
             cannot have, e.g. no numerical solver).
         reason: Why a run diverged, failed or does not apply ("" when ok).
@@ -133,6 +136,7 @@ class RunRecord:
     profile: str
     status: Status
     reason: str = ""
+    data_source: str = ""
     train_resolution: int = 0
     reference_resolution: int | None = None
     metrics: list[ResolutionMetrics] = field(default_factory=list)
@@ -307,7 +311,7 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset({"weights_sha256"})
+OPTIONAL = frozenset({"weights_sha256", "data_source"})
 
 _NUMBER = (int, float)
 _CHECKS: dict[str, Any] = {
@@ -410,6 +414,7 @@ def records_to_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
             "frl": rec.frl,
             "seed": rec.seed,
             "profile": rec.profile,
+            "data_source": rec.data_source,
             "status": rec.status,
             "train_resolution": rec.train_resolution,
             "anchoring_slope": rec.anchoring_slope,

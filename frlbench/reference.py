@@ -107,6 +107,7 @@ def run_reference(
         task=task.name,
         baseline=name,
         profile=profile,
+        data_source=data.data_source,
         train_resolution=data.train_resolution,
         reference_resolution=protocol.reference_resolution,
         device="cpu",

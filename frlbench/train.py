@@ -293,6 +293,7 @@ def train_and_evaluate(
     )
     record = model_record(
         spec,
+        data_source=data.data_source,
         params=count_parameters(model),
         device=str(dev),
         settings=dataclasses.asdict(settings),
@@ -311,8 +312,10 @@ def train_and_evaluate(
     timed = result.step_times[1:] or result.step_times  # the first step pays one-off costs
     record.time_per_step_s = float(np.mean(timed)) if timed else math.nan
     if record.status == "ok":
+        eval_start = time.perf_counter()
         protocol, evaluation = evaluate_model(model, data, spec, dev)
         record.replace_evaluation(protocol, evaluation.metrics, evaluation.anchoring_slope)
+        record.env["evaluation_wall_s"] = f"{time.perf_counter() - eval_start:.3f}"
     record.peak_memory_mb = peak_memory_mb(dev)
     record.created = now()
     state = None if record.status != "ok" else _cpu_state(model)

@@ -22,7 +22,7 @@ from frlbench.data.latlon import (
     regular_longitudes,
 )
 from frlbench.data.standin import simulate_standin
-from frlbench.data.swe import write_wb2
+from frlbench.data.swe import SphereSWE, SWEParams, write_wb2
 from frlbench.data.weather import WB2Error, WB2Source
 
 VARIABLES = ["geopotential@500", "u_component_of_wind@500", "2m_temperature"]
@@ -187,7 +187,7 @@ def test_builder_on_synthetic_wb2(tmp_path):
     ds = build_era5(task, "smoke", progress=False)
     test = ds.splits["test"]
     assert test.resolutions == [16, 32] and test.inputs[32].shape == (2, 3, 16, 32)
-    assert "ERA5 reanalysis" in ds.metadata["data_source"]
+    assert ds.metadata["data_source"].startswith("ERA5 (WeatherBench2-layout netCDF file at ")
     assert set(ds.climatology) == {16, 32} and ds.climatology[16].shape == (3, 8, 16)
     with pytest.raises(Exception, match="real ERA5"):
         forecast(task, "smoke", ds.denormalize(test.inputs[16]), 16)
@@ -267,14 +267,21 @@ def test_standin_round_trip_is_bit_identical(tmp_path):
 def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypatch):
     from frlbench.data import load_dataset
     from frlbench.evaluate import EvalProtocol, evaluate
-    from frlbench.reference import reference_forecaster
+    from frlbench.reference import reference_forecaster, run_reference
 
     monkeypatch.setenv("FRLBENCH_CACHE", str(tmp_path))
     monkeypatch.delenv("FRLBENCH_ERA5", raising=False)
     task = load_task(builtin_task_file("era5"))
     ds = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
-    assert ds.metadata["data_source"].startswith("shallow-water stand-in for ERA5")
+    assert ds.metadata["data_source"].startswith(
+        "frlbench shallow-water stand-in for ERA5 (not real ERA5"
+    )
     assert abs(ds.metadata["kinetic_energy_drift"]) < 1.0
+    # Members start independently: not clones of one flow (branching off one state by a small
+    # perturbation gave 0.998 on the quick profile).
+    assert ds.metadata["member_vorticity_correlation"] < 0.9
+    record = run_reference("persistence", task, "smoke", data=ds)
+    assert record.data_source == ds.metadata["data_source"] == ds.data_source
     for name in ("persistence", "solver"):
         protocol = EvalProtocol.from_task(task, "smoke")
         results = evaluate(reference_forecaster(name, task, "smoke"), ds, protocol).metrics
@@ -282,6 +289,23 @@ def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypat
         # unlike fluid3d's, it is scored on the reference grid too.
         assert [m.resolution for m in results] == [16, 32]
         assert all(m.acc is not None and set(m.per_variable) == set(task.channels) for m in results)
+
+
+def test_standin_forcing_is_the_same_field_on_every_grid():
+    """The spin-up grid, the data's grid and the solver reference's grids are forced alike."""
+    params = SWEParams(forcing_degree=6, forcing_width=2)
+    coarse, fine = SphereSWE(32, params), SphereSWE(64, params)
+    assert torch.equal(fine.forcing[: coarse.lmax, : coarse.mmax], coarse.forcing)
+    assert fine.forcing[coarse.lmax :].abs().max() == 0
+    grid = fine.isht(fine.forcing)
+    weights = torch.from_numpy(area_weights(fine.latitudes[::-1].copy())[::-1].copy())
+    rms = ((grid**2).mean(-1) * weights).sum() / weights.sum()
+    assert rms.sqrt().item() == pytest.approx(params.forcing_amplitude / 86400, rel=1e-3)
+    # Random initial conditions draw the same degrees 1-20 on every grid that holds them (their
+    # RMS wind is set on each grid's points: equal to about 1 %).
+    ic64, ic96 = SphereSWE(64, params).random_initial_condition(3), SphereSWE(96, params)
+    ic96 = ic96.random_initial_condition(3)[1, :21, :21]
+    assert torch.allclose(ic96, ic64[1, :21, :21], rtol=0, atol=0.01 * ic64[1].abs().max())
 
 
 def test_spectral_truncation_option_matches_averaging_on_smooth_fields():

@@ -37,6 +37,31 @@ def test_reference_records(task2d, tmp_path):
         assert s.rmse < p.rmse
         assert s.inference_s_per_sample > 0
     assert persistence.run_id == reference_run_id(task2d, "smoke", "persistence")
+    assert persistence.data_source == solver.data_source == ADVECTION_SOURCE
+
+
+ADVECTION_SOURCE = "frlbench's exact advection-diffusion solution (synthetic test data)"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"builder": "era5", "data_source": "ERA5 (WeatherBench2-layout zarr store at /d)"},
+         "ERA5 (WeatherBench2-layout zarr store at /d)"),
+        # fluid3d's caches predate the field: its builder's registered description applies.
+        ({"builder": "fluid3d"}, "frlbench's pseudo-spectral Navier-Stokes solver"),
+        ({"builder": "advection"}, ADVECTION_SOURCE),
+        ({"builder": "nonesuch"}, "task builder 'nonesuch'"),
+        ({}, "unknown"),
+    ],
+)  # fmt: skip
+def test_data_source_in_plain_words(metadata, expected):
+    import torch
+
+    from frlbench.data import PairedDataset
+
+    ds = PairedDataset("t", "smoke", 8, {}, torch.zeros(1), torch.ones(1), metadata=metadata)
+    assert ds.data_source.startswith(expected)
 
 
 def test_reference_not_applicable_is_recorded_with_reason(task2d, tmp_path, monkeypatch):

@@ -209,11 +209,13 @@ def test_report_manifest_ignores_paths_outside_the_results(tmp_path: Path):
     assert read_manifest(tmp_path) == [tmp_path / "ok.csv"]
 
 
-def test_record_without_a_checksum_key_still_loads(tmp_path: Path):
+@pytest.mark.parametrize("key", ["weights_sha256", "data_source"])
+def test_record_without_a_newer_key_still_loads(tmp_path: Path, key: str):
+    """Records written before the checksum or the data source existed."""
     spec = _spec()
     path = tmp_path / "record.json"
-    write_record(path, _record(spec))
+    write_record(path, _record(spec, **{key: "set"}))
     data = json.loads(path.read_text())
-    del data["weights_sha256"]
+    del data[key]
     path.write_text(json.dumps(data))
-    assert read_record(path).weights_sha256 == ""
+    assert getattr(read_record(path), key) == ""

@@ -53,6 +53,7 @@ def fake_record(
     params: int = 1000,
     inference_s: float = 1e-3,
     rollout: Mapping[int, Sequence[float]] | None = None,
+    data_source: str = "",
 ) -> RunRecord:
     """A synthetic record whose RMSE follows rmse0 · (ρ/ρ0)^slope exactly.
 
@@ -97,6 +98,7 @@ def fake_record(
         time_per_step_s=time_per_step_s if kind == "model" else math.nan,
         peak_memory_mb=peak_memory_mb if kind == "model" else math.nan,
         params=params if kind == "model" else 0,
+        data_source=data_source,
     )
 
 
@@ -120,6 +122,7 @@ EXPECTED_LABELS = {
     ("gnn", "off"): IMPROVES,
     ("gnn", "full"): NO_SKILL,
 }
+ADVECT_SOURCE = "frlbench's test advection data (not real)"
 SOLVER_RMSE0 = 0.05  # solver slope -2: 0.05, 0.0125, 0.003125 at 16, 32, 64
 
 
@@ -135,13 +138,19 @@ def synthetic_records() -> list[RunRecord]:
                         time_per_step_s=0.013 if frl == "full" else 0.01,
                         peak_memory_mb=120.0 if frl == "full" else 100.0,
                         params=1100 if frl == "full" else 1000,
+                        data_source=ADVECT_SOURCE if task == "advect" else "",
                     )
                 )  # fmt: skip
-        records.append(fake_record(task, "persistence", "off", 0, kind="reference", rmse0=0.2))
+        records.append(
+            fake_record(
+                task, "persistence", "off", 0, kind="reference", rmse0=0.2,
+                data_source=ADVECT_SOURCE if task == "advect" else "",
+            )
+        )  # fmt: skip
     records.append(
         fake_record(
             "advect", "solver", "off", 0, kind="reference", slope=-2.0, rmse0=SOLVER_RMSE0,
-            unseen_share=0.1, inference_s=0.02,
+            unseen_share=0.1, inference_s=0.02, data_source=ADVECT_SOURCE,
         )
     )  # fmt: skip
     records.append(
@@ -257,6 +266,66 @@ def test_numbers_match_hand_computation(rendered):
     assert solver["slope_mean"] == pytest.approx(-2.0)
     assert solver["label"] == UNDETERMINED  # one seed, seeds only: no interval
     assert "-2.00 (target)" in md
+
+
+def test_each_section_says_its_data_source(rendered):
+    root, _ = rendered
+    md = (root / "leaderboard.md").read_text()
+    advect, swe = md.split("## advect — quick profile", 1)[1].split("## swe — quick profile")
+    assert f"**Data:** {ADVECT_SOURCE}." in advect
+    assert "**Data:** source not recorded" in swe  # its records predate the field
+    tex = (root / "leaderboard.tex").read_text()
+    assert rf"\textbf{{Data:}} {ADVECT_SOURCE}." in tex
+    frame = pd.read_csv(root / "leaderboard.csv")
+    finished = frame[(frame["task"] == "advect") & (frame["status"] == "ok")]
+    assert set(finished["data_source"]) == {ADVECT_SOURCE}
+
+
+def test_mixed_data_sources_are_flagged():
+    from frlbench.report.tables import build_document, data_source_text
+
+    records = [
+        fake_record("w", "cnn", "off", 0, data_source="ERA5 (WeatherBench2-layout zarr store)"),
+        fake_record("w", "cnn", "off", 1, data_source="frlbench shallow-water stand-in"),
+    ]
+    board = build_leaderboard(records)
+    (section,) = board.sections
+    text = data_source_text(section)
+    assert "not comparable" in text and "ERA5 (WeatherBench2" in text and "stand-in" in text
+    assert any(getattr(b, "text", "") == text for b in build_document(board))
+
+
+def test_weather_sections_show_acc_and_per_variable_errors():
+    from frlbench.report.extras import weather_table
+    from frlbench.report.tables import build_document
+
+    records = [fake_record("w", "cnn", "off", seed) for seed in (0, 1)]
+    records.append(fake_record("w", "persistence", "off", 0, kind="reference"))
+    for rec in records:
+        for m in rec.metrics:
+            m.acc = 0.5 + m.resolution / 1000 + rec.seed / 10
+            m.per_variable = {
+                "z500": {"rmse": 10.0 + rec.seed, "acc": 0.9},
+                "u500": {"rmse": 1.0, "acc": 0.1 * (1 + rec.seed)},
+            }
+    finest = RESOLUTIONS[-1]
+    table = weather_table(records, "w", PROFILE, TRAIN, finest)
+    assert table is not None
+    assert table.columns == [
+        "Baseline", "FRL", f"ACC @{TRAIN}", f"ACC @{finest}", f"RMSE z500 @{finest}",
+        f"ACC z500 @{finest}", f"RMSE u500 @{finest}", f"ACC u500 @{finest}",
+    ]  # fmt: skip
+    cnn, persistence = table.rows
+    # Means over the two seeds, by hand.
+    assert cnn == [
+        "cnn", "off", f"{0.55 + TRAIN / 1000:.4g}", f"{0.55 + finest / 1000:.4g}", "10.5", "0.9",
+        "1", "0.15",
+    ]  # fmt: skip
+    assert persistence[:2] == ["persistence (reference)", "—"]
+    assert table in build_document(build_leaderboard(records))
+    # Tasks without an ACC (not weather) get no such table.
+    plain = [fake_record("w", "cnn", "off", 0)]
+    assert weather_table(plain, "w", PROFILE, TRAIN, finest) is None
 
 
 def test_verdict_is_computed(rendered):

@@ -158,6 +158,8 @@ def test_trained_run_records_a_rollout_per_resolution(tmp_path):
     )
     record, _ = train_and_evaluate(spec, device="cpu", cache_dir=tmp_path)
     assert record.status == "ok"
+    assert record.data_source.startswith("frlbench's exact advection-diffusion solution")
+    assert float(record.env["evaluation_wall_s"]) > 0
     for m in record.metrics:
         assert len(m.rollout_rmse) == 2
         assert all(v > 0 and v == v for v in m.rollout_rmse)

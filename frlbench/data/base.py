@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import torch
 
 from frlbench.config import TaskSpec, parse_dataclass
+from frlbench.registry import TASK_BUILDERS
 
 SPLITS = ("train", "val", "test")
 #: Initial-condition seeds of split s are ``seed + SPLIT_SEED_OFFSET[s] + i``: disjoint ranges.
@@ -55,7 +56,9 @@ class PairedDataset:
             every test resolution.
         mean: Per-channel mean used for normalization (from the training resolution only).
         std: Per-channel standard deviation used for normalization (training resolution only).
-        metadata: Builder-specific facts about the data (viscosity, Reynolds number, spectra).
+        metadata: Builder-specific facts about the data (viscosity, Reynolds number, spectra);
+            ``"builder"`` names the builder, ``"data_source"`` (optional) where the data came
+            from in plain words (see :attr:`data_source`).
         climatology: Test resolution -> climatological state ``(C, *grid)`` in physical units,
             for ACC (weather tasks); empty otherwise.
     """
@@ -68,6 +71,22 @@ class PairedDataset:
     std: torch.Tensor
     metadata: dict[str, Any] = field(default_factory=dict)
     climatology: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def data_source(self) -> str:
+        """Where the data came from, in plain words, for records and the leaderboard.
+
+        The dataset's ``metadata["data_source"]`` when its builder wrote one (``era5``: real
+        ERA5 or the stand-in), else the ``data_source`` its builder registered with
+        ``@register_task_builder`` (also covers datasets cached before the field existed).
+        """
+        if self.metadata.get("data_source"):
+            return str(self.metadata["data_source"])
+        builder = str(self.metadata.get("builder", ""))
+        entry = TASK_BUILDERS.entry(builder) if builder in TASK_BUILDERS else None
+        if entry is not None and entry.metadata.get("data_source"):
+            return str(entry.metadata["data_source"])
+        return f"task builder {builder!r}" if builder else "unknown"
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map a normalized ``(N, C, *grid)`` tensor back to physical units."""

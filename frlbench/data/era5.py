@@ -222,7 +222,7 @@ def _split_arrays(
 # the solver row's forecast on the reference model grid interpolates to that grid and back, so it
 # is not the truth there and is scored on every grid.
 @register_task_builder(
-    "era5", options=ERA5Options, version=1, solver=forecast, solver_is_truth=False
+    "era5", options=ERA5Options, version=2, solver=forecast, solver_is_truth=False
 )
 def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
     """Build the paired lat-lon dataset of ``task`` under ``profile`` (ERA5 or the stand-in)."""
@@ -239,9 +239,9 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
                 facts = write_standin(task, profile, opts, bar)
             periods = standin_periods(sizes)
             described = (
-                "shallow-water stand-in for ERA5 (forced shallow-water equations on the "
-                f"rotating sphere, solved by frlbench at {sizes.reference_resolution} longitudes "
-                "with torch-harmonics; no real weather data)"
+                "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
+                "equations on the rotating sphere, solved by frlbench at "
+                f"{sizes.reference_resolution} longitudes with torch-harmonics)"
             )
         else:
             periods = {
@@ -249,7 +249,8 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
                 "val": tuple(opts.val_period),
                 "test": tuple(opts.test_period),
             }
-            described = f"ERA5 reanalysis (WeatherBench2 layout) read from {path}"
+            layout = "zarr store" if path.suffix == ".zarr" or path.is_dir() else "netCDF file"
+            described = f"ERA5 (WeatherBench2-layout {layout} at {path})"
         source = WB2Source(path, opts.variables)
         if not facts and "kinetic_energy_drift" in source.ds.attrs:
             facts = {

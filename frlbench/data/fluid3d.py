@@ -395,7 +395,16 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     return torch.stack(outputs).to(inputs.dtype)
 
 
-@register_task_builder("fluid3d", options=Fluid3DOptions, version=2, solver=forecast)
+@register_task_builder(
+    "fluid3d",
+    options=Fluid3DOptions,
+    version=2,
+    solver=forecast,
+    data_source=(
+        "frlbench's pseudo-spectral Navier-Stokes solver (forced 3D incompressible turbulence "
+        "in a periodic box; simulated, no measured data)"
+    ),
+)
 def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
     """Build the paired multi-resolution turbulence dataset of ``task`` under ``profile``."""
     opts = builder_options(task, profile, Fluid3DOptions)

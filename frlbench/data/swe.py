@@ -150,20 +150,19 @@ class SphereSWE:
 
     # -- dynamics -------------------------------------------------------------------------
     def _forcing_pattern(self) -> torch.Tensor:
+        # Drawn on the forcing band's own (degree, order) table, not on this grid's, and scaled
+        # by its area RMS (orthonormal coefficients, orders > 0 counted twice), so every grid
+        # (the spin-up's, the data's, the solver reference's) is forced by the same field.
         p = self.params
         gen = torch.Generator().manual_seed(p.seed + 7_919)
-        shape = (self.lmax, self.mmax)
-        coeffs = torch.complex(
-            torch.randn(shape, generator=gen, dtype=torch.float64),
-            torch.randn(shape, generator=gen, dtype=torch.float64),
-        )
-        degree = torch.arange(self.lmax).reshape(-1, 1)
-        order = torch.arange(self.mmax).reshape(1, -1)
+        size = p.forcing_degree + p.forcing_width + 1
+        coeffs = _random_coefficients((size, size), gen)
+        degree = torch.arange(size).reshape(-1, 1)
+        order = torch.arange(size).reshape(1, -1)
         band = (degree - p.forcing_degree).abs() <= p.forcing_width
         coeffs = torch.where(band & (order <= degree) & (order > 0), coeffs, 0)
-        grid = self.isht(coeffs.to(self.device, self._ctype))
-        rms = grid.pow(2).mean().sqrt()
-        return coeffs.to(self.device, self._ctype) * (p.forcing_amplitude / DAY / rms)
+        rms = (2 * coeffs.abs().pow(2).sum() / (4 * math.pi)).sqrt()
+        return self.resize(coeffs * (p.forcing_amplitude / DAY / rms))
 
     @property
     def _ctype(self) -> torch.dtype:
@@ -237,16 +236,13 @@ class SphereSWE:
     def random_initial_condition(self, seed: int, wind: float = 10.0) -> torch.Tensor:
         """Random large-scale vorticity (RMS wind ≈ ``wind`` m/s), rest state height."""
         gen = torch.Generator().manual_seed(seed)
-        shape = (self.lmax, self.mmax)
-        vort = torch.complex(
-            torch.randn(shape, generator=gen, dtype=torch.float64),
-            torch.randn(shape, generator=gen, dtype=torch.float64),
-        )
-        degree = torch.arange(self.lmax).reshape(-1, 1)
-        vort = torch.where((degree >= 1) & (degree <= 20), vort / (1.0 + degree), 0)
-        vort = torch.tril(vort).to(self.device, self._ctype)
+        # Degrees 1..20 drawn on their own table: the same vorticity on every grid.
+        size = 21
+        vort = _random_coefficients((size, size), gen)
+        degree = torch.arange(size).reshape(-1, 1)
+        vort = torch.where(degree >= 1, vort / (1.0 + degree), 0)
         state = torch.zeros(3, self.lmax, self.mmax, dtype=self._ctype, device=self.device)
-        state[1] = vort
+        state[1] = self.resize(torch.tril(vort))
         speed = self.winds(state[1:]).pow(2).sum(0).mean().sqrt()
         state[1] *= wind / speed
         state[0, 0, 0] = self.mean_geopotential_coefficient
@@ -287,6 +283,14 @@ class SphereSWE:
         state[0] = self.invlap * flux[0] - self.sht(0.5 * (uv**2).sum(dim=0))
         state[0, 0, 0] = mean
         return state
+
+
+def _random_coefficients(shape: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
+    """Complex standard-normal spherical-harmonic coefficients (float64 parts)."""
+    return torch.complex(
+        torch.randn(shape, generator=gen, dtype=torch.float64),
+        torch.randn(shape, generator=gen, dtype=torch.float64),
+    )
 
 
 def write_wb2(

@@ -93,7 +93,13 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     return advect(inputs, task.lengths, builder_options(task, profile, AdvectionOptions))
 
 
-@register_task_builder("advection", options=AdvectionOptions, solver=forecast, version=1)
+@register_task_builder(
+    "advection",
+    options=AdvectionOptions,
+    solver=forecast,
+    version=1,
+    data_source="frlbench's exact advection-diffusion solution (synthetic test data)",
+)
 def build_advection(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
     """Build the paired advection–diffusion dataset of ``task`` under ``profile``."""
     opts = builder_options(task, profile, AdvectionOptions)

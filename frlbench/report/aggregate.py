@@ -388,6 +388,9 @@ class Section:
         resolutions: Test resolutions, ascending.
         reference_resolution: The grid the solver's truth was computed on, where the solver
             is not scored (None without a solver, or when it was not scored there anyway).
+        data_sources: The distinct data sources its records name, in plain words (more than
+            one means numbers from different data were put side by side); empty when no
+            record names one.
     """
 
     task: str
@@ -395,6 +398,7 @@ class Section:
     train_resolution: int
     resolutions: list[int]
     reference_resolution: int | None = None
+    data_sources: tuple[str, ...] = ()
 
     @property
     def finest(self) -> int:
@@ -466,7 +470,16 @@ def build_leaderboard(
         models = trained[trained["kind"] == "model"]
         train = (models if not models.empty else trained)["train_resolution"].mode()
         reference = references.get((task, profile))
-        sections.append(Section(task, profile, int(train.iloc[0]), resolutions, reference))
+        sources = sorted(
+            {
+                r.data_source
+                for r in (*split.ok, *split.not_applicable)
+                if (r.task, r.profile) == (task, profile) and r.data_source
+            }
+        )
+        sections.append(
+            Section(task, profile, int(train.iloc[0]), resolutions, reference, tuple(sources))
+        )
     return Leaderboard(
         records=split,
         sections=sections,

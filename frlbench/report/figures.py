@@ -441,8 +441,12 @@ def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
     total = seen + unseen
     share = np.divide(unseen, total, out=np.zeros_like(total), where=total > 0)
 
-    fig = Figure(figsize=(max(8.0, 2.4 * len(groups) + 1.5), 4.0), layout="constrained")
-    mse_ax, share_ax = fig.subplots(1, 2, sharex=True)
+    stacked = len(groups) > 4  # many groups: one panel above the other, not a long strip
+    fig = Figure(
+        figsize=(max(8.0, (1.0 if stacked else 2.4) * len(groups) + 1.5), 7.0 if stacked else 4.0),
+        layout="constrained",
+    )
+    mse_ax, share_ax = fig.subplots(2 if stacked else 1, 1 if stacked else 2, sharex=True)
     mse_ax.bar(pos, seen, width, color=colors, alpha=0.4, edgecolor=colors)
     mse_ax.bar(pos, unseen, width, bottom=seen, color=colors, edgecolor="white", hatch="///")
     mse_ax.set_ylabel(f"MSE @{section.finest}")
@@ -453,6 +457,7 @@ def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
     share_ax.set_title("unseen share", fontsize=10)
     for ax in (mse_ax, share_ax):
         _category_ticks(ax, np.arange(len(groups)), groups)
+        ax.set_xlim(-0.7, len(groups) - 0.3)  # one group's bars would otherwise fill the axes
         ax.tick_params(axis="x", labelbottom=True)
         ax.grid(True, axis="y", alpha=0.3)
     nyquist = f"{section.train_resolution / 2:g}"
@@ -512,7 +517,8 @@ def section_figures(
             "rmse_vs_resolution",
             lambda: plot_rmse_vs_resolution(per_res, section.select(board.seeds), section),
             "RMSE against resolution (log-log) per backbone, mean over seeds (thin lines: "
-            "single seeds), with the persistence and solver references.",
+            "single seeds), with the persistence and solver references; a lat-lon resolution "
+            "n is the n × n/2 grid (n longitudes).",
         ),
         (
             "frequency_response",

@@ -15,7 +15,7 @@ from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RunRecord
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section, overhead
 from frlbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
-from frlbench.report.extras import extra_metrics_table
+from frlbench.report.extras import extra_metrics_table, weather_table
 from frlbench.report.formatting import (
     MISSING,
     TRUTH,
@@ -440,6 +440,19 @@ def not_finished_table(records: Sequence[RunRecord]) -> Table:
     )
 
 
+def data_source_text(section: Section) -> str:
+    """Where the section's data came from, in plain words (its records' ``data_source``)."""
+    sources = section.data_sources
+    if not sources:
+        return "source not recorded (records written before frlbench recorded it)."
+    if len(sources) == 1:
+        return f"{sources[0]}."
+    return (
+        "records of this section name different data sources; their numbers are not "
+        "comparable: " + "; ".join(sources) + "."
+    )
+
+
 def build_document(
     board: Leaderboard, figures: dict[str, list[Image]] | None = None
 ) -> list[Block]:
@@ -464,6 +477,7 @@ def build_document(
         resolutions = ", ".join(str(r) for r in section.resolutions)
         blocks += [
             Heading(f"{section.task} — {section.profile} profile"),
+            Paragraph(data_source_text(section), lead="Data:"),
             Paragraph(
                 f"Trained at ρ0 = {section.train_resolution}; tested at {resolutions} "
                 f"(training Nyquist ρ0/2 = {section.train_resolution / 2:g})."
@@ -475,9 +489,11 @@ def build_document(
         ]
         if rollout_steps(board.rollout, section):
             blocks.append(rollout_table(board, section))
+        weather = weather_table(
+            recs.ok, section.task, section.profile, section.train_resolution, section.finest
+        )
         extra = extra_metrics_table(recs.ok, section.task, section.profile, section.finest)
-        if extra is not None:
-            blocks.append(extra)
+        blocks += [table for table in (weather, extra) if table is not None]
         if figures.get(section.slug):
             blocks += [Heading("Figures", level=3), *figures[section.slug]]
     blocks.append(Heading("Runs that did not finish"))
