@@ -269,10 +269,15 @@ def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypat
     from frlbench.evaluate import EvalProtocol, evaluate
     from frlbench.reference import reference_forecaster, run_reference
 
-    monkeypatch.setenv("FRLBENCH_CACHE", str(tmp_path))
+    elsewhere = tmp_path / "default-cache"
+    monkeypatch.setenv("FRLBENCH_CACHE", str(elsewhere))
     monkeypatch.delenv("FRLBENCH_ERA5", raising=False)
     task = load_task(builtin_task_file("era5"))
-    ds = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    named = tmp_path / "named-cache"
+    ds = load_dataset(task, "smoke", cache_dir=named, progress=False)
+    # The stand-in's netCDF goes to the cache directory the user named, nowhere else.
+    assert len(list(named.glob("era5-standin-*.nc"))) == 1
+    assert not elsewhere.exists()
     assert ds.metadata["data_source"].startswith(
         "frlbench shallow-water stand-in for ERA5 (not real ERA5"
     )

@@ -9,6 +9,7 @@ rebuilt, never used.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -25,6 +26,19 @@ from frlbench.data.base import PairedDataset, PairedSplit
 from frlbench.registry import TASK_BUILDERS
 
 log = logging.getLogger(__name__)
+
+
+#: The cache directory of the dataset being built, for builders that write side files (the
+#: era5 stand-in's netCDF): set by :func:`load_dataset` around the builder call.
+_BUILD_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "frlbench_build_dir", default=None
+)
+
+
+def build_dir() -> Path:
+    """Where the dataset being built is cached (the ``--cache-dir`` the user named), else the
+    default cache directory; a builder's side files go there and nowhere else."""
+    return _BUILD_DIR.get() or default_cache_dir()
 
 
 def default_cache_dir() -> Path:
@@ -164,6 +178,10 @@ def load_dataset(
         if cached is not None:
             return cached
     builder = TASK_BUILDERS.get(task.builder)
-    ds = builder(task, profile, progress=progress)
+    token = _BUILD_DIR.set(path.parent)
+    try:
+        ds = builder(task, profile, progress=progress)
+    finally:
+        _BUILD_DIR.reset(token)
     save_dataset(ds, path)
     return ds

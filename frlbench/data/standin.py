@@ -131,8 +131,9 @@ def _device(name: str) -> torch.device:
 
 
 def standin_path(task: TaskSpec, profile: str, opts: ERA5Options) -> Path:
-    """Where the stand-in of ``task``/``profile`` is written (the dataset cache directory)."""
-    from frlbench.data.cache import default_cache_dir
+    """Where the stand-in of ``task``/``profile`` is written: the cache directory of the dataset
+    being built (``--cache-dir``), else the default cache directory."""
+    from frlbench.data.cache import build_dir
 
     sizes = task.profile(profile)
     content = {
@@ -144,7 +145,7 @@ def standin_path(task: TaskSpec, profile: str, opts: ERA5Options) -> Path:
         "version": 2,
     }
     key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
-    return default_cache_dir() / f"era5-standin-{key}.nc"
+    return build_dir() / f"era5-standin-{key}.nc"
 
 
 def simulate_standin(
