@@ -15,7 +15,7 @@ for _profile in (
     ),
     Profile(
         name="quick",
-        description="CPU default: the whole `frlbench run --all` on 2 cores in well under an hour",
+        description="CPU default: the whole `frlbench run --all` takes about 3 h on 2 cores",
         seeds=(0, 1, 2),
         frl_variants=("off", "full"),
         device="auto",
