@@ -167,6 +167,16 @@ def test_mamba_scan_orders_are_selectable_and_run():
         assert model(torch.randn(1, 1, 4, 6, 8)).shape == (1, 1, 4, 6, 8)
 
 
+def test_mamba_patches_run_on_finer_grids_and_refuse_grids_they_do_not_divide():
+    model = create_backbone("mamba", make_task(ndim=3), 3, 3, "small")
+    assert model.options.patch == 2
+    with torch.no_grad():
+        for n in (8, 16):  # the training grid and a finer one, same weights
+            assert model(torch.randn(1, 3, n, n, n)).shape == (1, 3, n, n, n)
+        with pytest.raises(ValueError, match=r"mamba \(patch 2\).*divisible by 2.*\(9, 9, 9\)"):
+            model(torch.randn(1, 3, 9, 9, 9))
+
+
 def test_mamba_scan_is_causal_along_its_axis_and_direction():
     torch.manual_seed(0)
     forward, backward = SelectiveScan(4, 3, axis=1, reverse=False), SelectiveScan(4, 3, 1, True)

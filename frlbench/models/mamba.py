@@ -212,7 +212,7 @@ class MambaBlock(nn.Module):
 
 class GridMamba(GridBackbone):
     """Convolutional stem (with optional physical position features), Mamba blocks over grid
-    points or patches, pointwise projection.
+    points or patches, MLP head.
 
     Args:
         options: Hyper-parameters.
