@@ -300,7 +300,7 @@ def rollout_rmse(
     test = data.splits["test"]
     spans = windows(test, steps)
     if n_trajectories > 0:
-        keep = {i for group in trajectories(test)[:n_trajectories] for i in group}
+        keep = set(protocols.trajectory_subset(test, n_trajectories))
         spans = [w for w in spans if w[0] in keep]
     if not spans:
         raise ValueError(f"no run of {steps} consecutive test pairs to roll out")
