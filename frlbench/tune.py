@@ -12,6 +12,7 @@ Usage::
     python -m frlbench.tune --task fluid3d --baseline fno --frl full --lrs 1e-3 3e-3 \\
         --set steps=300 --set residual=true --evaluate
     python -m frlbench.tune --task fluid3d --baseline transformer --option pos_frequencies=0
+    python -m frlbench.tune --task fluid3d --baseline cnn --frl full --frl-set lambda_spec=0.01
 
 The printed table is what the baseline TOMLs quote in their comments.
 """
@@ -30,7 +31,15 @@ from typing import Any
 import torch
 
 from frlbench.catalog import Catalog
-from frlbench.config import BackboneSpec, ConfigError, RunSpec, TaskSpec, TrainSettings
+from frlbench.config import (
+    BackboneSpec,
+    ConfigError,
+    FRLConfig,
+    RunSpec,
+    TaskSpec,
+    TrainSettings,
+    parse_dataclass,
+)
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.frl import FRLObjective
 from frlbench.registry import BASELINES, FRL_VARIANTS, TASKS
@@ -87,6 +96,17 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def with_frl_overrides(cfg: FRLConfig, overrides: dict[str, Any]) -> FRLConfig:
+    """``cfg`` with some fields changed, validated like a TOML table.
+
+    Raises:
+        ConfigError: For an unknown key (the message lists the valid ones) or a bad value.
+    """
+    if not overrides:
+        return cfg
+    return parse_dataclass(FRLConfig, {**dataclasses.asdict(cfg), **overrides}, "--frl-set")
+
+
 def persistence_rmse(data: PairedDataset) -> dict[int, float]:
     """RMSE of persistence (forecast = input) on the test split, per resolution."""
     test = data.splits["test"]
@@ -107,6 +127,7 @@ def tune(
     seed: int = 0,
     overrides: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    frl_overrides: dict[str, Any] | None = None,
     run_evaluation: bool = False,
     device: str = "cpu",
     cache_dir: Path | None = None,
@@ -124,6 +145,8 @@ def tune(
         seed: Training seed (the same for every learning rate).
         overrides: Training settings to change besides ``lr`` (e.g. ``{"steps": 300}``).
         options: Backbone ``[options]`` to change (e.g. ``{"pos_frequencies": 0}``).
+        frl_overrides: FRL variant settings to change (e.g. ``{"lambda_spec": 0.01}``); the
+            rows' ``frl`` column then names them, e.g. ``full[lambda_spec=0.01]``.
         run_evaluation: Also score each run on the test split (reported, never used to choose).
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
@@ -132,7 +155,12 @@ def tune(
             killed tuning keeps what it printed).
     """
     dev = resolve_device(device)
-    frl_cfg = FRL_VARIANTS.get(frl)
+    frl_cfg = with_frl_overrides(FRL_VARIANTS.get(frl), frl_overrides or {})
+    label = frl + (
+        "[" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in sorted((frl_overrides or {}).items())) + "]"
+        if frl_overrides else ""
+    )  # fmt: skip
     base = dataclasses.asdict(baseline.settings(profile, frl))
     base.update(overrides or {})
     no_rollout = dataclasses.replace(
@@ -168,7 +196,7 @@ def tune(
             if verbose:
                 elapsed = time.perf_counter() - start
                 print(
-                    f"  {baseline.name} {frl} lr={lr:g} step {info['epoch']}/{info['epochs']} "
+                    f"  {baseline.name} {label} lr={lr:g} step {info['epoch']}/{info['epochs']} "
                     f"loss {info['loss']:.4g} val {info.get('val_rmse', math.nan):.4g} "
                     f"({elapsed:.0f} s)",
                     flush=True,
@@ -177,7 +205,7 @@ def tune(
         result = fit(model, data, objective, settings, dev, seed, report, task=task)
         row = TuneRow(
             baseline=baseline.name,
-            frl=frl,
+            frl=label,
             lr=lr,
             steps=result.steps,
             best_step=result.best_step,
@@ -238,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--option", dest="options", action="append", default=[], metavar="K=V",
         help="a backbone [options] key, e.g. --option pos_frequencies=0",
     )  # fmt: skip
+    parser.add_argument(
+        "--frl-set", dest="frl_overrides", action="append", default=[], metavar="K=V",
+        help="an FRL variant setting, e.g. --frl-set lambda_spec=0.01",
+    )  # fmt: skip
     parser.add_argument("--evaluate", action="store_true", help="also report test RMSEs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache-dir", type=Path, default=None)
@@ -255,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             seed=args.seed,
             overrides=overrides,
             options=parse_overrides(args.options),
+            frl_overrides=parse_overrides(args.frl_overrides),
             run_evaluation=args.evaluate,
             device=args.device,
             cache_dir=args.cache_dir,

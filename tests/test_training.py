@@ -22,7 +22,7 @@ from frlbench.train import (
     validation_rmse,
     warmup_cosine,
 )
-from frlbench.tune import best, format_table, parse_overrides, tune
+from frlbench.tune import best, format_table, parse_overrides, tune, with_frl_overrides
 
 
 def _setup(task, tmp_path, backbone="cnn", **settings):
@@ -179,3 +179,21 @@ def test_tune_trains_each_rate_and_picks_the_lowest_validation_rmse(task2d, tmp_
     assert f"{chosen.lr:g}*" in table and "RMSE@16" in table
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_overrides(["steps"])
+
+
+def test_tune_frl_overrides_change_the_variant_and_name_it(task2d, tmp_path):
+    baseline = BackboneSpec("cnn", "cnn", defaults=TrainSettings(size="tiny", batch_size=2))
+    rows = tune(
+        task2d,
+        baseline,
+        "full",
+        "smoke",
+        [1e-3],
+        overrides={"steps": 2, "eval_every": 1},
+        frl_overrides={"lambda_spec": 0.01},
+        cache_dir=tmp_path,
+    )
+    assert rows[0].frl == "full[lambda_spec=0.01]"
+    assert with_frl_overrides(FRL_VARIANTS.get("full"), {"lambda_spec": 0.5}).lambda_spec == 0.5
+    with pytest.raises(ConfigError, match=r"valid keys: .*lambda_cons"):
+        with_frl_overrides(FRL_VARIANTS.get("full"), {"lamda_spec": 0.5})
