@@ -18,6 +18,7 @@ from frlbench.report import render_report
 from frlbench.report.aggregate import build_leaderboard, equivalent_resolution
 from frlbench.report.document import markdown_escape
 from frlbench.report.formatting import fmt_interval, fmt_num, fmt_slope
+from frlbench.report.schedule import schedule_rows, schedule_table
 from frlbench.stats import (
     ANCHORED,
     DEGRADES,
@@ -620,3 +621,43 @@ def test_rerender_removes_outputs_it_no_longer_produces(tmp_path):
     assert root / "leaderboard_rollout.csv" in summary.removed
     assert mine.is_file()  # files the report does not own are left alone
     assert all(p.is_file() for p in summary.paths)
+
+
+def test_schedule_table_applies_the_default_rule():
+    """full-sched may replace full only where its mean lies in full's seed interval everywhere."""
+    records = [fake_record("advect", "persistence", "off", 0, kind="reference", rmse0=0.2)]
+    full_rmse0 = [0.10, 0.11, 0.12]
+    # (baseline, frl) -> slope; full-sched starts at 0.11 (inside full's interval at ρ0).
+    slopes = {("cnn", "full"): 0.0, ("cnn", "full-sched"): 0.0}
+    slopes |= {("fno", "full"): 0.0, ("fno", "full-sched"): 0.5}
+    for (baseline, frl), slope in slopes.items():
+        for seed, r0 in enumerate(full_rmse0):
+            records.append(
+                fake_record(
+                    "advect", baseline, frl, seed, slope=slope,
+                    rmse0=r0 if frl == "full" else 0.11,
+                    time_per_step_s=0.011 if frl == "full-sched" else 0.013,
+                )
+            )  # fmt: skip
+    board = build_leaderboard(records)
+    (section,) = board.sections
+    rows = {r["baseline"]: r for r in schedule_rows(board, section)}
+    assert rows["cnn"]["eligible"] is True and rows["cnn"]["outside"] == []
+    # fno's scheduled runs grow as (ρ/16)^0.5: outside full's interval at 32 and 64 only.
+    assert rows["fno"]["eligible"] is False and rows["fno"]["outside"] == [32, 64]
+    assert rows["cnn"]["time_ratio"] == pytest.approx(0.011 / 0.013)
+    table = schedule_table(board, section)
+    assert table is not None
+    cnn = next(row for row in table.rows if row[0] == "cnn")
+    assert cnn[1] == "full → full-sched" and cnn[-1] == "yes: within at every grid"
+    assert cnn[3] == f"{fmt_interval(0.11, *interval(full_rmse0))} → {fmt_num(0.11)}"
+    fno = next(row for row in table.rows if row[0] == "fno")
+    assert fno[-1] == "no: outside at 32, 64"
+    one_seed = build_leaderboard([r for r in records if r.seed == 0])
+    (row,) = [r for r in schedule_rows(one_seed, one_seed.sections[0]) if r["baseline"] == "cnn"]
+    assert row["eligible"] is None
+
+
+def interval(values: Sequence[float]) -> tuple[float, float]:
+    interval = mean_interval(values)
+    return interval.low, interval.high

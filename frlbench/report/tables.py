@@ -31,6 +31,7 @@ from frlbench.report.formatting import (
     pair,
 )
 from frlbench.report.keys import frl_rank
+from frlbench.report.schedule import schedule_table
 from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
 
 FRL = FULL
@@ -487,6 +488,9 @@ def build_document(
             ablation_table(board, section),
             cost_table(board, section),
         ]
+        schedule = schedule_table(board, section)
+        if schedule is not None:
+            blocks.append(schedule)
         if rollout_steps(board.rollout, section):
             blocks.append(rollout_table(board, section))
         weather = weather_table(
