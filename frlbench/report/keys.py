@@ -15,6 +15,11 @@ FRL_ORDER = VARIANT_NAMES
 REFERENCE_ORDER = (PERSISTENCE, SOLVER)
 
 
+def index_rows(frame: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, dict]:
+    """The rows of ``frame`` as dicts, by the tuple of their ``keys`` values."""
+    return {tuple(row[k] for k in keys): row for row in frame.to_dict("records")}
+
+
 def frl_rank(name: str) -> tuple[int, str]:
     """Sort key of an FRL variant: off, full, the known ablations, then others by name."""
     return (FRL_ORDER.index(name), "") if name in FRL_ORDER else (len(FRL_ORDER), name)

@@ -14,6 +14,7 @@ import math
 from frlbench.report.aggregate import Leaderboard, Section
 from frlbench.report.document import Table
 from frlbench.report.formatting import MISSING, fmt_interval, fmt_num, fmt_ratio, pair
+from frlbench.report.keys import index_rows
 
 #: Name suffix of a scheduled variant; the variant without it is the scheme it approximates.
 SCHED_SUFFIX = "-sched"
@@ -40,9 +41,9 @@ def schedule_rows(board: Leaderboard, section: Section) -> list[dict]:
     summary = section.select(board.summary)
     summary = summary[summary["kind"] == "model"]
     step_time = {
-        (r["baseline"], r["frl"]): r["time_per_step_s"] for r in summary.to_dict("records")
+        key: row["time_per_step_s"] for key, row in index_rows(summary, ["baseline", "frl"]).items()
     }
-    rmse = {(r["baseline"], r["frl"], r["resolution"]): r for r in per_res.to_dict("records")}
+    rmse = index_rows(per_res, ["baseline", "frl", "resolution"])
     rows = []
     for baseline, variant in sorted(step_time):
         base = variant.removesuffix(SCHED_SUFFIX)

@@ -30,7 +30,7 @@ from frlbench.report.formatting import (
     fmt_slope,
     pair,
 )
-from frlbench.report.keys import frl_rank
+from frlbench.report.keys import frl_rank, index_rows
 from frlbench.report.schedule import schedule_table
 from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
 
@@ -65,10 +65,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
 
 
-def _index(frame: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, dict]:
-    return {tuple(row[k] for k in keys): row for row in frame.to_dict("records")}
-
-
 def _reason(text: str, limit: int = 160) -> str:
     """First line of a reason, shortened for a table cell."""
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
@@ -87,10 +83,10 @@ def _models(summary: pd.DataFrame) -> list[str]:
 def main_table(board: Leaderboard, section: Section) -> Table:
     """Backbones with FRL off → full side by side, then the reference rows."""
     summary = section.select(board.summary)
-    per_res = _index(
+    per_res = index_rows(
         section.select(board.per_resolution), ["kind", "baseline", "frl", "resolution"]
     )
-    rows_by_config = _index(summary, ["kind", "baseline", "frl"])
+    rows_by_config = index_rows(summary, ["kind", "baseline", "frl"])
     time_x = overhead(board.summary, "time_per_step_s")
     memory_x = overhead(board.summary, "peak_memory_mb")
     finest = section.finest
@@ -228,7 +224,7 @@ def ablation_table(board: Leaderboard, section: Section) -> Table:
 def cost_table(board: Leaderboard, section: Section) -> Table:
     """Inference time per sample, speed-up over the solver, equivalent solver resolution."""
     summary = section.select(board.summary)
-    per_res = _index(
+    per_res = index_rows(
         section.select(board.per_resolution), ["kind", "baseline", "frl", "resolution"]
     )
     has_solver = any(r["baseline"] == SOLVER for r in _references(summary))
@@ -305,7 +301,7 @@ def rollout_table(board: Leaderboard, section: Section) -> Table:
     if not steps:
         raise ValueError(f"{section.task} ({section.profile}): no rollout rows to tabulate")
     finest = section.finest
-    by_step = _index(frame[frame["resolution"] == finest], ["kind", "baseline", "frl", "step"])
+    by_step = index_rows(frame[frame["resolution"] == finest], ["kind", "baseline", "frl", "step"])
     columns = [
         "Backbone",
         *(f"RMSE @{finest} step {s}" for s in range(1, steps + 1)),
