@@ -167,6 +167,13 @@ def test_default_audit_reproduces_stored_metrics_exactly(audited: Path):
         r.run_id for r in records if r.kind == "model" and not
         (out / "runs" / r.run_id / "weights.pt").exists()
     ]  # fmt: skip
+    # One lead needs no rollout: lead 1 is the one-step score, equal to the stored one.
+    one = run_audit(RunStore(out), truths=("truncation",), max_rollout=1, progress=False)
+    assert {r.lead for r in one.rows} == {1}
+    lead1 = {k: r.rmse for k, r in rows.items() if k[2] == 1}
+    assert {
+        (r.run_id, r.resolution, 1): r.rmse for r in one.rows if r.normalization != "per-resolution"
+    } == lead1
 
 
 def test_latlon_protocols_score_persistence(tmp_path: Path):

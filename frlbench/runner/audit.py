@@ -337,8 +337,11 @@ def run_audit(
                 limit = str(exc).split(", but ", 1)[-1]
                 raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
             result.max_rollout[task.name] = steps
+            # Lead 1 is the one-step score; a rollout is only needed for leads 2..K.
             base = dataclasses.replace(
-                EvalProtocol.from_task(task, rec.profile), trajectories=trajectories
+                EvalProtocol.from_task(task, rec.profile),
+                trajectories=trajectories,
+                rollout_steps=steps if steps > 1 else 0,
             )
             if key not in diagnosed:
                 diagnosed.add(key)
