@@ -93,9 +93,9 @@ class SolverStep:
 class DatasetGeneration:
     """Building the smoke dataset, and three trajectories of the quick one, from scratch.
 
-    The whole quick build (22 trajectories at 64³, each with its long spin-up) takes a quarter
-    of an hour on 2 cores; one trajectory per split goes through the same builder, grids and
-    spin-up, so its time tracks the build's per-trajectory cost (× 22 / 3 for the whole).
+    The whole quick build (22 trajectories at 64³, each with its long spin-up) takes about 6 min
+    on 2 quiet cores (these three take 44.5 s). One trajectory per split goes through the same
+    builder, grids and spin-up, so its time tracks the build's per-trajectory cost.
     """
 
     timeout = 1200
@@ -124,7 +124,7 @@ class DatasetGeneration:
 class DatasetLoading:
     """Loading a cached dataset (what every run does before training).
 
-    The smoke profile's only: caching the quick one first would cost another quarter-hour
+    The smoke profile's only: caching the quick one first would cost another ~6 min
     build in every ``asv run`` (:class:`DatasetGeneration` times its per-trajectory cost).
     """
 
