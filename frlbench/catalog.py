@@ -220,18 +220,28 @@ def validate_baseline(spec: BackboneSpec) -> None:
             raise ConfigError(
                 f"{where}: key 'profiles.{profile}': {PROFILES.unknown_message(profile)}"
             )
+        for task in spec.task_overrides(profile):
+            if task not in TASKS:
+                raise ConfigError(
+                    f"{where}: key 'profiles.{profile}.tasks.{task}': {TASKS.unknown_message(task)}"
+                )
     sizes = BACKBONES.entry(spec.backbone).metadata.get("sizes")
     if not sizes:
         return
     for profile in PROFILES:
-        overridden = "size" in spec.profiles.get(profile, {})
-        key = f"profiles.{profile}.size" if overridden else "defaults.size"
-        size = spec.settings(profile).size
-        if size not in sizes:
-            raise ConfigError(
-                f"{where}: key {key!r}: got {size!r}; backbone {spec.backbone!r} declares "
-                f"sizes {', '.join(sizes)}"
-            )
+        table = spec.profiles.get(profile, {})
+        key = f"profiles.{profile}.size" if "size" in table else "defaults.size"
+        checks = [(key, spec.settings(profile).size)]
+        for task in spec.task_overrides(profile):
+            if "size" in table["tasks"][task]:
+                size = spec.settings(profile, task=task).size
+                checks.append((f"profiles.{profile}.tasks.{task}.size", size))
+        for key, size in checks:
+            if size not in sizes:
+                raise ConfigError(
+                    f"{where}: key {key!r}: got {size!r}; backbone {spec.backbone!r} declares "
+                    f"sizes {', '.join(sizes)}"
+                )
 
 
 def get_task(name: str) -> TaskSpec:

@@ -410,8 +410,9 @@ class BackboneSpec:
         options: Extra keyword options passed to the builder (validated by the builder).
         defaults: Training settings shared by every profile.
         profiles: Per-profile overrides of ``defaults`` (any subset of its keys), with optional
-            sub-tables ``options`` (builder options of that profile) and ``frl.<variant>``
-            (settings of one FRL variant, e.g. its own ``lr``).
+            sub-tables ``options`` (builder options of that profile), ``frl.<variant>``
+            (settings of one FRL variant, e.g. its own ``lr``) and ``tasks.<task>`` (settings
+            chosen on one task, with its own ``options`` and ``frl.<variant>``).
         source: The TOML file this spec was read from.
     """
 
@@ -426,42 +427,78 @@ class BackboneSpec:
     def __post_init__(self) -> None:
         _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
 
-    def settings(self, profile: str, frl: str | None = None) -> TrainSettings:
-        """Training settings under ``profile`` and FRL variant ``frl``.
+    def settings(
+        self, profile: str, frl: str | None = None, task: str | None = None
+    ) -> TrainSettings:
+        """Training settings under ``profile``, FRL variant ``frl`` and task ``task``.
 
-        ``defaults``, updated by ``[profiles.<profile>]``, updated by
-        ``[profiles.<profile>.frl.<frl>]`` (e.g. an FRL variant's own learning rate).
+        ``defaults``, updated by ``[profiles.<profile>]``, by ``[profiles.<profile>.frl.<frl>]``
+        (e.g. an FRL variant's own learning rate), by ``[profiles.<profile>.tasks.<task>]`` (a
+        budget or rate chosen on that task) and last by
+        ``[profiles.<profile>.tasks.<task>.frl.<frl>]``.
         """
-        override = dict(self.profiles.get(profile, {}))
-        override.pop("options", None)
-        per_frl = override.pop("frl", {})
-        source = self.source or self.name
-        if not isinstance(per_frl, dict) or not all(isinstance(v, dict) for v in per_frl.values()):
-            raise ConfigError(
-                f"{source}: key 'profiles.{profile}.frl': expected tables "
-                f"[profiles.{profile}.frl.<variant>] of training settings; got {per_frl!r}"
-            )
-        merged = {**dataclasses.asdict(self.defaults), **override}
-        prefix = f"profiles.{profile}"
-        if frl is not None and frl in per_frl:
-            merged.update(per_frl[frl])
-            prefix = f"profiles.{profile}.frl.{frl}"
-        return parse_dataclass(TrainSettings, merged, source, prefix=prefix)
+        merged = dataclasses.asdict(self.defaults)
+        prefix = "defaults"
+        layers = [(f"profiles.{profile}", self.profiles.get(profile, {}))]
+        if task is not None:
+            layers.append((f"profiles.{profile}.tasks.{task}", self._task_table(profile, task)))
+        for where, table in layers:
+            override = {k: v for k, v in table.items() if k not in ("options", "tasks")}
+            per_frl = override.pop("frl", {})
+            if not isinstance(per_frl, dict) or not all(
+                isinstance(v, dict) for v in per_frl.values()
+            ):
+                raise ConfigError(
+                    f"{self.source or self.name}: key '{where}.frl': expected tables "
+                    f"[{where}.frl.<variant>] of training settings; got {per_frl!r}"
+                )
+            merged.update(override)
+            prefix = where
+            if frl is not None and frl in per_frl:
+                merged.update(per_frl[frl])
+                prefix = f"{where}.frl.{frl}"
+        return parse_dataclass(TrainSettings, merged, self.source or self.name, prefix=prefix)
 
-    def profile_options(self, profile: str) -> dict[str, Any]:
+    def _tasks_tables(self, profile: str) -> dict[str, dict[str, Any]]:
+        """The ``[profiles.<profile>.tasks.<task>]`` tables, checked to be tables."""
+        tables = self.profiles.get(profile, {}).get("tasks", {})
+        if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
+            raise ConfigError(
+                f"{self.source or self.name}: key 'profiles.{profile}.tasks': expected tables "
+                f"[profiles.{profile}.tasks.<task>] of training settings; got {tables!r}"
+            )
+        return tables
+
+    def _task_table(self, profile: str, task: str) -> dict[str, Any]:
+        return self._tasks_tables(profile).get(task, {})
+
+    def profile_options(self, profile: str, task: str | None = None) -> dict[str, Any]:
         """Builder options under ``profile``: ``options`` updated by
-        ``[profiles.<profile>.options]`` (e.g. a width that suits the profile's hardware)."""
-        extra = self.profiles.get(profile, {}).get("options", {})
-        if not isinstance(extra, dict):
-            raise ConfigError(
-                f"{self.source or self.name}: key 'profiles.{profile}.options': expected a table "
-                f"of builder options; got {extra!r}"
-            )
-        return {**self.options, **extra}
+        ``[profiles.<profile>.options]`` (e.g. a width that suits the profile's hardware), then
+        by ``[profiles.<profile>.tasks.<task>.options]``."""
+        merged = dict(self.options)
+        layers = [(f"profiles.{profile}", self.profiles.get(profile, {}))]
+        if task is not None:
+            layers.append((f"profiles.{profile}.tasks.{task}", self._task_table(profile, task)))
+        for where, table in layers:
+            extra = table.get("options", {})
+            if not isinstance(extra, dict):
+                raise ConfigError(
+                    f"{self.source or self.name}: key '{where}.options': expected a table "
+                    f"of builder options; got {extra!r}"
+                )
+            merged.update(extra)
+        return merged
 
-    def frl_overrides(self, profile: str) -> list[str]:
-        """FRL variants with their own ``[profiles.<profile>.frl.<variant>]`` table."""
-        return sorted(self.profiles.get(profile, {}).get("frl", {}) or {})
+    def frl_overrides(self, profile: str, task: str | None = None) -> list[str]:
+        """FRL variants with their own ``[profiles.<profile>.frl.<variant>]`` table (or, with
+        ``task``, ``[profiles.<profile>.tasks.<task>.frl.<variant>]``)."""
+        table = self.profiles.get(profile, {}) if task is None else self._task_table(profile, task)
+        return sorted(table.get("frl", {}) or {})
+
+    def task_overrides(self, profile: str) -> list[str]:
+        """Tasks with their own ``[profiles.<profile>.tasks.<task>]`` table."""
+        return sorted(self._tasks_tables(profile))
 
     @property
     def size(self) -> str:
@@ -570,7 +607,7 @@ class RunSpec:
         baseline = dataclasses.asdict(self.baseline)
         for key in ("source", "description", "defaults", "profiles"):
             baseline.pop(key)
-        baseline["options"] = self.baseline.profile_options(self.profile)
+        baseline["options"] = self.baseline.profile_options(self.profile, self.task.name)
         baseline["settings"] = dataclasses.asdict(self.settings)
         frl = dataclasses.asdict(self.frl)
         # Added after results were stored: at its default (every step, the earlier behaviour)
@@ -588,8 +625,8 @@ class RunSpec:
 
     @property
     def settings(self) -> TrainSettings:
-        """Training settings of this run (profile and FRL variant overrides applied)."""
-        return self.baseline.settings(self.profile, self.frl.name)
+        """Training settings of this run (profile, FRL variant and task overrides applied)."""
+        return self.baseline.settings(self.profile, self.frl.name, self.task.name)
 
     @property
     def run_id(self) -> str:
@@ -658,4 +695,9 @@ def load_baseline(path: Path) -> BackboneSpec:
         spec.profile_options(profile)
         for frl in spec.frl_overrides(profile):
             spec.settings(profile, frl)
+        for task in spec.task_overrides(profile):
+            spec.settings(profile, task=task)
+            spec.profile_options(profile, task)
+            for frl in spec.frl_overrides(profile, task):
+                spec.settings(profile, frl, task)
     return spec

@@ -79,9 +79,8 @@ class Residual(torch.nn.Module):
 def build_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
     """The backbone for ``spec`` at its profile's size, wrapped by FRL (and :class:`Residual`)."""
     settings = spec.settings
-    baseline = dataclasses.replace(
-        spec.baseline, defaults=settings, options=spec.baseline.profile_options(spec.profile)
-    )
+    options = spec.baseline.profile_options(spec.profile, spec.task.name)
+    baseline = dataclasses.replace(spec.baseline, defaults=settings, options=options)
     sizes = spec.task.profile(spec.profile)
     channels = len(spec.task.channels)
     in_channels = channels + encoding_channels(spec.frl, spec.task)

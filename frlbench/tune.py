@@ -161,7 +161,7 @@ def tune(
                        for k, v in sorted((frl_overrides or {}).items())) + "]"
         if frl_overrides else ""
     )  # fmt: skip
-    base = dataclasses.asdict(baseline.settings(profile, frl))
+    base = dataclasses.asdict(baseline.settings(profile, frl, task.name))
     base.update(overrides or {})
     no_rollout = dataclasses.replace(
         task,
@@ -180,7 +180,7 @@ def tune(
             baseline=dataclasses.replace(
                 baseline,
                 defaults=settings,
-                options={**baseline.profile_options(profile), **(options or {})},
+                options={**baseline.profile_options(profile, task.name), **(options or {})},
                 profiles={},
             ),
             frl=frl_cfg,

@@ -174,6 +174,22 @@ def test_sizes_come_from_the_backbone_registration(tmp_path: Path, monkeypatch):
         )
 
 
+def test_task_tables_name_known_tasks_and_sizes_of_the_backbone(tmp_path: Path):
+    catalog.Catalog.default().load()  # the built-in tasks
+    text = 'backbone = "cnn"\n[profiles.quick.tasks.era5]\nsteps = 600\nsize = "SIZE"\n'
+    spec = load_baseline(write(tmp_path / "ok.toml", text.replace("SIZE", "tiny")))
+    catalog.validate_baseline(spec)
+    assert spec.settings("quick", task="era5").steps == 600
+    assert spec.settings("quick", task="fluid3d").steps == spec.settings("quick").steps
+    with pytest.raises(ConfigError, match=r"profiles\.quick\.tasks\.era5\.size.*'xl'.*tiny"):
+        catalog.validate_baseline(
+            load_baseline(write(tmp_path / "xl.toml", text.replace("SIZE", "xl")))
+        )
+    typo = text.replace("SIZE", "tiny").replace("era5", "era")
+    with pytest.raises(ConfigError, match=r"profiles\.quick\.tasks\.era'.*era5"):
+        catalog.validate_baseline(load_baseline(write(tmp_path / "typo.toml", typo)))
+
+
 def test_frl_config_validation_messages():
     with pytest.raises(ConfigError, match=r"lambda_spec.*>= 0"):
         FRLConfig(lambda_spec=-1.0)

@@ -158,6 +158,48 @@ def test_frl_variant_overrides_profile_settings_and_changes_the_run_id(task2d):
         BackboneSpec("b", "cnn", profiles={"smoke": {"frl": {"full": 3}}}).settings("smoke")
 
 
+def test_task_tables_override_settings_for_that_task_only_and_change_only_its_run_ids(task2d):
+    plain = BackboneSpec("b", "cnn", defaults=TrainSettings(size="tiny", lr=1e-3, steps=10))
+    profiles = {
+        "smoke": {
+            "steps": 20,
+            "frl": {"full": {"lr": 3e-3}},
+            "tasks": {
+                task2d.name: {"steps": 40, "options": {"width": 4}, "frl": {"full": {"lr": 5e-3}}}
+            },
+        }
+    }
+    baseline = dataclasses.replace(plain, profiles=profiles)
+    assert baseline.settings("smoke", "off", "other") == TrainSettings(
+        size="tiny", lr=1e-3, steps=20
+    )
+    assert baseline.settings("smoke", "off", task2d.name).steps == 40
+    assert baseline.settings("smoke", "full", task2d.name).lr == 5e-3
+    assert baseline.settings("smoke", "full").lr == 3e-3  # no task: the profile's own
+    assert baseline.profile_options("smoke", task2d.name) == {"width": 4}
+    assert baseline.profile_options("smoke", "other") == {}
+    assert baseline.task_overrides("smoke") == [task2d.name]
+    spec = RunSpec(task2d, baseline, FRL_VARIANTS.get("full"), 0, "smoke")
+    assert spec.settings.steps == 40 and spec.settings.lr == 5e-3
+    assert spec.fingerprint()["baseline"]["options"] == {"width": 4}
+    # A task table for another task leaves this task's run ids as they were.
+    elsewhere = dataclasses.replace(
+        plain, profiles={"smoke": {"steps": 20, "tasks": {"other": {"steps": 99}}}}
+    )
+    without = dataclasses.replace(plain, profiles={"smoke": {"steps": 20}})
+    off = FRL_VARIANTS.get("off")
+    assert (
+        RunSpec(task2d, elsewhere, off, 0, "smoke").run_id
+        == RunSpec(task2d, without, off, 0, "smoke").run_id
+    )
+    bad = dataclasses.replace(plain, profiles={"smoke": {"tasks": {task2d.name: {"lr": -1.0}}}})
+    with pytest.raises(ConfigError, match=rf"profiles\.smoke\.tasks\.{task2d.name}"):
+        bad.settings("smoke", task=task2d.name)
+    with pytest.raises(ConfigError, match=r"profiles\.smoke\.tasks"):
+        no_table = dataclasses.replace(plain, profiles={"smoke": {"tasks": {"x": 3}}})
+        no_table.settings("smoke", task="x")
+
+
 def test_tune_trains_each_rate_and_picks_the_lowest_validation_rmse(task2d, tmp_path):
     baseline = BackboneSpec("cnn", "cnn", defaults=TrainSettings(size="tiny", batch_size=2))
     rows = tune(
