@@ -197,3 +197,33 @@ def test_latlon_protocols_score_persistence(tmp_path: Path):
         assert m[-1].acc is not None and math.isfinite(m[-1].acc)
     assert [m.rmse for m in scores["conservative", "train"]] == [m.rmse for m in stored.metrics]
     assert scores["subsample", "train"][0].rmse != pytest.approx(stored.metrics[0].rmse, rel=1e-3)
+
+
+def test_reference_grid_forecasts_are_made_once_and_change_no_number(audited, monkeypatch):
+    from frlbench.runner import audit
+
+    out = audited / "results"
+    truths = ("truncation", "subsample", "box")
+    remembered = audit.MemoForecaster.forecast
+    hits = []
+
+    def counted(self, states, resolution):
+        before = self.hits
+        result = remembered(self, states, resolution)
+        hits.append((self.name, resolution, self.hits > before))
+        return result
+
+    monkeypatch.setattr(audit.MemoForecaster, "forecast", counted)
+    memo = run_audit(RunStore(out), truths=truths, progress=False)
+    reference = max(r.resolution for r in memo.rows)
+    assert any(hit for _, res, hit in hits if res == reference)
+    assert not any(hit for _, res, hit in hits if res != reference)
+    monkeypatch.setattr(
+        audit.MemoForecaster, "forecast", lambda self, states, res: self.inner.forecast(states, res)
+    )
+    plain = run_audit(RunStore(out), truths=truths, progress=False)
+
+    def key(row):
+        return row.run_id, row.protocol, row.normalization, row.resolution, row.lead
+
+    assert {key(r): r.rmse for r in memo.rows} == {key(r): r.rmse for r in plain.rows}
