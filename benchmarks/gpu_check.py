@@ -84,7 +84,7 @@ def generate_data(task, profile: str, trajectories: int) -> tuple[Any, dict[str,
     }
 
 
-def time_variant(
+def measure_variant(
     task,
     data,
     profile: str,
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if budget.left() <= 0:
                 result["skipped"].append(f"{backbone}/{variant}: budget of {args.budget_s} s spent")
                 continue
-            row = time_variant(
+            row = measure_variant(
                 task, data, profile, backbone, variant, size, args.steps, args.warmup, device
             )
             per_backbone.setdefault(backbone, {})[variant] = row
