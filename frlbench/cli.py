@@ -476,6 +476,10 @@ def audit_cmd(
     backbone: Annotated[
         list[str] | None, typer.Option(help="Baseline/backbone patterns (default: all).")
     ] = None,
+    frl: Annotated[
+        list[str] | None,
+        typer.Option(help="FRL variants of model runs, e.g. off,full (default: all)."),
+    ] = None,
     protocols: Annotated[
         list[str] | None,
         typer.Option(help="Truth constructions, comma-separated (default: every one)."),
@@ -508,15 +512,22 @@ def audit_cmd(
     if not store.runs_dir.is_dir():
         raise fail(f"--out {out}: no runs directory {store.runs_dir}")
     load_catalog(tasks_dir, baselines_dir)
+    frl_names = split_names(frl) or []
+    try:
+        for name in frl_names:
+            if not any(c in name for c in "*?["):
+                FRL_VARIANTS.get(name)  # a typo names the valid variants, not "no run matches"
+    except UnknownNameError as exc:
+        raise fail(f"--frl: {exc}") from None
     try:
         result = run_audit(store, tasks=split_names(task) or (), backbones=split_names(backbone)
-                           or (), truths=truths, max_rollout=max_rollout,
+                           or (), frl=frl_names, truths=truths, max_rollout=max_rollout,
                            trajectories=trajectories, device=device, cache_dir=cache_dir,
                            progress=progress, console=console)  # fmt: skip
     except ConfigError as exc:
         raise fail(str(exc)) from None
     if not (result.rows or result.skipped or result.not_applicable):
-        raise fail(f"no stored run under {store.runs_dir} matches --task/--backbone")
+        raise fail(f"no stored run under {store.runs_dir} matches --task/--backbone/--frl")
     for path in write_audit(result, out):
         console.print(f"written: {path}", highlight=False)
     for item in result.skipped:

@@ -28,8 +28,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from frlbench.catalog import Catalog
 from frlbench.config import (
     BackboneSpec,
@@ -41,6 +39,7 @@ from frlbench.config import (
     parse_dataclass,
 )
 from frlbench.data import PairedDataset, load_dataset
+from frlbench.evaluate import EvalProtocol, PersistenceForecaster, evaluate
 from frlbench.frl import FRLObjective
 from frlbench.registry import BASELINES, FRL_VARIANTS, TASKS
 from frlbench.train import build_model, evaluate_model, fit, resolve_device, seed_everything
@@ -107,14 +106,12 @@ def with_frl_overrides(cfg: FRLConfig, overrides: dict[str, Any]) -> FRLConfig:
     return parse_dataclass(FRLConfig, {**dataclasses.asdict(cfg), **overrides}, "--frl-set")
 
 
-def persistence_rmse(data: PairedDataset) -> dict[int, float]:
-    """RMSE of persistence (forecast = input) on the test split, per resolution."""
-    test = data.splits["test"]
-    out = {}
-    for res in test.resolutions:
-        diff = data.denormalize(test.inputs[res]) - data.denormalize(test.targets[res])
-        out[res] = float(torch.sqrt(torch.mean(diff.double() ** 2)))
-    return out
+def persistence_rmse(data: PairedDataset, task: TaskSpec, profile: str) -> dict[int, float]:
+    """Persistence's test RMSE per resolution, from the models' evaluation path (lat-weighted
+    on lat-lon grids), so that the printed ratios are the leaderboard's skill ratios."""
+    protocol = EvalProtocol.from_task(task, profile)
+    evaluation = evaluate(PersistenceForecaster(), data, protocol)
+    return {m.resolution: m.rmse for m in evaluation.metrics}
 
 
 def tune(
@@ -171,7 +168,7 @@ def tune(
         },
     )
     data = load_dataset(task, profile, cache_dir=cache_dir, progress=True)
-    reference = persistence_rmse(data) if run_evaluation else {}
+    reference = persistence_rmse(data, no_rollout, profile) if run_evaluation else {}
     rows = []
     for lr in lrs:
         settings = TrainSettings(**{**base, "lr": lr})

@@ -227,3 +227,14 @@ def test_reference_grid_forecasts_are_made_once_and_change_no_number(audited, mo
         return row.run_id, row.protocol, row.normalization, row.resolution, row.lead
 
     assert {key(r): r.rmse for r in memo.rows} == {key(r): r.rmse for r in plain.rows}
+
+
+def test_audit_frl_filter_keeps_references(audited: Path):
+    out = audited / "results"
+    result = run_audit(RunStore(out), frl=("off",), truths=("truncation",), max_rollout=1,
+                       progress=False)  # fmt: skip
+    models = {r.frl for r in result.rows if r.kind == "model"}
+    assert models == {"off"}
+    assert {"persistence", "solver"} <= {r.baseline for r in result.rows if r.kind == "reference"}
+    # The full run without weights is filtered out, not reported as skipped.
+    assert result.skipped == []

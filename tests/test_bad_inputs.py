@@ -454,6 +454,8 @@ CASES = [
                                     "--no-progress"], ["--max-rollout 99", "valid: 0 to"]),
     Case("audit-no-match", ["audit", "--out", OUT, "--task", "nosuchtask"],
          ["no stored run", "--task"]),
+    Case("audit-frl-unknown", ["audit", "--out", OUT, "--frl", "off,ful"],
+         ["--frl", "'ful'", "full-sched"]),
     Case("audit-trajectories-negative", ["audit", "--out", OUT, "--trajectories", "-1"],
          ["--trajectories", "Invalid value"]),
     # zoo

@@ -329,3 +329,19 @@ def test_spectral_truncation_option_matches_averaging_on_smooth_fields():
         noise, model_latitudes(32), regular_longitudes(64), 16
     )
     assert diff.abs().max() > 0.05
+
+
+def test_tune_scores_persistence_lat_weighted_like_the_models(tmp_path):
+    """tune's printed skill ratio divides by persistence scored the leaderboard's way."""
+    from frlbench.tune import persistence_rmse
+
+    task = era5_task(tmp_path, make_wb2(tmp_path / "era5.nc"))
+    ds = build_era5(task, "smoke", progress=False)
+    test = ds.splits["test"]
+    scores = persistence_rmse(ds, task, "smoke")
+    assert set(scores) == {16, 32}
+    for res, score in scores.items():
+        diff = (ds.denormalize(test.inputs[res]) - ds.denormalize(test.targets[res])).double()
+        w = metrics.latitude_weights(diff.shape[-2]).reshape(-1, 1)
+        assert score == pytest.approx(float((diff**2 * w).mean().sqrt()), rel=1e-6)
+        assert score != pytest.approx(float((diff**2).mean().sqrt()), rel=1e-6)

@@ -151,18 +151,23 @@ def _label(record: RunRecord) -> str:
     return f"{record.task}/{record.baseline}/frl={record.frl}/seed={record.seed}"
 
 
-def _selected(record: RunRecord, tasks: Sequence[str], backbones: Sequence[str]) -> bool:
+def _selected(
+    record: RunRecord, tasks: Sequence[str], backbones: Sequence[str], frl: Sequence[str] = ()
+) -> bool:
     def matches(values: Sequence[str], patterns: Sequence[str]) -> bool:
         return not patterns or any(fnmatch.fnmatch(v, p) for v in values for p in patterns)
 
     names = [record.baseline, record.backbone]
     return matches([record.task], tasks) and (
-        record.kind == "reference" or matches(names, backbones)
+        record.kind == "reference" or (matches(names, backbones) and matches([record.frl], frl))
     )
 
 
 def collect_jobs(
-    store: RunStore, tasks: Sequence[str] = (), backbones: Sequence[str] = ()
+    store: RunStore,
+    tasks: Sequence[str] = (),
+    backbones: Sequence[str] = (),
+    frl: Sequence[str] = (),
 ) -> tuple[list[_Job], list[Skipped]]:
     """Stored runs to audit, and those that cannot be (no weights, not finished, unreadable)."""
     jobs, skipped = [], []
@@ -171,7 +176,7 @@ def collect_jobs(
         if isinstance(record, RecordError):
             skipped.append(Skipped(folder, folder, f"unreadable record: {record}"))
             continue
-        if not _selected(record, tasks, backbones):
+        if not _selected(record, tasks, backbones, frl):
             continue
         label = _label(record)
         if record.status != "ok":
@@ -278,6 +283,7 @@ def run_audit(
     *,
     tasks: Sequence[str] = (),
     backbones: Sequence[str] = (),
+    frl: Sequence[str] = (),
     truths: Sequence[str] | None = None,
     max_rollout: int | None = None,
     trajectories: int = 0,
@@ -292,6 +298,7 @@ def run_audit(
         store: The results store.
         tasks: Task name patterns (default: all).
         backbones: Baseline or backbone name patterns (default: all; references always).
+        frl: FRL variant patterns of model runs (default: all; references always).
         truths: Truth constructions (default: every one that applies to each task).
         max_rollout: Longest rollout K scored (default: each task profile's rollout length).
         trajectories: Score only the first this many test trajectories (0: all).
@@ -306,7 +313,7 @@ def run_audit(
     """
     start = time.perf_counter()
     result = AuditResult(protocols=check_protocols(truths), trajectories=trajectories)
-    jobs, result.skipped = collect_jobs(store, tasks, backbones)
+    jobs, result.skipped = collect_jobs(store, tasks, backbones, frl)
     dev = resolve_device(device)
     datasets: dict[tuple[str, str, str], PairedDataset] = {}
     diagnosed: set[tuple[str, str, str]] = set()
