@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from frlbench.registry import BACKBONES
+from frlbench.static_inputs import static_input_error
 
 C = TypeVar("C")
 
@@ -291,6 +292,8 @@ class TaskSpec:
             dynamics commute with the 48 rotations and reflections of the cube (permuting axes
             permutes the components, reflecting an axis negates its component); see
             :mod:`frlbench.augment`.
+        static_inputs: Fields appended to every model's input on every grid, not forecast
+            (see :mod:`frlbench.static_inputs`), e.g. ``["sin_latitude", "cos_latitude"]``.
     """
 
     name: str
@@ -303,6 +306,7 @@ class TaskSpec:
     domain_length: float = 2 * math.pi
     source: str = ""
     symmetry: Literal["none", "cube"] = "none"
+    static_inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check(is_safe_name(self.name), "name", self.name, SAFE_NAME_RULE)
@@ -319,6 +323,8 @@ class TaskSpec:
             )
         if self.grid == "latlon":
             _check(self.ndim == 2, "ndim", self.ndim, "2 for a lat-lon grid")
+        problem = static_input_error(self.static_inputs, self.grid)
+        _check(problem is None, "static_inputs", list(self.static_inputs), str(problem))
 
     def profile(self, name: str) -> TaskProfile:
         """Sizes under profile ``name``; a clear error if the task does not define it."""
@@ -641,6 +647,8 @@ class RunSpec:
         """
         task = dataclasses.asdict(self.task)
         task.pop("source")
+        if not task["static_inputs"]:
+            del task["static_inputs"]
         task["profiles"] = {self.profile: task["profiles"][self.profile]}
         fingerprint = self.fingerprint()
         fingerprint["task"] = task
@@ -659,6 +667,8 @@ def task_identity(task: TaskSpec, profile: str) -> dict[str, Any]:
     """The task under ``profile`` as it determines training data: evaluation keys excluded."""
     data = dataclasses.asdict(task)
     data.pop("source")
+    if not data["static_inputs"]:  # added later: absent, the ids of stored runs stay the same
+        del data["static_inputs"]
     sizes = data["profiles"][profile]
     data["profiles"] = {profile: {k: v for k, v in sizes.items() if k not in EVALUATION_KEYS}}
     return data

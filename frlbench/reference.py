@@ -63,6 +63,8 @@ def legacy_reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
         "profile": profile,
         "name": name,
     }
+    if not content["task"]["static_inputs"]:
+        del content["task"]["static_inputs"]
     content["task"]["profiles"] = {profile: content["task"]["profiles"][profile]}
     return f"{task.name}-{name}-ref-{content_hash(content)}"
 

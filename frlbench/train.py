@@ -28,6 +28,7 @@ from frlbench.frl.wrap import training_loss_of
 from frlbench.models import build_backbone, count_parameters
 from frlbench.records import RunRecord, model_record, now
 from frlbench.rollout import check_rollout
+from frlbench.static_inputs import StaticInputs
 from frlbench.validate import check_backbone_output
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -77,14 +78,18 @@ class Residual(torch.nn.Module):
 
 
 def build_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
-    """The backbone for ``spec`` at its profile's size, wrapped by FRL (and :class:`Residual`)."""
+    """The backbone for ``spec`` at its profile's size, fed the task's static inputs, wrapped by
+    FRL (and :class:`Residual`)."""
     settings = spec.settings
     options = spec.baseline.profile_options(spec.profile, spec.task.name)
     baseline = dataclasses.replace(spec.baseline, defaults=settings, options=options)
     sizes = spec.task.profile(spec.profile)
     channels = len(spec.task.channels)
-    in_channels = channels + encoding_channels(spec.frl, spec.task)
+    static = spec.task.static_inputs
+    in_channels = channels + encoding_channels(spec.frl, spec.task) + len(static)
     backbone = build_backbone(baseline, spec.task, in_channels, channels)
+    if static:
+        backbone = StaticInputs(backbone, static)
     model = wrap(backbone, spec.frl, spec.task, sizes.train_resolution)
     if settings.residual:
         if training_loss_of(model) is not None:
