@@ -26,9 +26,9 @@ from frlbench.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluat
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.frl.wrap import training_loss_of
 from frlbench.models import build_backbone, count_parameters
+from frlbench.models.static import StaticInputs
 from frlbench.records import RunRecord, model_record, now
 from frlbench.rollout import check_rollout
-from frlbench.static_inputs import StaticInputs
 from frlbench.validate import check_backbone_output
 
 ProgressFn = Callable[[dict[str, Any]], None]

@@ -13,8 +13,9 @@ from frlbench.config import BackboneSpec, ConfigError, RunSpec, TrainSettings, t
 from frlbench.data.latlon import model_latitudes
 from frlbench.frl import encoding_channels
 from frlbench.frl.wrap import returns_estimate, training_loss_of
+from frlbench.models.static import FIELDS, StaticInputs, static_fields
 from frlbench.registry import FRL_VARIANTS
-from frlbench.static_inputs import StaticInputs, static_fields
+from frlbench.static_inputs import STATIC_INPUTS
 from frlbench.train import build_model
 from tests.conftest import make_task
 
@@ -91,3 +92,7 @@ def test_run_ids_change_only_for_tasks_that_list_static_inputs():
     assert "static_inputs" not in task_identity(plain, "smoke")
     assert task_identity(latlon(), "smoke")["static_inputs"] == LAT
     assert spec(plain).run_id != spec(latlon()).run_id
+
+
+def test_every_static_input_name_has_a_field():
+    assert set(FIELDS) == set(STATIC_INPUTS)
