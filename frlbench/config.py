@@ -645,10 +645,7 @@ class RunSpec:
 
         Only used to find runs stored by earlier versions and adopt them under :attr:`run_id`.
         """
-        task = dataclasses.asdict(self.task)
-        task.pop("source")
-        if not task["static_inputs"]:
-            del task["static_inputs"]
+        task = task_fields(self.task)
         task["profiles"] = {self.profile: task["profiles"][self.profile]}
         fingerprint = self.fingerprint()
         fingerprint["task"] = task
@@ -663,12 +660,19 @@ def content_hash(content: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:10]
 
 
-def task_identity(task: TaskSpec, profile: str) -> dict[str, Any]:
-    """The task under ``profile`` as it determines training data: evaluation keys excluded."""
+def task_fields(task: TaskSpec) -> dict[str, Any]:
+    """The task's fields as plain data for hashing into ids: ``source`` left out, and
+    ``static_inputs`` too when empty (added later: absent, the ids of stored runs stay the same)."""
     data = dataclasses.asdict(task)
     data.pop("source")
-    if not data["static_inputs"]:  # added later: absent, the ids of stored runs stay the same
+    if not data["static_inputs"]:
         del data["static_inputs"]
+    return data
+
+
+def task_identity(task: TaskSpec, profile: str) -> dict[str, Any]:
+    """The task under ``profile`` as it determines training data: evaluation keys excluded."""
+    data = task_fields(task)
     sizes = data["profiles"][profile]
     data["profiles"] = {profile: {k: v for k, v in sizes.items() if k not in EVALUATION_KEYS}}
     return data

@@ -15,11 +15,10 @@ states ``(N, C, *grid)`` by the task's Δt on that grid.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
-from frlbench.config import TaskSpec, content_hash, task_identity
+from frlbench.config import TaskSpec, content_hash, task_fields, task_identity
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment
 from frlbench.evaluate import (
@@ -59,12 +58,10 @@ def reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
 def legacy_reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
     """The id schema-1 reference rows used (the whole profile hashed); to adopt old rows."""
     content = {
-        "task": {k: v for k, v in dataclasses.asdict(task).items() if k != "source"},
+        "task": task_fields(task),
         "profile": profile,
         "name": name,
     }
-    if not content["task"]["static_inputs"]:
-        del content["task"]["static_inputs"]
     content["task"]["profiles"] = {profile: content["task"]["profiles"][profile]}
     return f"{task.name}-{name}-ref-{content_hash(content)}"
 

@@ -4,12 +4,14 @@ wrapper that appends them to a backbone's input on every grid."""
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+from frlbench.data.latlon import model_latitudes
 
 #: Feature name -> its values from the cell-centre latitudes (radians) of an ``(nlat, nlon)`` grid.
 FIELDS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -18,16 +20,10 @@ FIELDS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def latitudes(nlat: int) -> torch.Tensor:
-    """Cell-centre latitudes in radians, ascending, of the model grid with ``nlat`` rows
-    (the layout of :func:`frlbench.data.latlon.model_latitudes`)."""
-    return (torch.arange(nlat, dtype=torch.float64) + 0.5) * (math.pi / nlat) - math.pi / 2
-
-
 def static_fields(names: tuple[str, ...], shape: tuple[int, ...]) -> torch.Tensor:
     """The named fields on a grid of ``shape`` (``(nlat, nlon)``), ``(len(names), *shape)``."""
     nlat, nlon = shape
-    lat = latitudes(nlat)[:, None].expand(nlat, nlon)
+    lat = torch.from_numpy(np.deg2rad(model_latitudes(nlat)))[:, None].expand(nlat, nlon)
     return torch.stack([FIELDS[name](lat) for name in names])
 
 
