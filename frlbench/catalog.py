@@ -233,7 +233,7 @@ def validate_baseline(spec: BackboneSpec) -> None:
         key = f"profiles.{profile}.size" if "size" in table else "defaults.size"
         checks = [(key, spec.settings(profile).size)]
         for task in spec.task_overrides(profile):
-            if "size" in table["tasks"][task]:
+            if "size" in spec.task_table(profile, task):
                 size = spec.settings(profile, task=task).size
                 checks.append((f"profiles.{profile}.tasks.{task}.size", size))
         for key, size in checks:

@@ -445,10 +445,7 @@ class BackboneSpec:
         """
         merged = dataclasses.asdict(self.defaults)
         prefix = "defaults"
-        layers = [(f"profiles.{profile}", self.profiles.get(profile, {}))]
-        if task is not None:
-            layers.append((f"profiles.{profile}.tasks.{task}", self._task_table(profile, task)))
-        for where, table in layers:
+        for where, table in self._layers(profile, task):
             override = {k: v for k, v in table.items() if k not in ("options", "tasks")}
             per_frl = override.pop("frl", {})
             if not isinstance(per_frl, dict) or not all(
@@ -465,6 +462,14 @@ class BackboneSpec:
                 prefix = f"{where}.frl.{frl}"
         return parse_dataclass(TrainSettings, merged, self.source or self.name, prefix=prefix)
 
+    def _layers(self, profile: str, task: str | None) -> list[tuple[str, dict[str, Any]]]:
+        """The override tables of ``profile`` (and of ``task`` under it), in the order they
+        apply, each with the key path that names it in errors."""
+        layers = [(f"profiles.{profile}", self.profiles.get(profile, {}))]
+        if task is not None:
+            layers.append((f"profiles.{profile}.tasks.{task}", self.task_table(profile, task)))
+        return layers
+
     def _tasks_tables(self, profile: str) -> dict[str, dict[str, Any]]:
         """The ``[profiles.<profile>.tasks.<task>]`` tables, checked to be tables."""
         tables = self.profiles.get(profile, {}).get("tasks", {})
@@ -475,7 +480,8 @@ class BackboneSpec:
             )
         return tables
 
-    def _task_table(self, profile: str, task: str) -> dict[str, Any]:
+    def task_table(self, profile: str, task: str) -> dict[str, Any]:
+        """The ``[profiles.<profile>.tasks.<task>]`` table (empty when the baseline has none)."""
         return self._tasks_tables(profile).get(task, {})
 
     def profile_options(self, profile: str, task: str | None = None) -> dict[str, Any]:
@@ -483,10 +489,7 @@ class BackboneSpec:
         ``[profiles.<profile>.options]`` (e.g. a width that suits the profile's hardware), then
         by ``[profiles.<profile>.tasks.<task>.options]``."""
         merged = dict(self.options)
-        layers = [(f"profiles.{profile}", self.profiles.get(profile, {}))]
-        if task is not None:
-            layers.append((f"profiles.{profile}.tasks.{task}", self._task_table(profile, task)))
-        for where, table in layers:
+        for where, table in self._layers(profile, task):
             extra = table.get("options", {})
             if not isinstance(extra, dict):
                 raise ConfigError(
@@ -499,7 +502,7 @@ class BackboneSpec:
     def frl_overrides(self, profile: str, task: str | None = None) -> list[str]:
         """FRL variants with their own ``[profiles.<profile>.frl.<variant>]`` table (or, with
         ``task``, ``[profiles.<profile>.tasks.<task>.frl.<variant>]``)."""
-        table = self.profiles.get(profile, {}) if task is None else self._task_table(profile, task)
+        table = self.profiles.get(profile, {}) if task is None else self.task_table(profile, task)
         return sorted(table.get("frl", {}) or {})
 
     def task_overrides(self, profile: str) -> list[str]:

@@ -193,6 +193,28 @@ def test_fno_sizes_keep_every_mode_of_their_training_grid(size: str, modes: int)
     assert list(model.net.n_modes) == [modes] * 3
 
 
+@pytest.mark.parametrize("name", ["fno", "tfno"])
+def test_fno_latitude_padding_pads_latitude_only_and_only_on_a_latlon_grid(name: str):
+    torch.manual_seed(0)
+    padded = create_backbone(name, latlon_task(), 2, 2, size="tiny", latitude_padding=0.25)
+    pad = padded.net.domain_padding
+    for rows in (8, 16):  # the same fraction of every grid: 2 and 4 rows at each pole
+        x = torch.randn(1, 2, rows, 2 * rows)
+        assert pad.pad(x).shape == (1, 2, rows + rows // 2, 2 * rows)
+        with torch.no_grad():
+            assert padded(x).shape == x.shape
+    torch.manual_seed(0)
+    plain = create_backbone(name, latlon_task(), 2, 2, size="tiny")
+    assert plain.net.domain_padding is None
+    x = torch.randn(1, 2, 8, 16)
+    with torch.no_grad():  # same weights, different treatment of the poles
+        assert not torch.allclose(padded(x), plain(x))
+    periodic = create_backbone(name, make_task(ndim=2), 1, 1, size="tiny", latitude_padding=0.25)
+    assert periodic.net.domain_padding is None
+    with pytest.raises(ConfigError, match=r"options\.latitude_padding.*0 <= value <= 1"):
+        create_backbone(name, latlon_task(), 2, 2, size="tiny", latitude_padding=-0.1)
+
+
 def test_fno_n_modes_convention_passes_the_nyquist_band():
     """A spectral layer with n_modes = 16 passes wavenumbers up to 8 on a 16-point axis."""
     from neuralop.layers.spectral_convolution import SpectralConv

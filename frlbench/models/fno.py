@@ -17,8 +17,10 @@ base    32       paper profile (32-point training grids)
 On a grid with fewer points than ``n_modes`` the layer uses the modes that grid has (the
 centre of the weight tensor); on a finer grid the extra modes pass through the pointwise
 skip path only. The FFT treats every axis as periodic, so on a lat-lon grid latitude is
-treated as periodic too. The positional embedding is neuraloperator's grid embedding, the
-coordinates ``x / L`` in ``[0, 1)``, which gives the same value to a physical point on every
+treated as periodic too (the two poles are joined) unless ``latitude_padding`` pads that axis
+with zeros first (neuraloperator's domain padding, cropped after the Fourier layers). The
+positional embedding is neuraloperator's grid embedding, the coordinates ``x / L`` in
+``[0, 1)``, which gives the same value to a physical point on every
 grid.
 """
 
@@ -47,6 +49,10 @@ class FNOOptions:
         lifting_channel_ratio: Hidden width of the lifting MLP, as a multiple of the width.
         projection_channel_ratio: Hidden width of the projection MLP, as a multiple.
         positional_embedding: Append the coordinates ``x / L`` as input channels.
+        latitude_padding: On a lat-lon grid, the fraction of the latitude axis added as zeros
+            at each pole before the Fourier layers and cropped after them, so that the
+            periodic FFT does not join the two poles (0: no padding). The same fraction on
+            every grid. No effect on a periodic grid, whose axes are all periodic.
     """
 
     n_modes: int = 16
@@ -55,8 +61,11 @@ class FNOOptions:
     lifting_channel_ratio: float = 2.0
     projection_channel_ratio: float = 2.0
     positional_embedding: bool = True
+    latitude_padding: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.latitude_padding <= 1:
+            raise InvalidValue("latitude_padding", self.latitude_padding, "0 <= value <= 1")
         if self.n_modes < 2:
             raise InvalidValue("n_modes", self.n_modes, ">= 2")
         if self.hidden_channels < 1:
@@ -114,6 +123,9 @@ def _build(
     if isinstance(options, TFNOOptions):
         model_cls = TFNO
         kwargs = {"factorization": options.factorization, "rank": options.rank}
+    if task.grid == "latlon" and options.latitude_padding > 0:
+        # Grid axes are (latitude, longitude): pad latitude only; longitude is periodic.
+        kwargs["domain_padding"] = [options.latitude_padding, 0.0]
     net = model_cls(
         n_modes=(options.n_modes,) * task.ndim,
         in_channels=in_channels,
