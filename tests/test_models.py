@@ -215,6 +215,18 @@ def test_fno_latitude_padding_pads_latitude_only_and_only_on_a_latlon_grid(name:
         create_backbone(name, latlon_task(), 2, 2, size="tiny", latitude_padding=-0.1)
 
 
+def test_fno_channel_mlp_dropout_acts_in_training_only():
+    model = create_backbone("fno", make_task(ndim=2), 1, 1, size="tiny", channel_mlp_dropout=0.5)
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        model.train()
+        assert not torch.allclose(model(x), model(x))
+        model.eval()
+        torch.testing.assert_close(model(x), model(x))
+    with pytest.raises(ConfigError, match=r"options\.channel_mlp_dropout.*0 <= value < 1"):
+        create_backbone("fno", make_task(ndim=2), 1, 1, size="tiny", channel_mlp_dropout=1.0)
+
+
 def test_fno_n_modes_convention_passes_the_nyquist_band():
     """A spectral layer with n_modes = 16 passes wavenumbers up to 8 on a 16-point axis."""
     from neuralop.layers.spectral_convolution import SpectralConv

@@ -20,8 +20,7 @@ skip path only. The FFT treats every axis as periodic, so on a lat-lon grid lati
 treated as periodic too (the two poles are joined) unless ``latitude_padding`` pads that axis
 with zeros first (neuraloperator's domain padding, cropped after the Fourier layers). The
 positional embedding is neuraloperator's grid embedding, the coordinates ``x / L`` in
-``[0, 1)``, which gives the same value to a physical point on every
-grid.
+``[0, 1)``, which gives the same value to a physical point on every grid.
 """
 
 from __future__ import annotations
@@ -53,6 +52,8 @@ class FNOOptions:
             at each pole before the Fourier layers and cropped after them, so that the
             periodic FFT does not join the two poles (0: no padding). The same fraction on
             every grid. No effect on a periodic grid, whose axes are all periodic.
+        channel_mlp_dropout: Dropout rate inside each Fourier layer's channel MLP, during
+            training only (neuraloperator's ``channel_mlp_dropout``; 0: none).
     """
 
     n_modes: int = 16
@@ -62,10 +63,13 @@ class FNOOptions:
     projection_channel_ratio: float = 2.0
     positional_embedding: bool = True
     latitude_padding: float = 0.0
+    channel_mlp_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.latitude_padding <= 1:
             raise InvalidValue("latitude_padding", self.latitude_padding, "0 <= value <= 1")
+        if not 0 <= self.channel_mlp_dropout < 1:
+            raise InvalidValue("channel_mlp_dropout", self.channel_mlp_dropout, "0 <= value < 1")
         if self.n_modes < 2:
             raise InvalidValue("n_modes", self.n_modes, ">= 2")
         if self.hidden_channels < 1:
@@ -135,6 +139,7 @@ def _build(
         lifting_channel_ratio=options.lifting_channel_ratio,
         projection_channel_ratio=options.projection_channel_ratio,
         positional_embedding="grid" if options.positional_embedding else None,
+        channel_mlp_dropout=options.channel_mlp_dropout,
         **kwargs,
     )
     return NeuralOperator(name, net, in_channels, out_channels, task.ndim)
