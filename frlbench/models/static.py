@@ -33,7 +33,7 @@ class StaticInputs(nn.Module):
 
     Args:
         net: The backbone.
-        names: Static input names (see :data:`STATIC_INPUTS`).
+        names: Static input names (see :data:`frlbench.static_inputs.STATIC_INPUTS`).
     """
 
     def __init__(self, net: nn.Module, names: tuple[str, ...]) -> None:
