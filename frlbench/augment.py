@@ -10,6 +10,15 @@ way, then a reflection of some axes, which negates their components. Input and t
 the same element, so a pair of states one Δt apart stays such a pair of the same dynamics
 (forced Navier-Stokes with an isotropic forcing commutes with every element).
 
+For ``symmetry = "equator"`` (a lat-lon grid) each batch is, with probability 1/2, mirrored
+north-south: latitude reversed and the task's ``odd_channels`` (those that change sign under
+the reflection, e.g. the meridional wind) negated. Reflection through the equatorial plane
+commutes with the planet's rotation, so the rotating shallow-water or primitive equations map
+a solution to a solution (the Coriolis parameter changes sign with latitude, as the mirrored
+vorticity does). A forcing or orography that is not itself symmetric breaks this; the task
+file says how well it holds. The negation is done in physical units (the batch is normalized
+by per-channel means that need not be zero), so it is exact.
+
 Why it matters (measured, see ``baselines/fno.toml``): with 40 training pairs an FNO, whose
 spectral weights are free per wavevector, memorizes the training increments and its
 validation error rises above persistence's, while a CNN, whose small kernels tie all
@@ -17,6 +26,8 @@ wavevectors together, generalizes. The group ties the wavevectors of one orbit t
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
@@ -58,13 +69,66 @@ def cube_symmetry(
     return transform(x), transform(y)
 
 
-def augment_batch(
-    task: TaskSpec, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
+def equator_mirror(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    generator: torch.Generator,
+    odd: Sequence[int],
+    mean: torch.Tensor,
+    std: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Transform a training batch by a random symmetry of ``task`` (unchanged for ``"none"``)."""
+    """Mirror a batch of normalized lat-lon pairs north-south with probability 1/2.
+
+    Args:
+        x: Normalized inputs ``(batch, channels, lat, lon)``.
+        y: Normalized targets of the same shape.
+        generator: Source of the random draw (the whole batch gets the same element).
+        odd: Indices of the channels that change sign under the reflection.
+        mean: Per-channel normalization mean ``(channels,)``.
+        std: Per-channel normalization standard deviation ``(channels,)``.
+
+    Returns:
+        ``(x, y)`` unchanged, or both mirrored: in physical units ``u(-φ)`` for an even channel
+        and ``-u(-φ)`` for an odd one, i.e. ``-x - 2·mean/std`` for an odd normalized channel.
+    """
+    if x.dim() != 4 or y.shape != x.shape or mean.shape != (x.shape[1],):
+        raise ValueError(
+            "equator symmetry needs (batch, channels, lat, lon) inputs and targets of the same "
+            f"shape and one mean per channel; got {tuple(x.shape)}, {tuple(y.shape)} and "
+            f"{tuple(mean.shape)}"
+        )
+    if torch.rand(1, generator=generator).item() < 0.5:
+        return x, y
+    sign = torch.ones(x.shape[1], dtype=x.dtype)
+    shift = torch.zeros(x.shape[1], dtype=x.dtype)
+    for c in odd:
+        sign[c] = -1.0
+        shift[c] = -2.0 * float(mean[c]) / float(std[c])
+    sign, shift = sign.view(1, -1, 1, 1).to(x.device), shift.view(1, -1, 1, 1).to(x.device)
+    return x.flip(-2) * sign + shift, y.flip(-2) * sign + shift
+
+
+def augment_batch(
+    task: TaskSpec,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    generator: torch.Generator,
+    mean: torch.Tensor | None = None,
+    std: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transform a training batch by a random symmetry of ``task`` (unchanged for ``"none"``).
+
+    ``mean`` and ``std`` are the dataset's normalization statistics; ``"equator"`` needs them
+    (its odd channels are negated in physical units).
+    """
     if task.symmetry == "cube":
         return cube_symmetry(x, y, generator)
+    if task.symmetry == "equator":
+        if mean is None or std is None:
+            raise ValueError("equator symmetry needs the normalization mean and std")
+        odd = [task.channels.index(name) for name in task.odd_channels]
+        return equator_mirror(x, y, generator, odd, mean, std)
     return x, y
 
 
-__all__ = ["augment_batch", "cube_symmetry"]
+__all__ = ["augment_batch", "cube_symmetry", "equator_mirror"]

@@ -290,8 +290,12 @@ class TaskSpec:
             (``augment = true`` in a baseline): ``"none"``, or ``"cube"`` for a periodic box
             whose channels are the vector components along the axes, in axis order, and whose
             dynamics commute with the 48 rotations and reflections of the cube (permuting axes
-            permutes the components, reflecting an axis negates its component); see
+            permutes the components, reflecting an axis negates its component); or
+            ``"equator"`` for a lat-lon grid whose dynamics commute with the north-south
+            mirror (the channels named in ``odd_channels`` change sign); see
             :mod:`frlbench.augment`.
+        odd_channels: Channels that change sign under the ``"equator"`` mirror (e.g. the
+            meridional wind); empty otherwise.
         static_inputs: Fields appended to every model's input on every grid, not forecast
             (see :mod:`frlbench.static_inputs`), e.g. ``["sin_latitude", "cos_latitude"]``.
     """
@@ -305,7 +309,8 @@ class TaskSpec:
     grid: Literal["periodic", "latlon"] = "periodic"
     domain_length: float = 2 * math.pi
     source: str = ""
-    symmetry: Literal["none", "cube"] = "none"
+    symmetry: Literal["none", "cube", "equator"] = "none"
+    odd_channels: tuple[str, ...] = ()
     static_inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -321,6 +326,26 @@ class TaskSpec:
                 "'none' unless the grid is periodic and there is one channel per axis "
                 f"(grid {self.grid!r}, {len(self.channels)} channels, ndim {self.ndim})",
             )
+        if self.symmetry == "equator":
+            _check(
+                self.grid == "latlon",
+                "symmetry",
+                self.symmetry,
+                f"'none' or 'cube' unless the grid is 'latlon' (grid {self.grid!r})",
+            )
+        unknown = [name for name in self.odd_channels if name not in self.channels]
+        _check(
+            not unknown,
+            "odd_channels",
+            list(self.odd_channels),
+            f"names among channels {list(self.channels)}",
+        )
+        _check(
+            not self.odd_channels or self.symmetry == "equator",
+            "odd_channels",
+            list(self.odd_channels),
+            f"empty unless symmetry = 'equator' (symmetry {self.symmetry!r})",
+        )
         if self.grid == "latlon":
             _check(self.ndim == 2, "ndim", self.ndim, "2 for a lat-lon grid")
         problem = static_input_error(self.static_inputs, self.grid)
@@ -665,11 +690,13 @@ def content_hash(content: Any) -> str:
 
 def task_fields(task: TaskSpec) -> dict[str, Any]:
     """The task's fields as plain data for hashing into ids: ``source`` left out, and
-    ``static_inputs`` too when empty (added later: absent, the ids of stored runs stay the same)."""
+    ``static_inputs`` and ``odd_channels`` too when empty (added later: absent, the ids of
+    stored runs stay the same)."""
     data = dataclasses.asdict(task)
     data.pop("source")
-    if not data["static_inputs"]:
-        del data["static_inputs"]
+    for key in ("static_inputs", "odd_channels"):
+        if not data[key]:
+            del data[key]
     return data
 
 

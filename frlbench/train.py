@@ -208,7 +208,7 @@ def fit(
         idx, order = order[: settings.batch_size], order[settings.batch_size :]
         x, y = x_all[idx].to(device), y_all[idx].to(device)
         if settings.augment:
-            x, y = augment_batch(task, x, y, generator)
+            x, y = augment_batch(task, x, y, generator, data.mean, data.std)
         start = time.perf_counter()
         loss, _parts = objective(model, x, y)
         if not torch.isfinite(loss):
