@@ -3,13 +3,16 @@
 Runs in a few minutes on one GPU and writes what it measured as JSON::
 
     python benchmarks/gpu_check.py --out gpu_check.json --budget-s 270
+    python benchmarks/gpu_check.py --task era5 --out era5_check.json --budget-s 270
     python benchmarks/gpu_check.py --out /tmp/dry.json --dry-run     # CPU, seconds: does it run?
 
 Parts, in order (each skipped, with the reason in the JSON, once ``--budget-s`` is spent):
 
-1. ``data``: the fluid3d dataset of the ``paper`` profile (reference grid 128³, train 32³) with
-   ``--trajectories`` training trajectories and one validation and one test trajectory, built
-   from scratch and timed (seconds per trajectory, to extrapolate to the profile's 40).
+1. ``data``: the ``--task`` dataset of the ``paper`` profile (fluid3d: reference grid 128³,
+   train 32³; era5: the shallow-water stand-in solved at 1440×721, train 180×90, test up to
+   1440×720) with ``--trajectories`` training trajectories (era5: members) and one validation
+   and one test trajectory, built from scratch into a temporary cache that is removed at the
+   end, and timed (seconds per trajectory, to extrapolate to the profile's count).
 2. ``train``: for each backbone (``fno``, ``cnn``) at its ``paper`` size and batch size, and each
    FRL variant (``off``, ``full``, ``full-sched``): ``--steps`` Adam steps on the generated 32³
    training pairs after ``--warmup`` steps, ``torch.cuda.synchronize()`` around every timed
@@ -27,9 +30,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ import torch
 
 from frlbench.catalog import Catalog, get_baseline, get_task
 from frlbench.config import RunSpec
-from frlbench.data.fluid3d import build_fluid3d
+from frlbench.data.cache import load_dataset
 from frlbench.frl import FRLObjective
 from frlbench.registry import FRL_VARIANTS
 from frlbench.train import build_model, resolve_device, seed_everything
@@ -63,15 +66,25 @@ class Budget:
         return self.seconds - self.elapsed()
 
 
-def generate_data(task, profile: str, trajectories: int) -> tuple[Any, dict[str, Any]]:
-    """Build the task's data under ``profile`` with ``trajectories`` training trajectories."""
+def generate_data(
+    task, profile: str, trajectories: int, cache_dir: Path
+) -> tuple[Any, dict[str, Any]]:
+    """Build the task's data under ``profile`` with ``trajectories`` training trajectories,
+    from scratch, into ``cache_dir`` (the era5 stand-in writes its netCDF there too)."""
     sizes = dataclasses.replace(task.profiles[profile], n_train=trajectories, n_val=1, n_test=1)
     task = dataclasses.replace(task, profiles={**task.profiles, profile: sizes})
     start = time.perf_counter()
-    data = build_fluid3d(task, profile, progress=False)
+    data = load_dataset(task, profile, cache_dir=cache_dir, progress=False, rebuild=True)
     seconds = time.perf_counter() - start
     total = trajectories + 2
+    # Scalar facts the builder measured (the stand-in's kinetic-energy drift, say); not the
+    # path, which is in the temporary cache.
+    facts = {
+        k: v for k, v in data.metadata.items() if isinstance(v, int | float | str) and k != "path"
+    }
     return (task, data), {
+        "facts": facts,
+        "task": task.name,
         "profile": profile,
         "reference_resolution": sizes.reference_resolution,
         "train_resolution": sizes.train_resolution,
@@ -97,15 +110,14 @@ def measure_variant(
 ) -> dict[str, Any]:
     """Step times and peak memory of one (backbone, FRL variant) on the generated data."""
     baseline = get_baseline(backbone)
-    settings = baseline.settings(profile)
     if size is not None:
         profiles = {
             **baseline.profiles,
             profile: {**baseline.profiles.get(profile, {}), "size": size},
         }
         baseline = dataclasses.replace(baseline, profiles=profiles)
-        settings = baseline.settings(profile)
     spec = RunSpec(task, baseline, FRL_VARIANTS.get(variant), 0, profile)
+    settings = spec.settings  # the task's and the FRL variant's own settings included
     seed_everything(0)
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -142,7 +154,11 @@ def measure_variant(
         times.append(time.perf_counter() - start)
     finest = max(data.splits["test"].resolutions)
     x_test = data.splits["test"].inputs[finest][:1].to(device)
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    optimizer.zero_grad(set_to_none=True)
     model.eval()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     with torch.no_grad():
         model(x_test)  # warm-up
         _sync(device)
@@ -150,11 +166,11 @@ def measure_variant(
         model(x_test)
         _sync(device)
         forward_s = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    peak_eval = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     pairs = task.profiles[profile]
-    # One training run of the whole profile: its training pairs in batches, for its epochs.
+    # One training run of the whole profile: its budget over the profile's training pairs.
     pairs_full = get_task(task.name).profiles[profile].n_train * pairs.data["pairs_per_trajectory"]
-    steps_per_epoch = math.ceil(pairs_full / settings.batch_size)
+    full_steps = settings.total_steps(pairs_full)
     mean = statistics.fmean(times)
     return {
         "backbone": backbone,
@@ -168,15 +184,17 @@ def measure_variant(
         "min_step_s": min(times),
         "peak_cuda_mib": peak,
         f"forward_{finest}_batch1_s": forward_s,
+        f"peak_cuda_mib_forward_{finest}_batch1": peak_eval,
         "train_resolution": pairs.train_resolution,
-        "full_run_steps": settings.epochs * steps_per_epoch,
-        "estimated_full_run_train_s": settings.epochs * steps_per_epoch * mean,
+        "full_run_steps": full_steps,
+        "estimated_full_run_train_s": full_steps * mean,
     }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--task", default="fluid3d", help="fluid3d or era5 (any loaded task)")
     parser.add_argument("--budget-s", type=float, default=270.0, help="skip parts after this")
     parser.add_argument("--trajectories", type=int, default=2, help="training trajectories")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per variant")
@@ -210,7 +228,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    (task, data), result["data"] = generate_data(get_task("fluid3d"), profile, args.trajectories)
+    with tempfile.TemporaryDirectory(prefix="frlbench-gpu-check-") as cache:
+        (task, data), result["data"] = generate_data(
+            get_task(args.task), profile, args.trajectories, Path(cache)
+        )
     print(json.dumps(result["data"]), flush=True)
     write()
     per_backbone: dict[str, dict[str, dict[str, Any]]] = {}

@@ -26,3 +26,22 @@ def test_budget_skips_the_remaining_parts(tmp_path):
     gpu_check.main(["--out", str(out), "--dry-run", "--budget-s", "0", "--backbones", "cnn"])
     result = json.loads(out.read_text())
     assert result["train"] == [] and len(result["skipped"]) == 3
+
+
+@pytest.mark.slow
+def test_dry_run_on_era5_builds_the_standin_in_a_temporary_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "user-cache"
+    monkeypatch.setenv("FRLBENCH_CACHE", str(cache))
+    out = tmp_path / "era5.json"
+    gpu_check.main(
+        ["--task", "era5", "--out", str(out), "--dry-run", "--backbones", "cnn",
+         "--variants", "off", "full"]
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["data"]["task"] == "era5" and result["data"]["reference_resolution"] == 32
+    assert "kinetic_energy_drift" in result["data"]["facts"]
+    row = result["train"][0]
+    assert row["mean_step_s"] > 0 and row["full_run_steps"] > 0
+    assert "forward_32_batch1_s" in row
+    assert set(result["frl_ratios"]) == {"cnn/full"}
+    assert not cache.exists()  # nothing written to the user's cache
