@@ -14,12 +14,13 @@ Parts, in order (each skipped, with the reason in the JSON, once ``--budget-s`` 
    and one test trajectory, built from scratch into a temporary cache that is removed at the
    end, and timed (seconds per trajectory, to extrapolate to the profile's count).
 2. ``train``: for each backbone (``fno``, ``cnn``) at its ``paper`` size and batch size, and each
-   FRL variant (``off``, ``full``, ``full-sched``): ``--steps`` Adam steps on the generated 32³
-   training pairs after ``--warmup`` steps, ``torch.cuda.synchronize()`` around every timed
-   step; mean and median step time, peak CUDA memory (``max_memory_allocated`` since the
-   variant's model was built), one batch-1 forward pass at the finest test grid, and the
-   ratio of every variant's mean step time and peak memory to ``off``'s. Also an estimate of
-   one full ``paper`` training run (``epochs × steps per epoch × mean step``).
+   FRL variant (``off``, ``full``, ``full-sched``): ``--steps`` Adam steps on the generated
+   training pairs (32³; era5 180×90) after ``--warmup`` steps, ``torch.cuda.synchronize()``
+   around every timed step; mean and median step time, peak CUDA memory of training
+   (``max_memory_allocated`` since the variant's model was built), one batch-1 forward pass at
+   the finest test grid with its own peak memory, and the ratio of every variant's mean step
+   time and peak memory to ``off``'s. Also an estimate of one full ``paper`` training run (the
+   budget's optimizer steps × the mean step).
 
 ``--dry-run`` uses the ``smoke`` profile's data (reference 32³, train 8³), the ``tiny`` sizes,
 3 steps and the CPU, so the whole script is exercised in seconds without a GPU.
@@ -31,7 +32,9 @@ import argparse
 import dataclasses
 import json
 import platform
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -270,4 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    # A `timeout` or a lent machine's limit sends SIGTERM: exit through the `with` blocks so the
+    # temporary data cache is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()
