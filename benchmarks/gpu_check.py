@@ -55,6 +55,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _peak_mib(device: torch.device) -> float | None:
+    """Peak CUDA memory allocated since the last reset, in MiB (None off the GPU)."""
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
 class Budget:
     """Wall-clock budget of the whole script; parts check it before they start."""
 
@@ -157,7 +162,7 @@ def measure_variant(
         times.append(time.perf_counter() - start)
     finest = max(data.splits["test"].resolutions)
     x_test = data.splits["test"].inputs[finest][:1].to(device)
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    peak = _peak_mib(device)
     optimizer.zero_grad(set_to_none=True)
     model.eval()
     if device.type == "cuda":
@@ -169,7 +174,7 @@ def measure_variant(
         model(x_test)
         _sync(device)
         forward_s = time.perf_counter() - start
-    peak_eval = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    peak_eval = _peak_mib(device)
     pairs = task.profiles[profile]
     # One training run of the whole profile: its budget over the profile's training pairs.
     pairs_full = get_task(task.name).profiles[profile].n_train * pairs.data["pairs_per_trajectory"]
