@@ -79,7 +79,8 @@ def generate_data(
 ) -> tuple[Any, dict[str, Any]]:
     """Build the task's data under ``profile`` with ``trajectories`` training trajectories,
     from scratch, into ``cache_dir`` (the era5 stand-in writes its netCDF there too)."""
-    sizes = dataclasses.replace(task.profiles[profile], n_train=trajectories, n_val=1, n_test=1)
+    full = task.profiles[profile]
+    sizes = dataclasses.replace(full, n_train=trajectories, n_val=1, n_test=1)
     task = dataclasses.replace(task, profiles={**task.profiles, profile: sizes})
     start = time.perf_counter()
     data = load_dataset(task, profile, cache_dir=cache_dir, progress=False, rebuild=True)
@@ -99,9 +100,7 @@ def generate_data(
         "trajectories": total,
         "seconds": seconds,
         "seconds_per_trajectory": seconds / total,
-        "profile_trajectories": sum(
-            getattr(task.profiles[profile], k) for k in ("n_train", "n_val", "n_test")
-        ),
+        "profile_trajectories": full.n_train + full.n_val + full.n_test,
     }
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from benchmarks import gpu_check
+from frlbench.catalog import get_task
 
 
 @pytest.mark.slow
@@ -35,10 +36,13 @@ def test_dry_run_on_era5_builds_the_standin_in_a_temporary_cache(tmp_path, monke
     out = tmp_path / "era5.json"
     gpu_check.main(
         ["--task", "era5", "--out", str(out), "--dry-run", "--backbones", "cnn",
-         "--variants", "off", "full"]
+         "--variants", "off", "full", "--trajectories", "1"]
     )  # fmt: skip
     result = json.loads(out.read_text())
     assert result["data"]["task"] == "era5" and result["data"]["reference_resolution"] == 32
+    smoke = get_task("era5").profiles["smoke"]
+    assert result["data"]["trajectories"] == 3  # 1 training member, 1 validation, 1 test
+    assert result["data"]["profile_trajectories"] == smoke.n_train + smoke.n_val + smoke.n_test
     assert "kinetic_energy_drift" in result["data"]["facts"]
     row = result["train"][0]
     assert row["mean_step_s"] > 0 and row["full_run_steps"] > 0
