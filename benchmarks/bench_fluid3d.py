@@ -31,11 +31,11 @@ from typing import ClassVar
 import torch
 
 from frlbench.catalog import builtin_task_file
-from frlbench.config import load_task
 from frlbench.data import load_dataset
 from frlbench.data.fluid3d import build_fluid3d
 from frlbench.data.ns3d import DTYPES, Forcing, NS3DSolver
 from frlbench.data.turbulence import random_velocity
+from frlbench.spec import load_task
 
 SEED = 0
 

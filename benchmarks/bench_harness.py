@@ -19,14 +19,14 @@ from pathlib import Path
 import torch
 
 from frlbench.catalog import discover_plugins
-from frlbench.config import (
+from frlbench.registry import FRL_VARIANTS
+from frlbench.spec import (
     BackboneSpec,
     RunSpec,
     TaskProfile,
     TaskSpec,
     TrainSettings,
 )
-from frlbench.registry import FRL_VARIANTS
 
 EPOCHS = 3
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 
 from frlbench.metrics import evaluate_fields
-from frlbench.models.zoo import zoo_task
+from frlbench.tools.zoo import zoo_task
 
 SEED = 0
 SAMPLES = 4

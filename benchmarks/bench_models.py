@@ -11,7 +11,7 @@
 
 Backbones are parametrized over the whole registry, so a new one is benchmarked the day it
 is added. The full table of every size, with memory measured per subprocess, is produced by
-``python -m frlbench.models.zoo`` (docs/model_zoo.md).
+``python -m frlbench.tools.zoo`` (docs/model_zoo.md).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import torch
 
 from frlbench.catalog import discover_plugins
 from frlbench.models import create_backbone
-from frlbench.models.zoo import zoo_task
 from frlbench.registry import BACKBONES
+from frlbench.tools.zoo import zoo_task
 
 discover_plugins()
 

@@ -43,10 +43,10 @@ from typing import Any
 import torch
 
 from frlbench.catalog import Catalog, get_baseline, get_task
-from frlbench.config import RunSpec
 from frlbench.data.cache import load_dataset
 from frlbench.frl import FRLObjective
 from frlbench.registry import FRL_VARIANTS
+from frlbench.spec import RunSpec
 from frlbench.train import build_model, resolve_device, seed_everything
 
 

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import torch
 
-from frlbench.config import TaskSpec
+from frlbench.spec import TaskSpec
 
 
 def cube_symmetry(

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from frlbench.config import BackboneSpec, ConfigError, TaskSpec, load_baseline, load_task
 from frlbench.registry import (
     BACKBONES,
     BASELINES,
@@ -36,6 +35,7 @@ from frlbench.registry import (
     PluginError,
     Registry,
 )
+from frlbench.spec import BackboneSpec, ConfigError, TaskSpec, load_baseline, load_task
 
 ENTRY_POINT_GROUP = "frlbench.backbones"
 #: Where the built-in task and baseline files live inside the installed package.

@@ -18,7 +18,6 @@ from typer.core import TyperGroup
 
 from frlbench import validate
 from frlbench.catalog import Catalog
-from frlbench.config import ConfigError
 from frlbench.errors import debug_enabled, error_boundary
 from frlbench.records import RecordError
 from frlbench.registry import (
@@ -30,6 +29,7 @@ from frlbench.registry import (
     PluginError,
     UnknownNameError,
 )
+from frlbench.spec import ConfigError
 
 
 class GuardedGroup(TyperGroup):
@@ -148,7 +148,7 @@ def list_cmd(
 
 def _list_backbones(names: list[str]) -> None:
     """Backbones with family, sizes and parameter counts (3D, 3 channels, built on 'meta')."""
-    from frlbench.models.zoo import describe_backbones
+    from frlbench.tools.zoo import describe_backbones
 
     rows = describe_backbones(names=names)
     sizes = list(dict.fromkeys(size for row in rows for size in row["sizes"]))
@@ -179,7 +179,7 @@ def zoo_cmd(
     baselines_dir: BaselinesDir = None,
 ) -> None:
     """Measure every backbone's parameters, time and peak memory; write the model-zoo table."""
-    from frlbench.models.zoo import write_model_zoo
+    from frlbench.tools.zoo import write_model_zoo
 
     load_catalog(None, baselines_dir)
     write_model_zoo(output, backbones=backbone, threads=threads, progress=console.print)

@@ -64,9 +64,9 @@ def describe_failure(exc: BaseException) -> str:
 
 def user_message(exc: BaseException) -> str | None:
     """The message to show for a user-caused exception, or ``None`` if it is a bug."""
-    from frlbench.config import ConfigError
     from frlbench.records import RecordError
     from frlbench.registry import PluginError, UnknownNameError
+    from frlbench.spec import ConfigError
 
     if isinstance(exc, UserError | ConfigError | RecordError | PluginError | UnknownNameError):
         return str(exc)

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from frlbench import spectral
-from frlbench.config import TaskSpec
 from frlbench.records import ResolutionMetrics
 from frlbench.registry import METRICS, register_metric
+from frlbench.spec import TaskSpec
 from frlbench.stats import anchoring_slope
 
 __all__ = [

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from frlbench.config import Profile
 from frlbench.registry import PROFILES
+from frlbench.spec import Profile
 
 for _profile in (
     Profile(

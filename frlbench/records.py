@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from frlbench.config import RunSpec
+    from frlbench.spec import RunSpec
 
 SCHEMA_VERSION = 2
 Status = Literal["ok", "diverged", "failed", "not_applicable"]

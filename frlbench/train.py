@@ -19,16 +19,16 @@ import numpy as np
 import torch
 
 from frlbench.augment import augment_batch
-from frlbench.config import ConfigError, RunSpec, TaskSpec, TrainSettings
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
-from frlbench.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
+from frlbench.evaluation.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
+from frlbench.evaluation.rollout import check_rollout
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.frl.wrap import training_loss_of
 from frlbench.models import build_backbone, count_parameters
 from frlbench.models.static import StaticInputs
 from frlbench.records import RunRecord, model_record, now
-from frlbench.rollout import check_rollout
+from frlbench.spec import ConfigError, RunSpec, TaskSpec, TrainSettings
 from frlbench.validate import check_backbone_output
 
 ProgressFn = Callable[[dict[str, Any]], None]

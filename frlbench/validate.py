@@ -2,7 +2,7 @@
 
 Every function raises :class:`~frlbench.errors.UserError` with a message that names the option
 (or file and key), what was given and what would be valid. Nothing here imports torch at module
-level, so :mod:`frlbench.config` can use :func:`is_safe_name`.
+level, so :mod:`frlbench.spec` can use :func:`is_safe_name`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from frlbench.config import SAFE_NAME_RULE, is_safe_name
 from frlbench.errors import UserError
+from frlbench.spec import SAFE_NAME_RULE, is_safe_name
 
 if TYPE_CHECKING:
     import torch
 
-    from frlbench.config import TaskSpec
+    from frlbench.spec import TaskSpec
 
 #: Names of tasks and baselines and run ids: they become directory and file names.
 DEVICES = "auto, cpu, cuda, cuda:<index>, mps"

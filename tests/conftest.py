@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from frlbench.catalog import discover_plugins
-from frlbench.config import TaskProfile, TaskSpec
+from frlbench.spec import TaskProfile, TaskSpec
 
 discover_plugins()
 
@@ -81,8 +81,8 @@ def fluid3d_smoke(tmp_path_factory: pytest.TempPathFactory):
     rebuilt: its tests load from it again).
     """
     from frlbench.catalog import builtin_task_file
-    from frlbench.config import load_task
     from frlbench.data import load_dataset
+    from frlbench.spec import load_task
 
     task = load_task(builtin_task_file("fluid3d"))
     cache = tmp_path_factory.mktemp("fluid3d-smoke-cache")

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from frlbench import protocols, spectral
-from frlbench.evaluate import EvalProtocol
+from frlbench import spectral
+from frlbench.evaluation import truth as protocols
+from frlbench.evaluation.evaluate import EvalProtocol
 from frlbench.records import load_records
 from frlbench.runner.audit import run_audit
 from frlbench.runner.store import RunStore
@@ -178,7 +179,7 @@ def test_default_audit_reproduces_stored_metrics_exactly(audited: Path):
 
 def test_latlon_protocols_score_persistence(tmp_path: Path):
     from frlbench.data.era5 import build_era5
-    from frlbench.evaluate import PersistenceForecaster, evaluate
+    from frlbench.evaluation.evaluate import PersistenceForecaster, evaluate
     from tests.test_era5 import era5_task, make_wb2
 
     task = era5_task(tmp_path, make_wb2(tmp_path / "era5.nc"))

@@ -10,12 +10,12 @@ import torch
 
 from frlbench.augment import augment_batch, cube_symmetry, equator_mirror
 from frlbench.catalog import builtin_task_file
-from frlbench.config import InvalidValue, TrainSettings, load_task
 from frlbench.data.ns3d import NS3DSolver
 from frlbench.data.swe import SphereSWE, SWEParams
 from frlbench.data.turbulence import random_velocity
 from frlbench.frl import FRLObjective
 from frlbench.registry import FRL_VARIANTS
+from frlbench.spec import InvalidValue, TrainSettings, load_task
 from frlbench.train import fit
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from frlbench import catalog, registry
 from frlbench.catalog import BUILTIN_DIR, Catalog
 from frlbench.cli import app, split_names
-from frlbench.config import ConfigError
+from frlbench.spec import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "example_plugin.py"
 

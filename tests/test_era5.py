@@ -12,7 +12,6 @@ import xarray as xr
 
 from frlbench import metrics
 from frlbench.catalog import builtin_task_file
-from frlbench.config import ConfigError, load_task, parse_dataclass
 from frlbench.data.era5 import ERA5Options, build_era5, forecast
 from frlbench.data.latlon import (
     ConservativeRegridder,
@@ -24,6 +23,7 @@ from frlbench.data.latlon import (
 from frlbench.data.standin import simulate_standin
 from frlbench.data.swe import SphereSWE, SWEParams, write_wb2
 from frlbench.data.weather import WB2Error, WB2Source
+from frlbench.spec import ConfigError, load_task, parse_dataclass
 
 VARIABLES = ["geopotential@500", "u_component_of_wind@500", "2m_temperature"]
 
@@ -269,8 +269,8 @@ def test_standin_round_trip_is_bit_identical(tmp_path):
 
 def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypatch):
     from frlbench.data import load_dataset
-    from frlbench.evaluate import EvalProtocol, evaluate
-    from frlbench.reference import reference_forecaster, run_reference
+    from frlbench.evaluation.evaluate import EvalProtocol, evaluate
+    from frlbench.runner.reference import reference_forecaster, run_reference
 
     elsewhere = tmp_path / "default-cache"
     monkeypatch.setenv("FRLBENCH_CACHE", str(elsewhere))
@@ -336,7 +336,7 @@ def test_spectral_truncation_option_matches_averaging_on_smooth_fields():
 
 def test_tune_scores_persistence_lat_weighted_like_the_models(tmp_path):
     """tune's printed skill ratio divides by persistence scored the leaderboard's way."""
-    from frlbench.tune import persistence_rmse
+    from frlbench.tools.tune import persistence_rmse
 
     task = era5_task(tmp_path, make_wb2(tmp_path / "era5.nc"))
     ds = build_era5(task, "smoke", progress=False)

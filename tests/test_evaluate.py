@@ -2,8 +2,9 @@
 
 ``tests/data/reference_smoke_pre_change.json`` holds the persistence and solver metrics of the
 fluid3d smoke data computed by the code at b4e4896 (``reference.evaluate_reference``, before
-:mod:`frlbench.evaluate` existed); ``results/leaderboard.csv`` holds the quick profile's, also
-written before the change. Both are compared with the new :func:`~frlbench.evaluate.evaluate`.
+:mod:`frlbench.evaluation.evaluate` existed); ``results/leaderboard.csv`` holds the quick
+profile's, also written before the change. Both are compared with the new
+:func:`~frlbench.evaluation.evaluate.evaluate`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import torch
 
 from frlbench import metrics
 from frlbench.catalog import builtin_task_file, validate_task
-from frlbench.config import load_task
 from frlbench.data import load_dataset
-from frlbench.evaluate import EvalProtocol, evaluate, trajectories
+from frlbench.evaluation.evaluate import EvalProtocol, evaluate, trajectories
 from frlbench.metrics import Metric
 from frlbench.records import ResolutionMetrics, RunRecord, records_to_rows
-from frlbench.reference import reference_forecaster
 from frlbench.registry import METRICS
+from frlbench.runner.reference import reference_forecaster
+from frlbench.spec import load_task
 from tests.conftest import make_task
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,12 +13,12 @@ import torch
 
 from frlbench import spectral
 from frlbench.catalog import builtin_task_file, validate_task
-from frlbench.config import ConfigError, TaskSpec, load_task
 from frlbench.data import fluid3d, load_dataset
 from frlbench.data.base import PairedDataset, builder_options
 from frlbench.data.cache import dataset_path
 from frlbench.data.fluid3d import Fluid3DOptions, SimulationBlowUp, build_fluid3d
 from frlbench.registry import TASK_BUILDERS
+from frlbench.spec import ConfigError, TaskSpec, load_task
 
 TASK_FILE = builtin_task_file("fluid3d")
 

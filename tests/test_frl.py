@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from frlbench import metrics, spectral
-from frlbench.config import BackboneSpec, FRLConfig, InvalidValue, TaskSpec, TrainSettings
 from frlbench.frl import (
     EncodedModel,
     FRLObjective,
@@ -27,6 +26,7 @@ from frlbench.frl import (
 )
 from frlbench.frl.spectral_loss import zonal_spectral_error
 from frlbench.registry import BACKBONES, FRL_VARIANTS, UnknownNameError
+from frlbench.spec import BackboneSpec, FRLConfig, InvalidValue, TaskSpec, TrainSettings
 from tests.conftest import make_task
 
 VARIANT_NAMES = (
@@ -333,7 +333,7 @@ def test_full_sched_is_full_with_a_coarse_schedule():
 
 
 def test_default_coarse_every_leaves_run_ids_unchanged(task2d):
-    from frlbench.config import RunSpec
+    from frlbench.spec import RunSpec
 
     spec = BackboneSpec(name="b", backbone="cnn", defaults=TrainSettings(size="tiny"))
     run = RunSpec(task2d, spec, FRL_VARIANTS.get("full"), 0, "smoke")

@@ -15,13 +15,13 @@ import pytest
 import torch
 
 from frlbench.catalog import Catalog, discover_plugins
-from frlbench.config import BackboneSpec, ConfigError, TaskSpec, TrainSettings, load_baseline
 from frlbench.models import build_backbone, count_parameters, create_backbone
 from frlbench.models.common import grid_coordinates
 from frlbench.models.gnn import neighbour_offsets
 from frlbench.models.transformer import GalerkinTransformer, TransformerOptions
-from frlbench.models.zoo import Measurement, describe_backbones, measure_in_process
 from frlbench.registry import BACKBONES, UnknownNameError
+from frlbench.spec import BackboneSpec, ConfigError, TaskSpec, TrainSettings, load_baseline
+from frlbench.tools.zoo import Measurement, describe_backbones, measure_in_process
 from tests.conftest import make_task
 
 CATALOG = Catalog.default()
@@ -312,7 +312,7 @@ def test_one_baseline_per_builtin_backbone():
 
 @pytest.mark.slow
 def test_write_model_zoo_writes_a_markdown_table(tmp_path: Path):
-    from frlbench.models.zoo import write_model_zoo
+    from frlbench.tools.zoo import write_model_zoo
 
     out = tmp_path / "zoo.md"
     rows = write_model_zoo(

@@ -12,15 +12,15 @@ import importlib
 import pytest
 import torch
 
-from frlbench.config import ConfigError, FRLConfig
-from frlbench.evaluate import ModelForecaster
+from frlbench.evaluation.evaluate import ModelForecaster
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.models import create_backbone
 from frlbench.models.diffusion import DiffusionOptions, sigma_schedule
 from frlbench.models.mamba import SelectiveScan
 from frlbench.models.node import SOLVERS
-from frlbench.models.zoo import measure_in_process
 from frlbench.registry import BACKBONES
+from frlbench.spec import ConfigError, FRLConfig
+from frlbench.tools.zoo import measure_in_process
 from tests.conftest import make_task
 
 

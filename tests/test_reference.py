@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frlbench.data import load_dataset
-from frlbench.reference import reference_run_id, run_reference, solver_for
+from frlbench.runner.reference import reference_run_id, run_reference, solver_for
 
 
 def test_solver_at_reference_resolution_reproduces_truth(task2d, tmp_path):
@@ -65,7 +65,7 @@ def test_data_source_in_plain_words(metadata, expected):
 
 
 def test_reference_not_applicable_is_recorded_with_reason(task2d, tmp_path, monkeypatch):
-    import frlbench.reference as reference
+    import frlbench.runner.reference as reference
 
     monkeypatch.setattr(reference, "solver_for", lambda task: None)
     rec = run_reference("solver", task2d, "smoke", cache_dir=tmp_path)

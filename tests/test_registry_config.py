@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from frlbench import catalog, registry
-from frlbench.config import (
+from frlbench.registry import FRL_VARIANTS, PROFILES, Registry, UnknownNameError
+from frlbench.spec import (
     BackboneSpec,
     ConfigError,
     FRLConfig,
@@ -16,7 +17,6 @@ from frlbench.config import (
     load_baseline,
     load_task,
 )
-from frlbench.registry import FRL_VARIANTS, PROFILES, Registry, UnknownNameError
 
 
 def test_registry_get_list_and_did_you_mean():
@@ -198,7 +198,7 @@ def test_frl_config_validation_messages():
 
 
 def test_run_id_is_deterministic_and_content_addressed(task2d):
-    from frlbench.config import RunSpec, TrainSettings
+    from frlbench.spec import RunSpec, TrainSettings
 
     baseline = BackboneSpec(name="b", backbone="fno", defaults=TrainSettings(size="tiny"))
     a = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke")
@@ -223,8 +223,7 @@ def test_run_id_is_the_training_identity(monkeypatch):
     """Evaluation settings do not change a run id; the backbone's and FRL's versions do."""
     import dataclasses
 
-    from frlbench import config
-    from frlbench.config import BackboneSpec, RunSpec, TrainSettings
+    from frlbench.spec import BackboneSpec, RunSpec, TrainSettings, identity
     from tests.conftest import make_task
 
     task = make_task(tests=(8, 16), ref=16)
@@ -240,9 +239,9 @@ def test_run_id_is_the_training_identity(monkeypatch):
         other = dataclasses.replace(task, profiles={"smoke": dataclasses.replace(sizes, **change)})
         assert dataclasses.replace(spec, task=other).run_id != spec.run_id, change
     before = spec.run_id
-    monkeypatch.setattr(config, "FRL_VERSION", "2")
+    monkeypatch.setattr(identity, "FRL_VERSION", "2")
     assert spec.run_id != before
-    monkeypatch.setattr(config, "FRL_VERSION", "1")
+    monkeypatch.setattr(identity, "FRL_VERSION", "1")
     monkeypatch.setattr(registry.BACKBONES, "_entries", dict(registry.BACKBONES._entries))
     entry = registry.BACKBONES.entry("cnn")
     registry.BACKBONES.add(

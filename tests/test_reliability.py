@@ -18,7 +18,6 @@ from torch import nn
 from typer.testing import CliRunner
 
 from frlbench.cli import app
-from frlbench.config import BackboneSpec, FRLConfig, RunSpec, TrainSettings
 from frlbench.errors import UserError, describe_failure
 from frlbench.records import RunRecord, read_record, write_record
 from frlbench.registry import register_backbone
@@ -28,6 +27,7 @@ from frlbench.runner import plan
 from frlbench.runner.execute import execute_run
 from frlbench.runner.lock import RunLock
 from frlbench.runner.store import RunStore
+from frlbench.spec import BackboneSpec, FRLConfig, RunSpec, TrainSettings
 from frlbench.validate import check_backbone_output
 
 from .conftest import make_task

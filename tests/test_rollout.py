@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from frlbench import metrics
-from frlbench.config import ConfigError, TaskProfile
 from frlbench.data import PairedSplit, load_dataset
-from frlbench.evaluate import SolverForecaster, rollout_rmse, solver_for
-from frlbench.reference import run_reference
-from frlbench.rollout import chains, check_rollout, windows
+from frlbench.evaluation.evaluate import SolverForecaster, rollout_rmse, solver_for
+from frlbench.evaluation.rollout import chains, check_rollout, windows
+from frlbench.runner.reference import run_reference
+from frlbench.spec import ConfigError, TaskProfile
 from tests.conftest import make_task
 
 
@@ -147,8 +147,8 @@ def test_solver_rollout_stays_exact_and_persistence_grows(tmp_path):
 
 
 def test_trained_run_records_a_rollout_per_resolution(tmp_path):
-    from frlbench.config import BackboneSpec, RunSpec, TrainSettings
     from frlbench.registry import FRL_VARIANTS
+    from frlbench.spec import BackboneSpec, RunSpec, TrainSettings
     from frlbench.train import train_and_evaluate
 
     task = _task(pairs=2, rollout=2)

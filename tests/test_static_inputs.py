@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from frlbench.config import BackboneSpec, ConfigError, RunSpec, TrainSettings, task_identity
 from frlbench.data.latlon import model_latitudes
 from frlbench.frl import encoding_channels
 from frlbench.frl.wrap import returns_estimate, training_loss_of
 from frlbench.models.static import FIELDS, StaticInputs, static_fields
 from frlbench.registry import FRL_VARIANTS
+from frlbench.spec import BackboneSpec, ConfigError, RunSpec, TrainSettings, task_identity
 from frlbench.static_inputs import STATIC_INPUTS
 from frlbench.train import build_model
 from tests.conftest import make_task

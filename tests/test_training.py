@@ -10,10 +10,11 @@ import math
 import pytest
 import torch
 
-from frlbench.config import BackboneSpec, ConfigError, RunSpec, TrainSettings
 from frlbench.data import load_dataset
 from frlbench.frl import FRLObjective
 from frlbench.registry import FRL_VARIANTS
+from frlbench.spec import BackboneSpec, ConfigError, RunSpec, TrainSettings
+from frlbench.tools.tune import best, format_table, parse_overrides, tune, with_frl_overrides
 from frlbench.train import (
     Residual,
     build_model,
@@ -22,7 +23,6 @@ from frlbench.train import (
     validation_rmse,
     warmup_cosine,
 )
-from frlbench.tune import best, format_table, parse_overrides, tune, with_frl_overrides
 
 
 def _setup(task, tmp_path, backbone="cnn", **settings):

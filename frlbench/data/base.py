@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import torch
 
-from frlbench.config import TaskSpec, parse_dataclass
 from frlbench.registry import TASK_BUILDERS
+from frlbench.spec import TaskSpec, parse_dataclass
 
 SPLITS = ("train", "val", "test")
 #: Initial-condition seeds of split s are ``seed + SPLIT_SEED_OFFSET[s] + i``: disjoint ranges.

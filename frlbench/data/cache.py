@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from frlbench.config import TaskSpec
 from frlbench.data.base import PairedDataset, PairedSplit
 from frlbench.registry import TASK_BUILDERS
+from frlbench.spec import TaskSpec
 
 log = logging.getLogger(__name__)
 

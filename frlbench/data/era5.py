@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from frlbench.config import ConfigError, InvalidValue, TaskSpec
 from frlbench.data.base import (
     SPLITS,
     PairedDataset,
@@ -53,6 +52,7 @@ from frlbench.data.standin import (
 from frlbench.data.swe import HOUR, SphereSWE
 from frlbench.data.weather import WB2Source, period_mean, resolve_path
 from frlbench.registry import register_task_builder
+from frlbench.spec import ConfigError, InvalidValue, TaskSpec
 
 
 def _require(condition: bool, key: str, value: Any, valid: str) -> None:

@@ -19,7 +19,6 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from frlbench import spectral
-from frlbench.config import ConfigError, InvalidValue, TaskSpec
 from frlbench.data.base import (
     SPLIT_SEED_OFFSET,
     SPLITS,
@@ -43,6 +42,7 @@ from frlbench.data.turbulence import (
     random_velocity,
 )
 from frlbench.registry import register_task_builder
+from frlbench.spec import ConfigError, InvalidValue, TaskSpec
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from frlbench.config import ConfigError, InvalidValue, TaskSpec
 from frlbench.data.latlon import area_weights, grid_name
 from frlbench.data.swe import GRAVITY, HOUR, SphereSWE, SWEParams, write_wb2
+from frlbench.spec import ConfigError, InvalidValue, TaskSpec
 
 if TYPE_CHECKING:
     from frlbench.data.era5 import ERA5Options

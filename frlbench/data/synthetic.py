@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 
 from frlbench import spectral
-from frlbench.config import InvalidValue, TaskSpec
 from frlbench.data.base import (
     SPLIT_SEED_OFFSET,
     SPLITS,
@@ -23,6 +22,7 @@ from frlbench.data.base import (
     builder_options,
 )
 from frlbench.registry import register_task_builder
+from frlbench.spec import InvalidValue, TaskSpec
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from frlbench.config import ConfigError
 from frlbench.data.latlon import ConservativeRegridder, model_latitudes, regular_longitudes
+from frlbench.spec import ConfigError
 
 ENV_PATH = "FRLBENCH_ERA5"
 SPATIAL_DIMS = ("latitude", "longitude")

@@ -36,7 +36,7 @@ import math
 import torch
 from torch import nn
 
-from frlbench.config import FRLConfig, TaskSpec
+from frlbench.spec import FRLConfig, TaskSpec
 
 # Encodings kept per wrapper, keyed by (grid shape, device, dtype); a run touches a handful.
 _CACHE_SIZE = 16

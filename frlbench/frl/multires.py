@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import torch
 
 from frlbench import spectral
-from frlbench.config import FRLConfig, InvalidValue, TaskSpec
 from frlbench.data.latlon import model_grid_regridder
+from frlbench.spec import FRLConfig, InvalidValue, TaskSpec
 
 
 def max_levels(train_resolution: int, min_resolution: int) -> int:

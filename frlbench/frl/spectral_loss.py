@@ -54,9 +54,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from frlbench import spectral
-from frlbench.config import FRLConfig, TaskSpec
 from frlbench.frl.multires import build_levels, coarsen, level_shapes
 from frlbench.frl.wrap import returns_estimate, training_loss_of
+from frlbench.spec import FRLConfig, TaskSpec
 
 # Fraction of a channel's mean shell energy added to every shell's denominator.
 SHELL_FLOOR = 1e-3

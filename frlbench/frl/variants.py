@@ -15,8 +15,8 @@ a cheaper scheme whose accuracy against ``full`` is for the ablation table to sh
 
 from __future__ import annotations
 
-from frlbench.config import FRLConfig
 from frlbench.registry import FRL_VARIANTS
+from frlbench.spec import FRLConfig
 
 LADDER = {"levels": 1, "min_resolution": 4}
 #: Weight of the Fourier-domain term in every variant that has it, chosen on the validation

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from frlbench.config import FRLConfig, TaskSpec
 from frlbench.frl.encoding import FrequencyEncoding
+from frlbench.spec import FRLConfig, TaskSpec
 
 
 class EncodedModel(nn.Module):

@@ -2,7 +2,7 @@
 
 Importing this package registers ``fno``, ``tfno``, ``cnn``, ``unet``, ``transformer``,
 ``gnn``, ``node``, ``diffusion`` and ``mamba``. Build one with :func:`create_backbone` (or
-through a baseline and the registry); :mod:`frlbench.models.zoo` measures their cost.
+through a baseline and the registry); :mod:`frlbench.tools.zoo` measures their cost.
 """
 
 from frlbench.models import (  # noqa: F401  (registration)

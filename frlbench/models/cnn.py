@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import GridBackbone, GridConv, family_config, periodic_axes
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from frlbench.config import BackboneSpec, TaskSpec, TrainSettings, parse_dataclass
 from frlbench.registry import BACKBONES
+from frlbench.spec import BackboneSpec, TaskSpec, TrainSettings, parse_dataclass
 
 C = TypeVar("C")
 

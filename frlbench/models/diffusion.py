@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import torch
 
-from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import GridBackbone, check_input, family_config, periodic_axes
 from frlbench.models.unet import UNet, UNetOptions
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
 SIZES = ("tiny", "small", "base")
 VERSION = "1"

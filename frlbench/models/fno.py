@@ -31,9 +31,9 @@ from typing import Literal
 import torch
 from neuralop.models import FNO, TFNO
 
-from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import CheckedModule, family_config
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
 
 @dataclass(frozen=True)

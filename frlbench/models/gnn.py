@@ -34,9 +34,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import GridBackbone, family_config
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from mambapy.pscan import pscan
 from torch import nn
 from torch.nn import functional as F
 
-from frlbench.config import BackboneSpec, ConfigError, InvalidValue, TaskSpec
 from frlbench.models.common import (
     GridBackbone,
     GridConv,
@@ -41,6 +40,7 @@ from frlbench.models.common import (
     periodic_axes,
 )
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, ConfigError, InvalidValue, TaskSpec
 
 SIZES = ("tiny", "small", "base")
 #: 2: convolutional stem (``stem_kernel``), 2-cell patches (``patch``) and no position

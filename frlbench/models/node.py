@@ -19,9 +19,9 @@ import torch
 import torchdiffeq
 from torch import nn
 
-from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import GridBackbone, GridConv, family_config, periodic_axes
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
 SIZES = ("tiny", "small", "base")
 VERSION = "1"

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import (
     GridBackbone,
     GridConv,
@@ -25,6 +24,7 @@ from frlbench.models.common import (
     periodic_axes,
 )
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from frlbench.config import BackboneSpec, InvalidValue, TaskSpec
 from frlbench.models.common import GridBackbone, GridConv, family_config, periodic_axes
 from frlbench.registry import register_backbone
+from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
 
 @dataclass(frozen=True)

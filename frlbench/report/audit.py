@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 CSV_NAME = "protocol_audit.csv"
 MD_NAME = "protocol_audit.md"
 FIGURE_STEM = "protocol_audit"
-#: Plotting order of truth constructions (names of :data:`frlbench.protocols.TRUTHS`).
+#: Plotting order of truth constructions (names of :data:`frlbench.evaluation.truth.TRUTHS`).
 PROTOCOL_ORDER = ("truncation", "conservative", "subsample", "box", "bilinear", "paper-grid")
 PROTOCOL_COLORS = ("#4c72b0", "#55a868", "#dd8452", "#8172b3", "#937860", "#c44e52", "#8c8c8c")
 #: Shown in the Markdown where the lead fills in what the committed audit found.

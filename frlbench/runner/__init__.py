@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from frlbench.config import RunSpec
 from frlbench.records import RunRecord, write_record
 from frlbench.registry import BACKENDS
 from frlbench.runner import distributed, local  # noqa: F401  (register backends)
@@ -21,6 +20,7 @@ from frlbench.runner.grid import expand_grid
 from frlbench.runner.lock import RunLock
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
+from frlbench.spec import RunSpec
 
 __all__ = ["GridSummary", "RunStore", "expand_grid", "run_grid"]
 
@@ -65,7 +65,7 @@ def adopt_legacy(spec: RunSpec, store: RunStore) -> bool:
     old, new = spec.legacy_run_id(), spec.run_id
     if old == new or store.state(new) != "missing" or store.state(old) != "done":
         return False
-    from frlbench.evaluate import EvalProtocol
+    from frlbench.evaluation.evaluate import EvalProtocol
 
     store.move(old, new)  # renames keep the weights' mtime
     record = store.read(new)
@@ -119,7 +119,7 @@ def prepare_data(specs: Sequence[RunSpec], cache_dir: Path | None, progress: boo
     """Build (or find cached) every dataset the grid needs, once, before any run starts, and
     check that each holds the rollout its profile asks for (a clear error before any work)."""
     from frlbench.data import load_dataset
-    from frlbench.rollout import check_rollout
+    from frlbench.evaluation.rollout import check_rollout
 
     seen = set()
     for spec in specs:
@@ -215,8 +215,8 @@ def run_references(
     A stored row evaluated under other settings than the task profile's is evaluated again
     (references have no weights: they are cheap); its old evaluation goes to the history.
     """
-    from frlbench.evaluate import EvalProtocol
-    from frlbench.reference import (
+    from frlbench.evaluation.evaluate import EvalProtocol
+    from frlbench.runner.reference import (
         REFERENCES,
         legacy_reference_run_id,
         reference_run_id,

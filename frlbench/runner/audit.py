@@ -1,12 +1,12 @@
 """``frlbench audit``: stored runs re-evaluated under every truth construction and normalization.
 
 Nothing is retrained and no record is changed: each finished model run's weights are loaded
-(as ``frlbench eval`` does) and scored by :func:`frlbench.evaluate.evaluate` — the evaluation
-layer training uses — under each protocol of :mod:`frlbench.protocols`, over rollout lengths
-1 to K. Persistence and the task's solver are audited too (the solver only where it applies;
-both work in physical units, so normalization does not apply to them). The diagnostics that
-explain the differences (energy above the training Nyquist, energy aliased by subsampling) are
-computed from the reference test fields.
+(as ``frlbench eval`` does) and scored by :func:`frlbench.evaluation.evaluate.evaluate` — the
+evaluation layer training uses — under each protocol of :mod:`frlbench.evaluation.truth`, over
+rollout lengths 1 to K. Persistence and the task's solver are audited too (the solver only where
+it applies; both work in physical units, so normalization does not apply to them). The
+diagnostics that explain the differences (energy above the training Nyquist, energy aliased by
+subsampling) are computed from the reference test fields.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from frlbench import protocols
-from frlbench.config import ConfigError, RunSpec, TaskSpec
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.data.cache import dataset_key
-from frlbench.evaluate import (
+from frlbench.evaluation import truth as protocols
+from frlbench.evaluation.evaluate import (
     EvalProtocol,
     Evaluation,
     Forecaster,
@@ -36,12 +35,13 @@ from frlbench.evaluate import (
     NotApplicable,
     evaluate,
 )
+from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RecordError, RunRecord, iter_records
-from frlbench.reference import reference_forecaster, reference_run_id
 from frlbench.registry import TASKS, UnknownNameError
-from frlbench.rollout import check_rollout
 from frlbench.runner.reeval import check_weights, load_model, restore_spec, task_with_rollout
+from frlbench.runner.reference import reference_forecaster, reference_run_id
 from frlbench.runner.store import RunStore
+from frlbench.spec import ConfigError, RunSpec, TaskSpec
 from frlbench.train import resolve_device
 
 #: The normalization label of reference rows (persistence and solver work in physical units).

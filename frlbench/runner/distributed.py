@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from frlbench.config import RunSpec
 from frlbench.registry import register_backend
 from frlbench.runner.execute import execute_run, failed_record
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
+from frlbench.spec import RunSpec
 
 
 def _require(module: str) -> Any:

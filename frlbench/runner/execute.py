@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from frlbench.catalog import discover_plugins
-from frlbench.config import RunSpec
 from frlbench.errors import describe_failure
 from frlbench.records import RunRecord, model_record
 from frlbench.runner.store import RunStore
+from frlbench.spec import RunSpec
 from frlbench.train import ProgressFn, configure_threads, train_and_evaluate
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from frlbench.config import BackboneSpec, ConfigError, FRLConfig, RunSpec, TaskSpec
 from frlbench.registry import BASELINES, FRL_VARIANTS, PROFILES, TASKS
+from frlbench.spec import BackboneSpec, ConfigError, FRLConfig, RunSpec, TaskSpec
 
 
 def _select(registry, names: Sequence[str] | None) -> list:

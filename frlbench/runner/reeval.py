@@ -14,13 +14,13 @@ from pathlib import Path
 import torch
 from torch.nn import Module
 
-from frlbench.config import ConfigError, RunSpec, TaskSpec
 from frlbench.data import load_dataset
-from frlbench.evaluate import EvalProtocol, ModelForecaster, evaluate
+from frlbench.evaluation.evaluate import EvalProtocol, ModelForecaster, evaluate
+from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RecordError, RunRecord, write_json_atomic, write_record
 from frlbench.registry import UnknownNameError
-from frlbench.rollout import check_rollout
 from frlbench.runner.store import RunStore
+from frlbench.spec import ConfigError, RunSpec, TaskSpec
 from frlbench.train import build_model, resolve_device
 
 

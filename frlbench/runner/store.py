@@ -18,8 +18,8 @@ from typing import Literal
 
 import torch
 
-from frlbench.config import ConfigError, RunSpec, parse_dataclass
 from frlbench.records import RecordError, RunRecord, read_record, write_json_atomic, write_record
+from frlbench.spec import ConfigError, RunSpec, parse_dataclass
 
 RunState = Literal["done", "missing", "corrupt", "failed"]
 

@@ -24,13 +24,14 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from frlbench import metrics, protocols
-from frlbench.config import TaskSpec
+from frlbench import metrics
 from frlbench.data import PairedDataset, PairedSplit
 from frlbench.data.base import SolverNotApplicable
+from frlbench.evaluation import truth as protocols
+from frlbench.evaluation.rollout import windows
 from frlbench.records import ResolutionMetrics
 from frlbench.registry import TASK_BUILDERS
-from frlbench.rollout import windows
+from frlbench.spec import TaskSpec
 
 #: Grid points a forward pass may hold at once during evaluation (batch × points).
 EVAL_POINTS_PER_CHUNK = 2 * 64**3
@@ -73,7 +74,7 @@ class EvalProtocol:
         reference_resolution: Where the ground truth was generated.
         train_resolution: ρ0 (the RMSE_Ratio denominator).
         truth: How each test grid is made from the reference fields
-            (:mod:`frlbench.protocols`; empty: the task's default, which the dataset stores).
+            (:mod:`frlbench.evaluation.truth`; empty: the task's default, which the dataset stores).
         normalization: ``train`` (default) or ``per-resolution`` statistics.
         trajectories: Score only the first this many test trajectories (0: all).
     """
@@ -320,7 +321,7 @@ def evaluate(forecaster: Forecaster, data: PairedDataset, protocol: EvalProtocol
     Resolutions at or above ``protocol.reference_resolution`` are skipped for a forecaster
     that is exact there (the solver that generated the truth). Under a truth construction
     other than the stored one, each grid's inputs and targets are made from the reference
-    fields (:func:`frlbench.protocols.protocol_views`); the default uses the stored fields.
+    fields (:func:`frlbench.evaluation.truth.protocol_views`); the default uses the stored fields.
 
     Raises:
         NotApplicable: If no resolution is left to score, or a solver meets ``paper-grid``.

@@ -40,9 +40,9 @@ import numpy as np
 import torch
 
 from frlbench import metrics, spectral
-from frlbench.config import TaskSpec
 from frlbench.data.base import PairedDataset, PairedSplit, channel_stats
 from frlbench.data.latlon import model_grid_regridder, model_latitudes, regular_longitudes
+from frlbench.spec import TaskSpec
 
 #: Truth constructions by task grid kind; the first is the default (what the builders store).
 TRUTHS: dict[str, tuple[str, ...]] = {

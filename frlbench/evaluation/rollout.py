@@ -5,16 +5,16 @@ A test split holds pairs ``(u(t), u(t + Δt))``; consecutive pairs of one trajec
 pair that has k - 1 successors in its chain, applies the forecast k times, and compares the
 state after step j with the target of the j-th pair of the window — the same paired truth,
 at the same resolution, as the one-step metrics. Models and references (persistence, solver)
-are rolled out by the same code (:func:`frlbench.evaluate.rollout_rmse`), so their curves are
-comparable.
+are rolled out by the same code
+(:func:`frlbench.evaluation.evaluate.rollout_rmse`), so their curves are comparable.
 """
 
 from __future__ import annotations
 
 import torch
 
-from frlbench.config import ConfigError, TaskSpec
 from frlbench.data import PairedDataset, PairedSplit
+from frlbench.spec import ConfigError, TaskSpec
 
 
 def chains(split: PairedSplit) -> list[list[int]]:

@@ -1,6 +1,6 @@
 """Model zoo: what every registered backbone is, and what it costs to run.
 
-``python -m frlbench.models.zoo`` measures every backbone and size and writes
+``python -m frlbench.tools.zoo`` measures every backbone and size and writes
 ``docs/model_zoo.md``. Each measurement runs in a fresh subprocess so that its peak resident
 memory (``VmHWM`` of the whole process, libraries included) belongs to that measurement
 alone; timings are taken after a warm-up pass, as the fastest of the repeats.
@@ -28,10 +28,10 @@ from typing import Any
 import torch
 
 from frlbench.catalog import discover_plugins
-from frlbench.config import TaskProfile, TaskSpec
 from frlbench.env import peak_rss_mib
 from frlbench.models.common import backbone_sizes, count_parameters, create_backbone
 from frlbench.registry import BACKBONES
+from frlbench.spec import TaskProfile, TaskSpec
 
 DEFAULT_PATH = Path("docs/model_zoo.md")
 # Everything from this marker on is written by benchmarks/bench_frl.py and kept on rewrites.
@@ -248,7 +248,7 @@ def measure(
         "backward_budget_s": backward_budget_s,
         "threads": threads,
     }
-    command = [sys.executable, "-m", "frlbench.models.zoo", "--measure", json.dumps(args)]
+    command = [sys.executable, "-m", "frlbench.tools.zoo", "--measure", json.dumps(args)]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout_s, check=False
@@ -364,7 +364,7 @@ def write_model_zoo(
     elapsed = time.perf_counter() - started
 
     grid = "×".join
-    command = "python -m frlbench.models.zoo" + (f" --threads {threads}" if threads else "")
+    command = "python -m frlbench.tools.zoo" + (f" --threads {threads}" if threads else "")
     lines = [
         "# Model zoo",
         "",
@@ -404,7 +404,7 @@ def write_model_zoo(
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: write the model zoo, or (internal) run one measurement."""
     parser = argparse.ArgumentParser(
-        prog="python -m frlbench.models.zoo",
+        prog="python -m frlbench.tools.zoo",
         description="Measure every backbone and write docs/model_zoo.md.",
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_PATH, help="markdown file")

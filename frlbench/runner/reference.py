@@ -1,9 +1,9 @@
 """Reference rows: persistence and the task's own numerical solver at every test resolution.
 
 A learned surrogate breaks scale anchoring only in comparison with something: these rows are
-scored by the same :func:`frlbench.evaluate.evaluate` as the models, at the same resolutions,
-and stored as ordinary run records (``kind = "reference"``, no training). The solver produced
-the ground truth on the reference grid, so it is scored only on coarser grids.
+scored by the same :func:`frlbench.evaluation.evaluate.evaluate` as the models, at the same
+resolutions, and stored as ordinary run records (``kind = "reference"``, no training). The solver
+produced the ground truth on the reference grid, so it is scored only on coarser grids.
 
 A task builder offers its solver by registering it with the builder::
 
@@ -18,10 +18,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from frlbench.config import TaskSpec, content_hash, task_fields, task_identity
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment
-from frlbench.evaluate import (
+from frlbench.evaluation.evaluate import (
     EvalProtocol,
     Forecaster,
     NotApplicable,
@@ -30,9 +29,10 @@ from frlbench.evaluate import (
     evaluate,
     solver_for,
 )
+from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RunRecord, new_record
 from frlbench.registry import TASK_BUILDERS
-from frlbench.rollout import check_rollout
+from frlbench.spec import TaskSpec, content_hash, task_fields, task_identity
 
 REFERENCES = ("persistence", "solver")
 

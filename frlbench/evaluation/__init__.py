@@ -1,0 +1,1 @@
+"""Evaluation: forecasters, the truth constructions, rollout, and the one ``evaluate``."""
