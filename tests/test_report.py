@@ -200,7 +200,9 @@ def test_files_written(rendered):
                 assert f"figures/{fig}_{task}_{PROFILE}.{ext}" in names
     assert all(p.is_file() and p.stat().st_size > 0 for p in summary.paths)
     html = (root / "leaderboard.html").read_text()
-    assert 'src="figures/rmse_ratio_advect_quick.png"' in html
+    # One self-contained file: this render's figures are embedded, none is linked.
+    assert 'alt="' in html and 'src="data:image/png;base64,' in html
+    assert 'src="figures/' not in html
     assert html.startswith("<!DOCTYPE html>")
     tex = (root / "leaderboard.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\end{document}" in tex

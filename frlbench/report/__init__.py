@@ -24,7 +24,8 @@ import pandas as pd
 
 from frlbench.records import RecordError, RunRecord, load_records, records_to_rows
 from frlbench.report.aggregate import CONFIG_KEYS, Leaderboard, build_leaderboard
-from frlbench.report.document import Image, to_html, to_latex, to_markdown
+from frlbench.report.document import Image, to_latex, to_markdown
+from frlbench.report.html import to_html
 from frlbench.report.manifest import read_manifest, write_manifest
 from frlbench.report.tables import build_document, verdict
 
@@ -123,7 +124,13 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     blocks = build_document(board, images)
     _write(results_dir / "leaderboard.md", to_markdown(blocks), written)
     _write(results_dir / "leaderboard.tex", to_latex(blocks), written)
-    _write(results_dir / "leaderboard.html", to_html(blocks), written)
+    own_figures = {p for p in written if p.suffix == ".png"}  # embedded: this render's only
+
+    def read_figure(stem: str) -> bytes | None:
+        path = results_dir / f"{stem}.png"
+        return path.read_bytes() if path in own_figures else None
+
+    _write(results_dir / "leaderboard.html", to_html(blocks, read_figure), written)
     long_frame(records).to_csv(
         results_dir / "leaderboard.csv", index=False, float_format=CSV_FLOAT_FORMAT
     )
