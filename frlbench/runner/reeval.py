@@ -177,5 +177,5 @@ def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunSpec:
             f"{path}: missing, and the task/baseline files changed since the run (they now give "
             f"run id {spec.run_id}, the record says {record.run_id}); restore spec.json"
         )
-    write_json_atomic(path, dataclasses.asdict(spec))  # this folder, not the id's
+    write_json_atomic(path, dataclasses.asdict(spec), root=store.out)  # this folder, not the id's
     return spec
