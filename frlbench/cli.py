@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from frlbench import validate
@@ -32,6 +30,7 @@ from frlbench.registry import (
     UnknownNameError,
 )
 from frlbench.spec import ConfigError
+from frlbench.terminal import SafeConsole, SafeTable
 
 
 class GuardedGroup(TyperGroup):
@@ -51,8 +50,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+console = SafeConsole()
+err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -147,7 +146,7 @@ def list_cmd(
     if what == ListWhat.backbones:
         _list_backbones(names)
         return
-    table = Table(title=f"{len(names)} {registry.kind}(s)")
+    table = SafeTable(title=f"{len(names)} {registry.kind}(s)")
     keys: list[str] = []
     for name in names:
         for key in registry.entry(name).metadata:
@@ -170,7 +169,7 @@ def _list_backbones(names: list[str]) -> None:
 
     rows = describe_backbones(names=names)
     sizes = list(dict.fromkeys(size for row in rows for size in row["sizes"]))
-    table = Table(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
+    table = SafeTable(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
     for column in ("name", "family", *sizes, "source"):
         table.add_column(column, justify="right" if column in sizes else "left")
     for row in rows:
@@ -232,10 +231,11 @@ def data_cmd(
         spec.profile(profile)
     except (UnknownNameError, ConfigError) as exc:
         raise fail(str(exc)) from None
+    validate.check_task_memory([spec], profile)
     start = time.perf_counter()
     ds = load_dataset(spec, profile, cache_dir=cache_dir, rebuild=rebuild)
     elapsed = time.perf_counter() - start
-    table = Table(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
+    table = SafeTable(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
     for column in ("split", "pairs", "resolutions", "grid shapes"):
         table.add_column(column)
     for name, split in ds.splits.items():
@@ -340,6 +340,7 @@ def run_cmd(
         )
     except (UnknownNameError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
+    validate.check_task_memory(list({s.task.name: s.task for s in specs}.values()), profile)
     console.print(
         f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
     )
@@ -373,7 +374,7 @@ def run_cmd(
             f"[yellow]left to the other frlbench command running it:[/] {run_id}", highlight=False
         )
     if summary.failures:
-        table = Table(title="runs that did not finish")
+        table = SafeTable(title="runs that did not finish")
         for column in ("run", "status", "reason"):
             table.add_column(column)
         for rec in summary.failures:
@@ -476,6 +477,8 @@ def eval_cmd(
                 raise fail(f"{rid}: {exc}") from None
         ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)
         console.print(f"{rid}: RMSE_Ratio {ratios}")
+        if rec.status != "ok":
+            err_console.print(f"[yellow]{rid}: {rec.status}:[/] {escape(rec.reason)}")
     if report:
         _render(out)
 

@@ -88,10 +88,11 @@ def _passthrough(typer: Any) -> tuple[type[BaseException], ...]:
 
 
 def _print(message: str) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, soft_wrap=True).print(
+    from frlbench.terminal import SafeConsole
+
+    SafeConsole(stderr=True, soft_wrap=True).print(
         f"[bold red]error:[/] {escape(message)}", highlight=False
     )
 

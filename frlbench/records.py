@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -188,6 +189,21 @@ class RunRecord:
         for i, m in enumerate(record.metrics):
             check_types(m, f"metrics[{i}].")
         return record
+
+    def mark_non_finite(self) -> bool:
+        """Set status ``diverged`` if the forecast held NaN or inf at some test grid (its RMSE
+        or a rollout step's is not finite); the reason names the grids. Returns whether it did.
+        """
+        grids = [
+            m.resolution
+            for m in self.metrics
+            if not math.isfinite(m.rmse) or not all(math.isfinite(x) for x in m.rollout_rmse)
+        ]
+        if self.status != "ok" or not grids:
+            return False
+        self.status = "diverged"
+        self.reason = f"non-finite forecast (NaN or inf) at test grid {', '.join(map(str, grids))}"
+        return True
 
     def metric(self, resolution: int) -> ResolutionMetrics | None:
         """Metrics at ``resolution``, if evaluated."""

@@ -146,6 +146,31 @@ def _size(n: float) -> str:
     return f"{n:.3g} PiB"  # pragma: no cover
 
 
+def check_task_memory(
+    tasks: Sequence[TaskSpec], profile: str, *, memory: int | None = None
+) -> None:
+    """One sample of every task's grids under ``profile`` (one float64 field) fits in
+    :data:`MEMORY_SHARE` of this machine's memory, checked before any array is allocated
+    (``reference_resolution = 2**40`` is a clear error, not an overflow deep inside torch).
+    The bound is deliberately loose: it refuses only grids no run could ever hold.
+
+    Raises:
+        UserError: Naming the task file, the key and the sizes.
+    """
+    budget = (memory if memory is not None else available_memory_bytes()) * MEMORY_SHARE
+    for task in tasks:
+        sizes = task.profile(profile)
+        for key in ("reference_resolution", "train_resolution"):
+            resolution = getattr(sizes, key)
+            need = math.prod(task.grid_shape(resolution)) * len(task.channels) * 8
+            if need > budget:
+                raise UserError(
+                    f"{task.source or task.name}: key 'profiles.{profile}.{key}' = {resolution}: "
+                    f"one sample of task {task.name!r} at that grid needs about {_size(need)} of "
+                    f"memory; this machine has {_size(budget / MEMORY_SHARE)}"
+                )
+
+
 def parse_resolutions(
     value: str | None, tasks: Sequence[TaskSpec], profile: str, *, memory: int | None = None
 ) -> list[int] | None:

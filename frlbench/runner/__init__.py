@@ -77,7 +77,7 @@ def adopt_legacy(spec: RunSpec, store: RunStore) -> bool:
     if record.status == "ok" and not record.evaluation:
         # The schema-1 id hashed the evaluation settings, so they are this spec's.
         record.evaluation = EvalProtocol.from_task(spec.task, spec.profile).to_dict()
-    write_record(store.record_path(new), record)
+    write_record(store.record_path(new), record, root=store.out)
     store.save_spec(spec)
     return True
 
