@@ -32,13 +32,24 @@ from frlbench.registry import (
 from frlbench.spec import ConfigError
 from frlbench.terminal import SafeConsole, SafeTable
 
+#: The library's user-facing errors: their message is shown as is, without a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    RecordError,
+    PluginError,
+    UnknownNameError,
+)
+
 
 class GuardedGroup(TyperGroup):
     """The command group whose every command runs inside :func:`~frlbench.errors.error_boundary`
     (so ``CliRunner`` tests and the console script behave the same)."""
 
     def invoke(self, ctx: typer.Context) -> object:
-        with error_boundary(lambda: bool(ctx.meta.get("frlbench.debug")) or debug_enabled()):
+        def debug() -> bool:
+            return bool(ctx.meta.get("frlbench.debug")) or debug_enabled()
+
+        with error_boundary(debug, USER_ERRORS):
             return super().invoke(ctx)
 
 

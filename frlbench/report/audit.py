@@ -26,7 +26,7 @@ from frlbench.stats import mean_interval
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from frlbench.runner.audit import AuditResult
+    from frlbench.evaluation.audit_result import AuditResult
 
 CSV_NAME = "protocol_audit.csv"
 MD_NAME = "protocol_audit.md"
