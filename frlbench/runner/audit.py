@@ -210,6 +210,23 @@ def _evaluations(job: _Job, truths: Sequence[str]) -> Iterator[tuple[str, str]]:
                 yield truth, norm
 
 
+def check_trajectories(
+    trajectories: int, task: TaskSpec, profile: str, data: PairedDataset
+) -> None:
+    """``--trajectories`` must not ask for more test trajectories than the data hold.
+
+    Raises:
+        ConfigError: Naming the option, the task and the valid range.
+    """
+    test = data.splits["test"]
+    count = len(dict.fromkeys(test.sample_seeds or range(len(test))))
+    if trajectories > count:
+        raise ConfigError(
+            f"--trajectories {trajectories}: task {task.name} ({profile} profile) has "
+            f"{count} test trajectories; valid: 0 (all) to {count}"
+        )
+
+
 def run_audit(
     store: RunStore,
     *,
@@ -278,6 +295,7 @@ def run_audit(
                 limit = str(exc).split(", but ", 1)[-1]
                 raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
             result.max_rollout[task.name] = steps
+            check_trajectories(trajectories, task, rec.profile, data)
             # Lead 1 is the one-step score; a rollout is only needed for leads 2..K.
             base = dataclasses.replace(
                 EvalProtocol.from_task(task, rec.profile),
