@@ -9,10 +9,13 @@ Every block of states read from a real ERA5 source is checked before it is regri
   instead of K, wind in km/h instead of m/s, humidity in g/kg, pressure in hPa.
 
 The ranges are wide bounds on the real atmosphere (ERA5's extremes lie inside them), not
-climatology. Geopotential on a pressure level is compared with the standard atmosphere's height
-of that level (its field mean must lie within 0.5-1.5 × g·h(p)); at 925 hPa and below the level
-is too close to the ground for that test and only the plain bounds apply. The stand-in is not
-range-checked (its shallow layer is not the atmosphere); its values are checked for finiteness.
+climatology; winds also have a bound on the root mean square of one global field (35 m/s aloft, 15
+m/s at 10 m; ERA5's global RMS of a wind component stays near or below 20 and 7 m/s), so that km/h
+are caught wherever the winds are not unusually weak. Geopotential on a pressure level is compared
+with the standard atmosphere's height of that level (its field mean must lie within 0.5-1.5 ×
+g·h(p)); at 925 hPa and below the level is too close to the ground for that test and only the plain
+bounds apply. The stand-in is not range-checked (its shallow layer is not the atmosphere); its
+values are checked for finiteness.
 """
 
 from __future__ import annotations
@@ -35,17 +38,20 @@ class ValueRange:
         high: Largest plausible value.
         units: The units frlbench expects (WB2/ERA5 convention).
         hint: What an out-of-range field most likely is, and the fix.
+        rms_high: Largest plausible root-mean-square of one global field (0: not checked);
+            catches a unit mix-up whose extremes still lie within the bounds (winds in km/h).
     """
 
     low: float
     high: float
     units: str
     hint: str
+    rms_high: float = 0.0
 
 
 _KELVIN = ValueRange(150.0, 350.0, "K", "temperatures in °C? add 273.15")
-_WIND = ValueRange(-150.0, 150.0, "m/s", "wind in km/h? divide by 3.6")
-_WIND10 = ValueRange(-75.0, 75.0, "m/s", "wind in km/h? divide by 3.6")
+_WIND = ValueRange(-150.0, 150.0, "m/s", "wind in km/h? divide by 3.6", rms_high=35.0)
+_WIND10 = ValueRange(-75.0, 75.0, "m/s", "wind in km/h? divide by 3.6", rms_high=15.0)
 _PRESSURE = ValueRange(40_000.0, 110_000.0, "Pa", "pressure in hPa? multiply by 100")
 #: Known variables (WB2 names) and their ranges.
 RANGES = {
@@ -121,3 +127,11 @@ def check_range(
             f"{where}: variable {label!r} at {at}: values {low:.6g}..{high:.6g}; expected "
             f"{expected}; {bounds.hint}"
         )
+    if bounds.rms_high:
+        rms = np.sqrt((block.astype(np.float64) ** 2).reshape(len(block), -1).mean(axis=1))
+        if rms.max() > bounds.rms_high:
+            raise WB2Error(
+                f"{where}: variable {label!r} at {times[int(rms.argmax())]}: root mean square "
+                f"{rms.max():.4g} {bounds.units}; expected at most {bounds.rms_high:g} "
+                f"{bounds.units} (and values {expected}); {bounds.hint}"
+            )
