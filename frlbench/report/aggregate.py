@@ -17,7 +17,8 @@ Frames built here, all sorted deterministically:
 - :func:`~.curves.rollout_frame`: mean autoregressive-rollout RMSE and its ratio to the training
   resolution per (configuration, resolution, step); empty when no run did a rollout.
 
-A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``(task, profile)``.
+A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``(task, profile)``,
+one per data source (:mod:`frlbench.report.sources`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from frlbench.report.keys import (
     SECTION_KEYS,
     sort_configs,
 )
+from frlbench.report.sources import separate_data_sources
 from frlbench.stats import (
     NO_SKILL,
     Interval,
@@ -458,9 +460,10 @@ def build_leaderboard(
     """Aggregate records (as returned by :func:`frlbench.records.load_records`).
 
     The solver's reference-grid row is dropped first (:func:`~.evidence.drop_reference_rows`);
-    ``Leaderboard.records`` keeps the records as read.
+    ``Leaderboard.records`` keeps the records as read, but for the profile label of runs of one
+    task and profile scored on several data sources (:mod:`frlbench.report.sources`).
     """
-    split = split_records(records, errors)
+    split = split_records(separate_data_sources(records), errors)
     scored, references = drop_reference_rows(split.ok)
     seeds = per_seed_frame(scored)
     per_resolution = per_resolution_frame(seeds)
