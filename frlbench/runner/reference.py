@@ -32,7 +32,13 @@ from frlbench.evaluation.evaluate import (
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RunRecord, new_record
 from frlbench.registry import TASK_BUILDERS
-from frlbench.spec import TaskSpec, content_hash, task_fields, task_identity
+from frlbench.spec import (
+    TaskSpec,
+    content_hash,
+    data_source_identity,
+    task_fields,
+    task_identity,
+)
 
 REFERENCES = ("persistence", "solver")
 
@@ -63,6 +69,9 @@ def legacy_reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
         "name": name,
     }
     content["task"]["profiles"] = {profile: content["task"]["profiles"][profile]}
+    source = data_source_identity(task, profile)
+    if source is not None:  # real data never adopt a stand-in row stored under schema 1
+        content["task"]["data_source_identity"] = source
     return f"{task.name}-{name}-ref-{content_hash(content)}"
 
 
