@@ -98,7 +98,7 @@ def make_stage(backbone: str, stage: str, seed: int = SEED) -> Callable[[], floa
     return step
 
 
-def time_stages(
+def measure_stages(
     backbone: str, repeats: int, warmup: int, clock: str = "cpu"
 ) -> dict[str, list[float]]:
     """Seconds per step of every stage, interleaved in one process after warm-up.
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"FRL's own work: {name:48s} {ms:6.2f} ms CPU, forward and backward")
     print(f"FRL's own work in all: {sum(parts.values()):.2f} ms CPU per step", flush=True)
     for backbone in args.backbones:
-        times = time_stages(backbone, args.repeats, args.warmup, args.clock)
+        times = measure_stages(backbone, args.repeats, args.warmup, args.clock)
         print("\n".join(report(backbone, times)))
         print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
 
