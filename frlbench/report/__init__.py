@@ -73,6 +73,25 @@ def long_frame(records: list[RunRecord]) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _write_csvs(results_dir: Path, records: list[RunRecord], board: Leaderboard) -> list[Path]:
+    """The long-form, summary and (when any run rolled out) rollout CSVs; returns their paths."""
+    paths: list[Path] = []
+    long_frame(records).to_csv(
+        results_dir / "leaderboard.csv", index=False, float_format=CSV_FLOAT_FORMAT
+    )
+    paths.append(results_dir / "leaderboard.csv")
+    board.summary.to_csv(
+        results_dir / "leaderboard_summary.csv", index=False, float_format=CSV_FLOAT_FORMAT
+    )
+    paths.append(results_dir / "leaderboard_summary.csv")
+    if not board.rollout.empty:
+        board.rollout.to_csv(
+            results_dir / "leaderboard_rollout.csv", index=False, float_format=CSV_FLOAT_FORMAT
+        )
+        paths.append(results_dir / "leaderboard_rollout.csv")
+    return paths
+
+
 def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     """Render the leaderboard of ``results_dir`` from its run records.
 
@@ -124,19 +143,7 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     _write(results_dir / "leaderboard.md", to_markdown(blocks), written)
     _write(results_dir / "leaderboard.tex", to_latex(blocks), written)
     _write(results_dir / "leaderboard.html", to_html(blocks), written)
-    long_frame(records).to_csv(
-        results_dir / "leaderboard.csv", index=False, float_format=CSV_FLOAT_FORMAT
-    )
-    written.append(results_dir / "leaderboard.csv")
-    board.summary.to_csv(
-        results_dir / "leaderboard_summary.csv", index=False, float_format=CSV_FLOAT_FORMAT
-    )
-    written.append(results_dir / "leaderboard_summary.csv")
-    if not board.rollout.empty:
-        board.rollout.to_csv(
-            results_dir / "leaderboard_rollout.csv", index=False, float_format=CSV_FLOAT_FORMAT
-        )
-        written.append(results_dir / "leaderboard_rollout.csv")
+    written += _write_csvs(results_dir, records, board)
     if not figures:  # figures of an earlier render stay, and stay owned
         kept = [p for p in owned if p.parent == results_dir / "figures" and p.is_file()]
         owned = [p for p in owned if p not in kept]

@@ -280,6 +280,17 @@ def _mean_rmse(per_resolution: pd.DataFrame) -> dict[tuple, float]:
     }
 
 
+def _equivalent_text(row: dict, curve: pd.DataFrame | None) -> str:
+    """The solver grid whose error a model's finest-grid RMSE equals, as text ("" for a
+    reference row or without a solver curve)."""
+    if curve is None or row["kind"] != "model":
+        return ""
+    return equivalent_resolution_text(
+        equivalent_resolution(curve["resolution"], curve["rmse_mean"], row["rmse_finest"]),
+        sorted(int(r) for r in curve["resolution"]),
+    )
+
+
 def summary_frame(
     seeds: pd.DataFrame,
     per_resolution: pd.DataFrame,
@@ -353,14 +364,7 @@ def summary_frame(
             params=int(per_run["params"].first().median()),
         )
         curve = solver_curves.get((row["task"], row["profile"]))
-        row["equivalent_solver_resolution"] = (
-            equivalent_resolution_text(
-                equivalent_resolution(curve["resolution"], curve["rmse_mean"], row["rmse_finest"]),
-                sorted(int(r) for r in curve["resolution"]),
-            )
-            if curve is not None and row["kind"] == "model"
-            else ""
-        )
+        row["equivalent_solver_resolution"] = _equivalent_text(row, curve)
         rows.append(row)
     return sort_configs(pd.DataFrame(rows))
 
