@@ -28,6 +28,7 @@ _OS_HINTS = {
     errno.ENOSPC: "disk full (no space left on device)",
     errno.EDQUOT: "disk quota exceeded",
     errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error (a failing disk or network file system)",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.ENOTDIR: "a path component is a file, not a directory",
@@ -59,7 +60,9 @@ def describe_failure(exc: BaseException) -> str:
     """The ``reason`` stored in a failed run's record; a full disk is named as such."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"disk full (ENOSPC): {describe_os_error(exc)}"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.EIO, errno.EROFS):
+        return f"storage error ({errno.errorcode[exc.errno]}): {describe_os_error(exc)}"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def user_message(
@@ -90,10 +93,11 @@ def _passthrough(typer: Any) -> tuple[type[BaseException], ...]:
 
 
 def _print(message: str) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, soft_wrap=True).print(
+    from frlbench.terminal import SafeConsole
+
+    SafeConsole(stderr=True, soft_wrap=True).print(
         f"[bold red]error:[/] {escape(message)}", highlight=False
     )
 

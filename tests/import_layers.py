@@ -43,6 +43,8 @@ TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "frlbench.env",
             "frlbench.geometry",
             "frlbench.static_inputs",
+            "frlbench.safeio",
+            "frlbench.terminal",
         ),
     ),
     (

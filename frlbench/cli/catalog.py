@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from frlbench import validate
 from frlbench.cli import shell
-from frlbench.cli.shell import BaselinesDir, TasksDir, app, console, fail
+from frlbench.cli.shell import BaselinesDir, CacheDir, TasksDir, app, console, fail
 from frlbench.registry import BACKBONES, BASELINES, FRL_VARIANTS, PROFILES, TASKS, UnknownNameError
 from frlbench.spec import ConfigError
+from frlbench.terminal import SafeTable
 
 
 class ListWhat(StrEnum):
@@ -47,7 +47,7 @@ def list_cmd(
     if what == ListWhat.backbones:
         _list_backbones(names)
         return
-    table = Table(title=f"{len(names)} {registry.kind}(s)")
+    table = SafeTable(title=f"{len(names)} {registry.kind}(s)")
     keys: list[str] = []
     for name in names:
         for key in registry.entry(name).metadata:
@@ -70,7 +70,7 @@ def _list_backbones(names: list[str]) -> None:
 
     rows = describe_backbones(names=names)
     sizes = list(dict.fromkeys(size for row in rows for size in row["sizes"]))
-    table = Table(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
+    table = SafeTable(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
     for column in ("name", "family", *sizes, "source"):
         table.add_column(column, justify="right" if column in sizes else "left")
     for row in rows:
@@ -93,10 +93,7 @@ def _cell(value: object) -> str:
 def data_cmd(
     task: Annotated[str, typer.Argument(help="Task name (see `frlbench list tasks`).")],
     profile: Annotated[str, typer.Option(help="Profile (see `frlbench list profiles`).")] = "quick",
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(help="Dataset cache (default: $FRLBENCH_CACHE or ~/.cache/frlbench)."),
-    ] = None,
+    cache_dir: CacheDir = None,
     rebuild: Annotated[bool, typer.Option(help="Ignore a cached copy and rebuild.")] = False,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
@@ -114,10 +111,11 @@ def data_cmd(
         spec.profile(profile)
     except (UnknownNameError, ConfigError) as exc:
         raise fail(str(exc)) from None
+    validate.check_task_memory([spec], profile)
     start = time.perf_counter()
     ds = load_dataset(spec, profile, cache_dir=cache_dir, rebuild=rebuild)
     elapsed = time.perf_counter() - start
-    table = Table(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
+    table = SafeTable(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
     for column in ("split", "pairs", "resolutions", "grid shapes"):
         table.add_column(column)
     for name, split in ds.splits.items():

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from frlbench import validate
 from frlbench.cli import shell
 from frlbench.cli.shell import (
     BaselinesDir,
+    CacheDir,
     Out,
     TasksDir,
     app,
@@ -21,10 +21,10 @@ from frlbench.cli.shell import (
     err_console,
     fail,
     render,
-    split_names,
 )
 from frlbench.registry import UnknownNameError
 from frlbench.spec import ConfigError
+from frlbench.terminal import SafeTable
 
 if TYPE_CHECKING:
     from frlbench.runner import GridSummary
@@ -50,7 +50,6 @@ FRLNames = Annotated[
         "(default: the profile's)."
     ),
 ]
-CacheDir = Annotated[Path | None, typer.Option(help="Dataset cache directory.")]
 Report = Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")]
 
 
@@ -104,30 +103,22 @@ def run_cmd(
         device = validate.check_device(device)
         specs = expand_grid(
             profile=profile,
-            tasks=split_names(task),
-            baselines=split_names(backbone),
-            frl=split_names(frl),
+            tasks=validate.split_list(task, "--task", what="task names"),
+            baselines=validate.split_list(backbone, "--backbone", what="baseline names"),
+            frl=validate.split_list(frl, "--frl", what="FRL variants"),
             seeds=seed_list,
         )
     except (UnknownNameError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
+    validate.check_task_memory(list({s.task.name: s.task for s in specs}.values()), profile)
     console.print(
         f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
     )
     try:
-        summary = run_grid(
-            specs,
-            out,
-            backend=backend,
-            jobs=jobs,
-            device=device,
-            cache_dir=cache_dir,
-            plugins_dir=catalog.baselines_dir,
-            show_progress=progress,
-            references=references,
-            ray_address=ray_address,
-            slurm_partition=slurm_partition,
-        )
+        summary = run_grid(specs, out, backend=backend, jobs=jobs, device=device,
+                           cache_dir=cache_dir, plugins_dir=catalog.baselines_dir,
+                           show_progress=progress, references=references,
+                           ray_address=ray_address, slurm_partition=slurm_partition)  # fmt: skip
     except ConfigError as exc:  # e.g. a task's data cannot hold its profile's rollout
         raise fail(str(exc)) from None
     _print_summary(summary)
@@ -146,17 +137,23 @@ def _print_summary(summary: GridSummary) -> None:
     )
     for path in summary.corrupt:
         err_console.print(f"[yellow]corrupt record moved aside and rerun:[/] {path}")
+    for line in summary.taken_over:
+        err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     for run_id in summary.busy:
         err_console.print(
             f"[yellow]left to the other frlbench command running it:[/] {run_id}", highlight=False
         )
     if summary.failures:
-        table = Table(title="runs that did not finish")
+        table = SafeTable(title="runs that did not finish")
         for column in ("run", "status", "reason"):
             table.add_column(column)
         for rec in summary.failures:
             table.add_row(rec.run_id, rec.status, rec.reason)
         console.print(table)
+
+
+def _warn(line: str) -> None:
+    err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
 
 
 @app.command("eval")
@@ -190,7 +187,7 @@ def eval_cmd(
         resolutions, "--resolutions", minimum=2, what="grid sizes", example="16,32,64"
     )
     validate.check_output_dir(cache_dir, "--cache-dir")
-    run_ids = split_names(run_id)
+    run_ids = validate.split_list(run_id, "--run-id", what="run ids")
     for rid in run_ids or []:
         validate.check_run_id(rid)
     store = RunStore(out)
@@ -202,9 +199,11 @@ def eval_cmd(
         spec = restore_spec(store, rid, store.read(rid))
         res = validate.parse_resolutions(resolutions, [spec.task], spec.profile)
     settings = dict(resolutions=res, rollout_steps=rollout_steps, device=device)
-    for rec in reevaluate_runs(store, ids, **settings, cache_dir=cache_dir):
+    for rid, rec in reevaluate_runs(store, ids, **settings, cache_dir=cache_dir, warn=_warn):
         ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)
-        console.print(f"{rec.run_id}: RMSE_Ratio {ratios}")
+        console.print(f"{rid}: RMSE_Ratio {ratios}")
+        if rec.status != "ok":
+            err_console.print(f"[yellow]{rid}: {rec.status}:[/] {escape(rec.reason)}")
     if report:
         render(out)
 
@@ -249,15 +248,15 @@ def audit_cmd(
     device = validate.check_device(device)
     validate.check_output_dir(cache_dir, "--cache-dir")
     try:
-        truths = check_protocols(split_names(protocols))
+        truths = check_protocols(validate.split_list(protocols, "--protocols", what="truths"))
     except ValueError as exc:
         raise fail(str(exc)) from None
     shell.load_catalog(tasks_dir, baselines_dir)
-    result = audit_store(RunStore(out), tasks=split_names(task) or (),
-                         backbones=split_names(backbone) or (), frl=split_names(frl) or [],
-                         truths=truths, max_rollout=max_rollout, trajectories=trajectories,
-                         device=device, cache_dir=cache_dir, progress=progress,
-                         console=console)  # fmt: skip
+    result = audit_store(RunStore(out), tasks=validate.split_list(task, "--task"),
+                         backbones=validate.split_list(backbone, "--backbone"),
+                         frl=validate.split_list(frl, "--frl"), truths=truths,
+                         max_rollout=max_rollout, trajectories=trajectories, device=device,
+                         cache_dir=cache_dir, progress=progress, console=console)  # fmt: skip
     for path in write_audit(result, out):
         console.print(f"written: {path}", highlight=False)
     for item in result.skipped:

@@ -6,11 +6,11 @@ The commands live in :mod:`frlbench.cli.catalog` (``list``, ``data``, ``zoo``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
@@ -20,6 +20,7 @@ from frlbench.errors import debug_enabled, error_boundary
 from frlbench.records import RecordError
 from frlbench.registry import PluginError, UnknownNameError
 from frlbench.spec import ConfigError
+from frlbench.terminal import SafeConsole
 
 #: The library's user-facing errors: their message is shown as is, without a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -50,8 +51,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+console = SafeConsole()
+err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -65,31 +66,38 @@ def _options(
     ctx.meta["frlbench.debug"] = debug
 
 
+def _path_of(option: str) -> Callable[[str], Path]:
+    """The parser of a path option: an empty value is an error naming ``option``."""
+    return lambda value: validate.nonempty_path(value, option)
+
+
 TasksDir = Annotated[
     Path | None,
     typer.Option(
+        parser=_path_of("--tasks-dir"),
         help="Your task TOML files, added to the built-in tasks (default: ./tasks, or "
-        "$FRLBENCH_HOME/tasks)."
+        "$FRLBENCH_HOME/tasks).",
     ),
 ]
 BaselinesDir = Annotated[
     Path | None,
     typer.Option(
+        parser=_path_of("--baselines-dir"),
         help="Your baseline TOML files and *.py backbone plugins, added to the built-ins "
-        "(default: ./baselines, or $FRLBENCH_HOME/baselines)."
+        "(default: ./baselines, or $FRLBENCH_HOME/baselines).",
     ),
 ]
-
-Out = Annotated[Path, typer.Option(help="Results directory (records in <out>/runs).")]
-
-
-def split_names(values: list[str] | None) -> list[str] | None:
-    """Names given as repetitions and/or comma-separated lists, in order, without repeats.
-
-    ``["cnn,unet", "fno"]`` -> ``["cnn", "unet", "fno"]``; ``None`` or nothing -> ``None``.
-    """
-    names = [n.strip() for value in values or [] for n in value.split(",") if n.strip()]
-    return list(dict.fromkeys(names)) or None
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        parser=_path_of("--cache-dir"),
+        help="Dataset cache (default: $FRLBENCH_CACHE or ~/.cache/frlbench).",
+    ),
+]
+Out = Annotated[
+    Path,
+    typer.Option(parser=_path_of("--out"), help="Results directory (records in <out>/runs)."),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -35,6 +35,7 @@ from frlbench.data.base import (
     assemble_dataset,
     builder_options,
 )
+from frlbench.data.era5_files import source_identity as file_identity
 from frlbench.data.latlon import (
     ConservativeRegridder,
     _to_pole_grid,
@@ -218,11 +219,27 @@ def _split_arrays(
     )
 
 
+def source_identity(task: TaskSpec, profile: str) -> dict[str, dict[str, Any]] | None:
+    """The real ERA5 source's identity (:func:`frlbench.data.era5_files.source_identity`), or
+    ``None`` for the stand-in (its data follow from the task's options alone).
+
+    Raises:
+        WB2Error: If a configured path does not exist or cannot be read (never the stand-in).
+    """
+    path = resolve_path(builder_options(task, profile, ERA5Options).path)
+    return None if path is None else file_identity(path)
+
+
 # The stand-in's truth is its solver on the pole grid, conservatively averaged to each model grid;
 # the solver row's forecast on the reference model grid interpolates to that grid and back, so it
 # is not the truth there and is scored on every grid.
 @register_task_builder(
-    "era5", options=ERA5Options, version=2, solver=forecast, solver_is_truth=False
+    "era5",
+    options=ERA5Options,
+    version=2,
+    solver=forecast,
+    solver_is_truth=False,
+    source_identity=source_identity,
 )
 def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
     """Build the paired lat-lon dataset of ``task`` under ``profile`` (ERA5 or the stand-in)."""
@@ -233,25 +250,27 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
     facts: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
+        real = path is not None
         if path is None:
             path = standin_path(task, profile, opts)
             if not path.exists():
                 facts = write_standin(task, profile, opts, bar)
             periods = standin_periods(sizes)
-            described = (
-                "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
-                "equations on the rotating sphere, solved by frlbench at "
-                f"{sizes.reference_resolution} longitudes with torch-harmonics)"
-            )
         else:
             periods = {
                 "train": tuple(opts.train_period),
                 "val": tuple(opts.val_period),
                 "test": tuple(opts.test_period),
             }
-            layout = "zarr store" if path.suffix == ".zarr" or path.is_dir() else "netCDF file"
-            described = f"ERA5 (WeatherBench2-layout {layout} at {path})"
-        source = WB2Source(path, opts.variables)
+        source = WB2Source(path, opts.variables, check_ranges=real)
+        if real:
+            described = f"ERA5 ({source.format_name} at {path.resolve()})"
+        else:
+            described = (
+                "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
+                "equations on the rotating sphere, solved by frlbench at "
+                f"{sizes.reference_resolution} longitudes with torch-harmonics)"
+            )
         if not facts and "kinetic_energy_drift" in source.ds.attrs:
             facts = {
                 k: json.loads(v)
@@ -259,6 +278,7 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
                 if k not in ("source",) and isinstance(v, str)
             }
         prefix = f"profiles.{profile}"
+        source.check_lead(opts.lead_hours, f"{prefix}.data.lead_hours")
         for r in sizes.test_resolutions:
             source.check_resolution(r, f"{prefix}.test_resolutions")
         source.check_resolution(sizes.train_resolution, f"{prefix}.train_resolution")
@@ -283,7 +303,7 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
             raw[split] = _split_arrays(source, segments[split], list(wanted), regridders)
             bar.advance(job, counts[split])
         train_idx = np.concatenate(segments["train"])
-        if path != standin_path(task, profile, opts):
+        if real:
             stride = np.timedelta64(opts.climatology_stride_hours, "h")
             all_idx = source.period_indices(periods["train"], f"{prefix}.data.train_period")
             times = source.times[all_idx]

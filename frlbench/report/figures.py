@@ -267,7 +267,7 @@ def plot_rollout(rollout: pd.DataFrame, section: Section) -> Figure:
 
 
 def section_figures(
-    board: Leaderboard, section: Section, figures_dir: Path
+    board: Leaderboard, section: Section, figures_dir: Path, *, root: Path | None = None
 ) -> tuple[list[Image], list[Path]]:
     """Render the figures of one section; returns their document images and files.
 
@@ -329,6 +329,6 @@ def section_figures(
         if name == "rollout" and not model_names(rollout):
             continue
         stem = f"{name}_{section.slug}"
-        paths += save_figure(make(), figures_dir / stem)
+        paths += save_figure(make(), figures_dir / stem, root=root)
         images.append(Image(stem=f"{figures_dir.name}/{stem}", caption=caption))
     return images, paths

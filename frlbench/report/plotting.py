@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator
 
 from frlbench.frl.variants import FULL, OFF, VARIANT_NAMES
+from frlbench.safeio import atomic_path
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#c44e52")
 VARIANT_COLORS = dict(zip(VARIANT_NAMES, PALETTE, strict=False))
@@ -128,10 +129,13 @@ def log_rmse_axes(axes: list[Axes]) -> None:
             ax.yaxis.set_major_formatter(LogFormatterSciNotation(base=10))
 
 
-def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` with fixed metadata; return both paths."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
+def save_figure(fig: Figure, stem: Path, *, root: Path | None = None) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` with fixed metadata (atomically, inside ``root``);
+    return both paths."""
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
-    fig.savefig(png, dpi=150, metadata={"Software": None})
-    fig.savefig(pdf, metadata={"CreationDate": None, "ModDate": None, "Producer": None})
+    with atomic_path(png, root=root) as tmp:
+        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
+    with atomic_path(pdf, root=root) as tmp:
+        metadata = {"CreationDate": None, "ModDate": None, "Producer": None}
+        fig.savefig(tmp, format="pdf", metadata=metadata)
     return [png, pdf]

@@ -38,6 +38,8 @@ class GridSummary:
         reevaluated: Finished runs re-evaluated from their weights because the evaluation
             settings changed (no retraining).
         busy: Runs left alone because another live ``frlbench run`` holds their lock.
+        taken_over: One sentence per stale lock (its owner gone, or not a valid lock) that
+            this call took over.
     """
 
     total: int
@@ -47,6 +49,7 @@ class GridSummary:
     records: list[RunRecord] = field(default_factory=list)
     reevaluated: int = 0
     busy: list[str] = field(default_factory=list)
+    taken_over: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[RunRecord]:
@@ -69,7 +72,7 @@ def plan(
     todo, skipped, corrupt = [], 0, []
     for spec in specs:
         if locks is not None:
-            lock = RunLock(store.run_dir(spec.run_id))
+            lock = RunLock(store.run_dir(spec.run_id), store.out)
             if not lock.acquire():
                 if busy is not None:
                     busy.append(spec.run_id)
@@ -163,7 +166,14 @@ def run_grid(
     if references:
         records += run_references(specs, store, cache_dir)
     return GridSummary(
-        len(specs), skipped, len(todo), corrupt, records, reevaluated=reevaluated, busy=busy
+        len(specs),
+        skipped,
+        len(todo),
+        corrupt,
+        records,
+        reevaluated=reevaluated,
+        busy=busy,
+        taken_over=[lock.taken_over for lock in locks if lock.taken_over],
     )
 
 
@@ -205,7 +215,7 @@ def run_references(
         protocol = EvalProtocol.from_task(task, profile).to_dict()
         for name in REFERENCES:
             run_id = reference_run_id(task, profile, name)
-            with RunLock(store.run_dir(run_id)) as lock:
+            with RunLock(store.run_dir(run_id), store.out) as lock:
                 if not lock.acquire():
                     continue  # another live command is computing it
                 state = store.state(run_id)

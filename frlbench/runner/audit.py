@@ -53,7 +53,14 @@ from frlbench.evaluation.evaluate import (
 )
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RecordError, RunRecord, iter_records
-from frlbench.registry import FRL_VARIANTS, TASKS, UnknownNameError
+from frlbench.registry import (
+    BACKBONES,
+    BASELINES,
+    FRL_VARIANTS,
+    TASKS,
+    Registry,
+    UnknownNameError,
+)
 from frlbench.runner.reeval import check_weights, load_model, restore_spec, task_with_rollout
 from frlbench.runner.reference import reference_forecaster, reference_run_id
 from frlbench.runner.store import RunStore
@@ -219,6 +226,23 @@ def _evaluations(job: _Job, truths: Sequence[str]) -> Iterator[tuple[str, str]]:
                 yield truth, norm
 
 
+def check_trajectories(
+    trajectories: int, task: TaskSpec, profile: str, data: PairedDataset
+) -> None:
+    """``--trajectories`` must not ask for more test trajectories than the data hold.
+
+    Raises:
+        ConfigError: Naming the option, the task and the valid range.
+    """
+    test = data.splits["test"]
+    count = len(dict.fromkeys(test.sample_seeds or range(len(test))))
+    if trajectories > count:
+        raise ConfigError(
+            f"--trajectories {trajectories}: task {task.name} ({profile} profile) has "
+            f"{count} test trajectories; valid: 0 (all) to {count}"
+        )
+
+
 def run_audit(
     store: RunStore,
     *,
@@ -314,6 +338,7 @@ def _job_setup(session: _Session, job: _Job) -> tuple[PairedDataset, int, EvalPr
         limit = str(exc).split(", but ", 1)[-1]
         raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
     result.max_rollout[task.name] = steps
+    check_trajectories(session.trajectories, task, rec.profile, data)
     # Lead 1 is the one-step score; a rollout is only needed for leads 2..K.
     base = dataclasses.replace(
         EvalProtocol.from_task(task, rec.profile),
@@ -356,29 +381,46 @@ def _audit_job(session: _Session, job: _Job) -> None:
         bar.advance(session.bar_task)
 
 
+def _patterns(names: Sequence[str] | None, option: str, *registries: Registry) -> list[str]:
+    """Name patterns of an ``audit`` option; a plain name (no ``*?[``) must be registered, so a
+    typo names the valid choices instead of matching nothing (or only the reference rows).
+
+    Raises:
+        UserError: Naming the option and the valid names.
+    """
+    for name in names or []:
+        if any(c in name for c in "*?[") or any(name in r.list() for r in registries):
+            continue
+        try:
+            registries[0].get(name)
+        except UnknownNameError as exc:
+            raise UserError(f"{option}: {exc}") from None
+    return list(names or [])
+
+
 def audit_store(
     store: RunStore,
     *,
-    tasks: Sequence[str] = (),
-    backbones: Sequence[str] = (),
-    frl: Sequence[str] = (),
+    tasks: Sequence[str] | None = None,
+    backbones: Sequence[str] | None = None,
+    frl: Sequence[str] | None = None,
     **options: Any,
 ) -> AuditResult:
     """``frlbench audit``: check the request, then :func:`run_audit` (same arguments).
 
     Raises:
-        UserError: If the store has no runs folder, an FRL variant name is unknown (the
-            message lists the valid ones), or no stored run matches the patterns.
+        UserError: If the store has no runs folder, a plain task, baseline or FRL variant name
+            is not registered (the message lists the valid ones), or no stored run matches.
     """
     if not store.runs_dir.is_dir():
         raise UserError(f"--out {store.out}: no runs directory {store.runs_dir}")
-    try:
-        for name in frl:
-            if not any(c in name for c in "*?["):
-                FRL_VARIANTS.get(name)  # a typo names the valid variants, not "no run matches"
-    except UnknownNameError as exc:
-        raise UserError(f"--frl: {exc}") from None
-    result = run_audit(store, tasks=tasks, backbones=backbones, frl=frl, **options)
+    result = run_audit(
+        store,
+        tasks=_patterns(tasks, "--task", TASKS),
+        backbones=_patterns(backbones, "--backbone", BASELINES, BACKBONES),
+        frl=_patterns(frl, "--frl", FRL_VARIANTS),
+        **options,
+    )
     if not (result.rows or result.skipped or result.not_applicable):
         raise UserError(f"no stored run under {store.runs_dir} matches --task/--backbone/--frl")
     return result

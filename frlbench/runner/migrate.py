@@ -19,7 +19,14 @@ from frlbench.registry import TASKS, UnknownNameError
 from frlbench.runner.grid import expand_grid
 from frlbench.runner.reference import REFERENCES, reference_run_id
 from frlbench.runner.store import RunStore
-from frlbench.spec import ConfigError, RunSpec, TaskSpec, content_hash, task_fields
+from frlbench.spec import (
+    ConfigError,
+    RunSpec,
+    TaskSpec,
+    content_hash,
+    data_source_identity,
+    task_fields,
+)
 
 LEGACY_SCHEMA = 1
 
@@ -42,6 +49,9 @@ def legacy_run_id(spec: RunSpec) -> str:
     task = task_fields(spec.task)
     task["profiles"] = {spec.profile: task["profiles"][spec.profile]}
     fingerprint = spec.fingerprint()
+    source = data_source_identity(spec.task, spec.profile)
+    if source is not None:  # real data never adopt a stand-in run stored under schema 1
+        task["data_source_identity"] = source
     fingerprint["task"] = task
     fingerprint.pop("versions")
     digest = content_hash(fingerprint)
@@ -52,6 +62,9 @@ def legacy_reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
     """The id schema-1 reference rows used (the whole task profile hashed)."""
     content = {"task": task_fields(task), "profile": profile, "name": name}
     content["task"]["profiles"] = {profile: content["task"]["profiles"][profile]}
+    source = data_source_identity(task, profile)
+    if source is not None:  # real data never adopt a stand-in row stored under schema 1
+        content["task"]["data_source_identity"] = source
     return f"{task.name}-{name}-ref-{content_hash(content)}"
 
 
@@ -144,7 +157,7 @@ def migrate_store(out: Path) -> MigrateSummary:
             record.env = {**record.env, "legacy_run_id": folder}
         if spec is not None and record.status == "ok" and not record.evaluation:
             record.evaluation = EvalProtocol.from_task(spec.task, spec.profile).to_dict()
-        write_record(store.record_path(new), record)
+        write_record(store.record_path(new), record, root=store.out)
         if spec is not None:
             store.save_spec(spec)
         summary.adopted.append((folder, new))

@@ -8,7 +8,7 @@ current one, which moves to ``record.evaluation_history``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -110,11 +110,12 @@ def reevaluate(
     protocol = EvalProtocol.from_task(spec.task, spec.profile)
     evaluation = evaluate(ModelForecaster(model, dev), data, protocol)
     record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
+    record.mark_non_finite()
     record.env = {**record.env, "reevaluated_on": str(dev)}
     record.data_source = data.data_source  # records from before the field gain it here
     # Written into the folder that was read, whatever run id the record carries (a copied
     # run folder must never overwrite its original).
-    write_record(store.record_path(run_id), record)
+    write_record(store.record_path(run_id), record, root=store.out)
     return record
 
 
@@ -179,7 +180,7 @@ def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunSpec:
             f"{path}: missing, and the task/baseline files changed since the run (they now give "
             f"run id {spec.run_id}, the record says {record.run_id}); restore spec.json"
         )
-    write_json_atomic(path, dataclasses.asdict(spec))  # this folder, not the id's
+    write_json_atomic(path, dataclasses.asdict(spec), root=store.out)  # this folder, not the id's
     return spec
 
 
@@ -217,20 +218,24 @@ def reevaluate_runs(
     rollout_steps: int | None = None,
     device: str = "auto",
     cache_dir: Path | None = None,
-) -> Iterator[RunRecord]:
-    """:func:`reevaluate` each run in turn, under its lock; yields each updated record.
+    warn: Callable[[str], None] | None = None,
+) -> Iterator[tuple[str, RunRecord]]:
+    """:func:`reevaluate` each run in turn, under its lock; yields each folder and its updated
+    record. ``warn`` is told of each stale lock taken over.
 
     Raises:
         UserError: If another command holds a run's lock, or a run cannot be re-evaluated
             (the message starts with its id).
     """
     for rid in run_ids:
-        with RunLock(store.run_dir(rid)) as lock:
+        with RunLock(store.run_dir(rid), store.out) as lock:
             if not lock.acquire():
                 raise UserError(
                     f"run {rid}: another frlbench command holds {lock.path}; wait for it "
                     "(a lock of a process that has exited is taken over automatically)"
                 )
+            if lock.taken_over and warn is not None:
+                warn(lock.taken_over)
             try:
                 record = reevaluate(
                     store,
@@ -242,4 +247,4 @@ def reevaluate_runs(
                 )
             except (ConfigError, UnknownNameError, FileNotFoundError, RecordError) as exc:
                 raise UserError(f"{rid}: {exc}") from None
-        yield record
+        yield rid, record
