@@ -230,6 +230,38 @@ def source_identity(task: TaskSpec, profile: str) -> dict[str, dict[str, Any]] |
     return None if path is None else file_identity(path)
 
 
+def _open_source(
+    task: TaskSpec, profile: str, opts: ERA5Options, bar: Progress
+) -> tuple[WB2Source, dict[str, tuple[str, ...]], str, dict[str, Any]]:
+    """The checked source (real ERA5, or the stand-in, simulated first if not cached), its
+    periods, its description in plain words and the stand-in's facts (empty for ERA5)."""
+    sizes = task.profile(profile)
+    path = resolve_path(opts.path)
+    if path is not None:
+        source = WB2Source(path, opts.variables, check_ranges=True)
+        periods = {
+            "train": tuple(opts.train_period),
+            "val": tuple(opts.val_period),
+            "test": tuple(opts.test_period),
+        }
+        return source, periods, f"ERA5 ({source.format_name} at {path.resolve()})", {}
+    path = standin_path(task, profile, opts)
+    facts = write_standin(task, profile, opts, bar) if not path.exists() else {}
+    source = WB2Source(path, opts.variables, check_ranges=False)
+    if not facts and "kinetic_energy_drift" in source.ds.attrs:
+        facts = {
+            k: json.loads(v)
+            for k, v in source.ds.attrs.items()
+            if k not in ("source",) and isinstance(v, str)
+        }
+    described = (
+        "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
+        "equations on the rotating sphere, solved by frlbench at "
+        f"{sizes.reference_resolution} longitudes with torch-harmonics)"
+    )
+    return source, standin_periods(sizes), described, facts
+
+
 # The stand-in's truth is its solver on the pole grid, conservatively averaged to each model grid;
 # the solver row's forecast on the reference model grid interpolates to that grid and back, so it
 # is not the truth there and is scored on every grid.
@@ -247,36 +279,10 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
     check_task(task, profile, opts)
     sizes = task.profile(profile)
     path = resolve_path(opts.path)
-    facts: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
         real = path is not None
-        if path is None:
-            path = standin_path(task, profile, opts)
-            if not path.exists():
-                facts = write_standin(task, profile, opts, bar)
-            periods = standin_periods(sizes)
-        else:
-            periods = {
-                "train": tuple(opts.train_period),
-                "val": tuple(opts.val_period),
-                "test": tuple(opts.test_period),
-            }
-        source = WB2Source(path, opts.variables, check_ranges=real)
-        if real:
-            described = f"ERA5 ({source.format_name} at {path.resolve()})"
-        else:
-            described = (
-                "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
-                "equations on the rotating sphere, solved by frlbench at "
-                f"{sizes.reference_resolution} longitudes with torch-harmonics)"
-            )
-        if not facts and "kinetic_energy_drift" in source.ds.attrs:
-            facts = {
-                k: json.loads(v)
-                for k, v in source.ds.attrs.items()
-                if k not in ("source",) and isinstance(v, str)
-            }
+        source, periods, described, facts = _open_source(task, profile, opts, bar)
         prefix = f"profiles.{profile}"
         source.check_lead(opts.lead_hours, f"{prefix}.data.lead_hours")
         for r in sizes.test_resolutions:
@@ -326,7 +332,7 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
     metadata = {
         "builder": "era5",
         "data_source": described,
-        "path": str(path),
+        "path": str(source.path),
         "variables": list(opts.variables),
         "native_grid": grid_name(source.grid[1], source.grid[0]),
         "grids": {str(r): grid_name(r, r // 2) for r in resolutions},
