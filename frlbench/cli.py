@@ -6,14 +6,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from frlbench import validate
@@ -27,9 +26,19 @@ from frlbench.registry import (
     PROFILES,
     TASKS,
     PluginError,
+    Registry,
     UnknownNameError,
 )
 from frlbench.spec import ConfigError
+from frlbench.terminal import SafeConsole, SafeTable
+
+#: The library's user-facing errors: their message is shown as is, without a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    RecordError,
+    PluginError,
+    UnknownNameError,
+)
 
 
 class GuardedGroup(TyperGroup):
@@ -37,7 +46,10 @@ class GuardedGroup(TyperGroup):
     (so ``CliRunner`` tests and the console script behave the same)."""
 
     def invoke(self, ctx: typer.Context) -> object:
-        with error_boundary(lambda: bool(ctx.meta.get("frlbench.debug")) or debug_enabled()):
+        def debug() -> bool:
+            return bool(ctx.meta.get("frlbench.debug")) or debug_enabled()
+
+        with error_boundary(debug, USER_ERRORS):
             return super().invoke(ctx)
 
 
@@ -49,8 +61,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+console = SafeConsole()
+err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -64,18 +76,34 @@ def _options(
     ctx.meta["frlbench.debug"] = debug
 
 
+def _path_of(option: str) -> Callable[[str], Path]:
+    """The parser of a path option: an empty value is an error naming ``option``."""
+    return lambda value: validate.nonempty_path(value, option)
+
+
 TasksDir = Annotated[
     Path | None,
     typer.Option(
+        parser=_path_of("--tasks-dir"),
         help="Your task TOML files, added to the built-in tasks (default: ./tasks, or "
-        "$FRLBENCH_HOME/tasks)."
+        "$FRLBENCH_HOME/tasks).",
     ),
 ]
 BaselinesDir = Annotated[
     Path | None,
     typer.Option(
+        parser=_path_of("--baselines-dir"),
         help="Your baseline TOML files and *.py backbone plugins, added to the built-ins "
-        "(default: ./baselines, or $FRLBENCH_HOME/baselines)."
+        "(default: ./baselines, or $FRLBENCH_HOME/baselines).",
+    ),
+]
+
+
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        parser=_path_of("--cache-dir"),
+        help="Dataset cache (default: $FRLBENCH_CACHE or ~/.cache/frlbench).",
     ),
 ]
 
@@ -129,7 +157,7 @@ def list_cmd(
     if what == ListWhat.backbones:
         _list_backbones(names)
         return
-    table = Table(title=f"{len(names)} {registry.kind}(s)")
+    table = SafeTable(title=f"{len(names)} {registry.kind}(s)")
     keys: list[str] = []
     for name in names:
         for key in registry.entry(name).metadata:
@@ -152,7 +180,7 @@ def _list_backbones(names: list[str]) -> None:
 
     rows = describe_backbones(names=names)
     sizes = list(dict.fromkeys(size for row in rows for size in row["sizes"]))
-    table = Table(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
+    table = SafeTable(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
     for column in ("name", "family", *sizes, "source"):
         table.add_column(column, justify="right" if column in sizes else "left")
     for row in rows:
@@ -196,10 +224,7 @@ def _cell(value: object) -> str:
 def data_cmd(
     task: Annotated[str, typer.Argument(help="Task name (see `frlbench list tasks`).")],
     profile: Annotated[str, typer.Option(help="Profile (see `frlbench list profiles`).")] = "quick",
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(help="Dataset cache (default: $FRLBENCH_CACHE or ~/.cache/frlbench)."),
-    ] = None,
+    cache_dir: CacheDir = None,
     rebuild: Annotated[bool, typer.Option(help="Ignore a cached copy and rebuild.")] = False,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
@@ -217,10 +242,11 @@ def data_cmd(
         spec.profile(profile)
     except (UnknownNameError, ConfigError) as exc:
         raise fail(str(exc)) from None
+    validate.check_task_memory([spec], profile)
     start = time.perf_counter()
     ds = load_dataset(spec, profile, cache_dir=cache_dir, rebuild=rebuild)
     elapsed = time.perf_counter() - start
-    table = Table(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
+    table = SafeTable(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
     for column in ("split", "pairs", "resolutions", "grid shapes"):
         table.add_column(column)
     for name, split in ds.splits.items():
@@ -247,16 +273,10 @@ def main() -> None:  # pragma: no cover - console entry
     app()
 
 
-Out = Annotated[Path, typer.Option(help="Results directory (records in <out>/runs).")]
-
-
-def split_names(values: list[str] | None) -> list[str] | None:
-    """Names given as repetitions and/or comma-separated lists, in order, without repeats.
-
-    ``["cnn,unet", "fno"]`` -> ``["cnn", "unet", "fno"]``; ``None`` or nothing -> ``None``.
-    """
-    names = [n.strip() for value in values or [] for n in value.split(",") if n.strip()]
-    return list(dict.fromkeys(names)) or None
+Out = Annotated[
+    Path,
+    typer.Option(parser=_path_of("--out"), help="Results directory (records in <out>/runs)."),
+]
 
 
 @app.command("run")
@@ -296,7 +316,7 @@ def run_cmd(
     backend: Annotated[str, typer.Option(help="local, ray or slurm.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     slurm_partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
+    cache_dir: CacheDir = None,
     report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
     references: Annotated[
         bool, typer.Option(help="Also evaluate persistence and the task's solver.")
@@ -324,13 +344,14 @@ def run_cmd(
         device = validate.check_device(device)
         specs = expand_grid(
             profile=profile,
-            tasks=split_names(task),
-            baselines=split_names(backbone),
-            frl=split_names(frl),
+            tasks=validate.split_list(task, "--task", what="task names"),
+            baselines=validate.split_list(backbone, "--backbone", what="baseline names"),
+            frl=validate.split_list(frl, "--frl", what="FRL variants"),
             seeds=seed_list,
         )
     except (UnknownNameError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
+    validate.check_task_memory(list({s.task.name: s.task for s in specs}.values()), profile)
     console.print(
         f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
     )
@@ -357,12 +378,14 @@ def run_cmd(
     )
     for path in summary.corrupt:
         err_console.print(f"[yellow]corrupt record moved aside and rerun:[/] {path}")
+    for line in summary.taken_over:
+        err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     for run_id in summary.busy:
         err_console.print(
             f"[yellow]left to the other frlbench command running it:[/] {run_id}", highlight=False
         )
     if summary.failures:
-        table = Table(title="runs that did not finish")
+        table = SafeTable(title="runs that did not finish")
         for column in ("run", "status", "reason"):
             table.add_column(column)
         for rec in summary.failures:
@@ -403,7 +426,7 @@ def eval_cmd(
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda[:i] or mps.")] = "auto",
-    cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
+    cache_dir: CacheDir = None,
     report: Annotated[bool, typer.Option(help="Render the leaderboard afterwards.")] = True,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
@@ -419,7 +442,7 @@ def eval_cmd(
         resolutions, "--resolutions", minimum=2, what="grid sizes", example="16,32,64"
     )
     validate.check_output_dir(cache_dir, "--cache-dir")
-    run_ids = split_names(run_id)
+    run_ids = validate.split_list(run_id, "--run-id", what="run ids")
     for rid in run_ids or []:
         validate.check_run_id(rid)
     store = RunStore(out)
@@ -444,12 +467,14 @@ def eval_cmd(
         spec = restore_spec(store, rid, store.read(rid))
         res = validate.parse_resolutions(resolutions, [spec.task], spec.profile)
     for rid in ids:
-        with RunLock(store.run_dir(rid)) as lock:
+        with RunLock(store.run_dir(rid), store.out) as lock:
             if not lock.acquire():
                 raise fail(
                     f"run {rid}: another frlbench command holds {lock.path}; wait for it "
                     "(a lock of a process that has exited is taken over automatically)"
                 )
+            if lock.taken_over:
+                err_console.print(f"[yellow]{escape(lock.taken_over)}[/]", highlight=False)
             try:
                 rec = reevaluate(
                     store,
@@ -463,8 +488,24 @@ def eval_cmd(
                 raise fail(f"{rid}: {exc}") from None
         ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)
         console.print(f"{rid}: RMSE_Ratio {ratios}")
+        if rec.status != "ok":
+            err_console.print(f"[yellow]{rid}: {rec.status}:[/] {escape(rec.reason)}")
     if report:
         _render(out)
+
+
+def _patterns(values: list[str] | None, option: str, *registries: Registry) -> list[str]:
+    """Name patterns of an ``audit`` option; a plain name (no ``*?[``) must be registered, so a
+    typo names the valid choices instead of matching nothing (or only the reference rows)."""
+    names = validate.split_list(values, option) or []
+    for name in names:
+        if any(c in name for c in "*?[") or any(name in r.list() for r in registries):
+            continue
+        try:
+            registries[0].get(name)
+        except UnknownNameError as exc:
+            raise fail(f"{option}: {exc}") from None
+    return names
 
 
 @app.command("audit")
@@ -491,7 +532,7 @@ def audit_cmd(
         int, typer.Option(min=0, help="Score the first N test trajectories (0: all).")
     ] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda[:i] or mps.")] = "auto",
-    cache_dir: Annotated[Path | None, typer.Option(help="Dataset cache directory.")] = None,
+    cache_dir: CacheDir = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
@@ -505,25 +546,20 @@ def audit_cmd(
     device = validate.check_device(device)
     validate.check_output_dir(cache_dir, "--cache-dir")
     try:
-        truths = check_protocols(split_names(protocols))
+        truths = check_protocols(validate.split_list(protocols, "--protocols", what="truths"))
     except ValueError as exc:
         raise fail(str(exc)) from None
     store = RunStore(out)
     if not store.runs_dir.is_dir():
         raise fail(f"--out {out}: no runs directory {store.runs_dir}")
     load_catalog(tasks_dir, baselines_dir)
-    frl_names = split_names(frl) or []
+    tasks = _patterns(task, "--task", TASKS)
+    backbones = _patterns(backbone, "--backbone", BASELINES, BACKBONES)
+    frl_names = _patterns(frl, "--frl", FRL_VARIANTS)
     try:
-        for name in frl_names:
-            if not any(c in name for c in "*?["):
-                FRL_VARIANTS.get(name)  # a typo names the valid variants, not "no run matches"
-    except UnknownNameError as exc:
-        raise fail(f"--frl: {exc}") from None
-    try:
-        result = run_audit(store, tasks=split_names(task) or (), backbones=split_names(backbone)
-                           or (), frl=frl_names, truths=truths, max_rollout=max_rollout,
-                           trajectories=trajectories, device=device, cache_dir=cache_dir,
-                           progress=progress, console=console)  # fmt: skip
+        result = run_audit(store, tasks=tasks, backbones=backbones, frl=frl_names, truths=truths,
+                           max_rollout=max_rollout, trajectories=trajectories, device=device,
+                           cache_dir=cache_dir, progress=progress, console=console)  # fmt: skip
     except ConfigError as exc:
         raise fail(str(exc)) from None
     if not (result.rows or result.skipped or result.not_applicable):

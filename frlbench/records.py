@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
+import math
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from frlbench.safeio import write_atomic
 
 if TYPE_CHECKING:
     from frlbench.spec import RunSpec
@@ -189,6 +190,21 @@ class RunRecord:
             check_types(m, f"metrics[{i}].")
         return record
 
+    def mark_non_finite(self) -> bool:
+        """Set status ``diverged`` if the forecast held NaN or inf at some test grid (its RMSE
+        or a rollout step's is not finite); the reason names the grids. Returns whether it did.
+        """
+        grids = [
+            m.resolution
+            for m in self.metrics
+            if not math.isfinite(m.rmse) or not all(math.isfinite(x) for x in m.rollout_rmse)
+        ]
+        if self.status != "ok" or not grids:
+            return False
+        self.status = "diverged"
+        self.reason = f"non-finite forecast (NaN or inf) at test grid {', '.join(map(str, grids))}"
+        return True
+
     def metric(self, resolution: int) -> ResolutionMetrics | None:
         """Metrics at ``resolution``, if evaluated."""
         return next((m for m in self.metrics if m.resolution == resolution), None)
@@ -340,24 +356,15 @@ def check_types(obj: Any, prefix: str = "") -> None:
             raise RecordError(f"key '{prefix}{f.name}': got {value!r}; expected {f.type}")
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+def write_json_atomic(path: Path, data: dict[str, Any], *, root: Path | None = None) -> None:
+    """Write JSON to ``path`` through :func:`frlbench.safeio.write_atomic`: never half-written,
+    never through a symlink below ``root``."""
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True), root=root, durable=True)
 
 
-def write_record(path: Path, record: RunRecord) -> None:
-    """Write one record atomically."""
-    write_json_atomic(path, record.to_dict())
+def write_record(path: Path, record: RunRecord, *, root: Path | None = None) -> None:
+    """Write one record atomically (inside ``root``)."""
+    write_json_atomic(path, record.to_dict(), root=root)
 
 
 def read_record(path: Path) -> RunRecord:
@@ -383,8 +390,16 @@ def read_record(path: Path) -> RunRecord:
 
 
 def iter_records(runs_dir: Path) -> Iterator[tuple[Path, RunRecord | RecordError]]:
-    """Yield ``(path, record or error)`` for every ``<runs_dir>/*/record.json``."""
+    """Yield ``(path, record or error)`` for every ``<runs_dir>/*/record.json``.
+
+    A run folder or record that is a symlink is not followed: local runs are read only inside
+    ``runs_dir``; it yields an error naming the link.
+    """
     for path in sorted(Path(runs_dir).glob("*/record.json")):
+        link = next((p for p in (path.parent, path) if p.is_symlink()), None)
+        if link is not None:
+            yield path, RecordError(f"{link}: is a symlink; runs are read only inside {runs_dir}")
+            continue
         try:
             yield path, read_record(path)
         except RecordError as exc:

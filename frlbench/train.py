@@ -319,10 +319,11 @@ def train_and_evaluate(
         eval_start = time.perf_counter()
         protocol, evaluation = evaluate_model(model, data, spec, dev)
         record.replace_evaluation(protocol, evaluation.metrics, evaluation.anchoring_slope)
+        record.mark_non_finite()  # weights kept: a re-evaluation may still use them
         record.env["evaluation_wall_s"] = f"{time.perf_counter() - eval_start:.3f}"
     record.peak_memory_mb = peak_memory_mb(dev)
     record.created = now()
-    state = None if record.status != "ok" else _cpu_state(model)
+    state = None if result.diverged else _cpu_state(model)
     return record, state
 
 

@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 
 from frlbench import catalog, registry
 from frlbench.catalog import BUILTIN_DIR, Catalog
-from frlbench.cli import app, split_names
+from frlbench.cli import app
+from frlbench.errors import UserError
 from frlbench.spec import ConfigError
+from frlbench.validate import split_list
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "example_plugin.py"
 
@@ -90,10 +92,17 @@ def test_missing_catalog_option_directory_is_an_error(tmp_path):
     assert result.exit_code == 2 and "--tasks-dir" in result.output
 
 
-def test_name_lists_accept_commas_and_repetition():
-    assert split_names(["cnn,unet", "fno", "unet"]) == ["cnn", "unet", "fno"]
-    assert split_names(["off, full"]) == ["off", "full"]
-    assert split_names(None) is None and split_names([]) is None
+def test_name_lists_accept_commas_spaces_and_repetition():
+    assert split_list(["cnn,unet", "fno", "unet"], "--backbone") == ["cnn", "unet", "fno"]
+    assert split_list(["off, full"], "--frl") == ["off", "full"]
+    assert split_list("off full\tcnn", "--frl") == ["off", "full", "cnn"]
+    assert split_list(None, "--frl") is None and split_list([], "--frl") is None
+
+
+@pytest.mark.parametrize("value", [[""], ["  "], [","], ["", " , "]])
+def test_an_empty_name_list_is_an_error_not_all(value):
+    with pytest.raises(UserError, match=r"--task: got .* names nothing"):
+        split_list(value, "--task")
 
 
 def test_profile_names_come_from_the_profile_registry(tmp_path):

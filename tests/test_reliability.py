@@ -27,6 +27,7 @@ from frlbench.runner import plan
 from frlbench.runner.execute import execute_run
 from frlbench.runner.lock import RunLock
 from frlbench.runner.store import RunStore
+from frlbench.safeio import UnsafePathError
 from frlbench.spec import BackboneSpec, FRLConfig, RunSpec, TrainSettings
 from frlbench.validate import check_backbone_output
 
@@ -58,11 +59,44 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path):
     lock.release()
 
 
-def test_lock_of_another_host_or_unreadable_is_respected(tmp_path: Path):
+def test_lock_of_another_host_is_respected(tmp_path: Path):
     (tmp_path / ".lock").write_text(f"{_dead_pid()} some-other-host\n")
-    assert not RunLock(tmp_path).acquire()
-    (tmp_path / ".lock").write_text("")  # being written this instant
-    assert not RunLock(tmp_path).acquire()
+    lock = RunLock(tmp_path)
+    assert not lock.acquire() and not lock.taken_over
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "does not hold"),  # a lock is linked in whole: never seen half-written
+        (b"abc host\n", "does not hold"),
+        (b"\xff\xfe host\n", "does not hold"),
+        (b"12345\n", "does not hold"),
+        (b"-1 host\n", "pid -1 is not a possible"),
+        (b"0 host\n", "pid 0 is not a possible"),
+        (b"99999999999999999999999 host\n", "not a possible"),  # os.kill: OverflowError
+        (f"{2**40} {socket.gethostname()}\n".encode(), "not a possible"),
+    ],
+)
+def test_an_impossible_lock_is_stale_and_taken_over_with_a_line(
+    tmp_path: Path, content: bytes, why: str
+):
+    (tmp_path / ".lock").write_bytes(content)
+    lock = RunLock(tmp_path)
+    assert lock.acquire()
+    assert why in lock.taken_over and str(tmp_path / ".lock") in lock.taken_over
+    assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
+    lock.release()
+
+
+def test_a_lock_is_never_taken_through_a_symlinked_run_folder(tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out" / "runs").mkdir(parents=True)
+    (tmp_path / "out" / "runs" / "r1").symlink_to(elsewhere)
+    with pytest.raises(UnsafePathError, match="symlink"):
+        RunLock(tmp_path / "out" / "runs" / "r1", tmp_path / "out").acquire()
+    assert list(elsewhere.iterdir()) == []
 
 
 def _spec(backbone: str = "probe_conv") -> RunSpec:

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 
 from frlbench.data.base import PairedDataset, PairedSplit
 from frlbench.registry import TASK_BUILDERS
+from frlbench.safeio import atomic_path, resolve_root, write_atomic
 from frlbench.spec import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -130,20 +130,17 @@ def _from_payload(payload: dict[str, Any]) -> PairedDataset:
 
 
 def save_dataset(ds: PairedDataset, path: Path) -> None:
-    """Write ``ds`` atomically to ``path`` with its checksum file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    """Write ``ds`` atomically to ``path`` with its checksum file.
+
+    The cache folder is the root (resolved once); a full disk removes the partial file and
+    raises ``OSError(ENOSPC)``, leaving every finished dataset in place.
+    """
+    root = resolve_root(Path(path).parent)
+    path = root / Path(path).name
+    with atomic_path(path, root=root) as tmp:
         torch.save(_to_payload(ds), tmp)
-        checksum = _sha256(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    sidecar = path.with_suffix(".sha256")
-    tmp_side = sidecar.with_suffix(".sha256.tmp")
-    tmp_side.write_text(checksum + "\n")
-    os.replace(tmp_side, sidecar)
+        checksum = _sha256(tmp)
+    write_atomic(path.with_suffix(".sha256"), checksum + "\n", root=root)
 
 
 def try_load(path: Path) -> PairedDataset | None:

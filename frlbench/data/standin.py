@@ -22,7 +22,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -30,9 +30,6 @@ import torch
 from frlbench.data.latlon import area_weights, grid_name
 from frlbench.data.swe import GRAVITY, HOUR, SphereSWE, SWEParams, write_wb2
 from frlbench.spec import ConfigError, InvalidValue, TaskSpec
-
-if TYPE_CHECKING:
-    from frlbench.data.era5 import ERA5Options
 
 STANDIN_YEAR0 = 2000
 
@@ -130,7 +127,17 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def standin_path(task: TaskSpec, profile: str, opts: ERA5Options) -> Path:
+class ERA5OptionsLike(Protocol):
+    """What the stand-in reads of the ``era5`` builder's options
+    (:class:`frlbench.data.era5.ERA5Options`, declared there; named here by shape so that
+    this module, which ``era5`` imports, does not import it back)."""
+
+    lead_hours: int
+    pairs_per_trajectory: int
+    standin: StandinOptions
+
+
+def standin_path(task: TaskSpec, profile: str, opts: ERA5OptionsLike) -> Path:
     """Where the stand-in of ``task``/``profile`` is written: the cache directory of the dataset
     being built (``--cache-dir``), else the default cache directory."""
     from frlbench.data.cache import build_dir
@@ -149,7 +156,7 @@ def standin_path(task: TaskSpec, profile: str, opts: ERA5Options) -> Path:
 
 
 def simulate_standin(
-    task: TaskSpec, profile: str, opts: ERA5Options, bar: Any = None
+    task: TaskSpec, profile: str, opts: ERA5OptionsLike, bar: Any = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
     """Run the stand-in: every member spun up, then its saved states.
 
@@ -259,7 +266,7 @@ def member_correlation(fields: np.ndarray, weights: np.ndarray) -> float:
     return float(((x @ x.T).sum() - n) / (n * (n - 1)))
 
 
-def write_standin(task: TaskSpec, profile: str, opts: ERA5Options, bar: Any = None) -> dict:
+def write_standin(task: TaskSpec, profile: str, opts: ERA5OptionsLike, bar: Any = None) -> dict:
     """Simulate the stand-in and write it in the WB2 layout; return its facts."""
     fields, latitudes, times, facts = simulate_standin(task, profile, opts, bar)
     path = standin_path(task, profile, opts)

@@ -46,6 +46,7 @@ from frlbench.report.keys import (
     sort_configs,
 )
 from frlbench.report.sources import separate_data_sources
+from frlbench.report.unfinished import add_unfinished_rows, drop_unfinished, unfinished_configs
 from frlbench.stats import (
     NO_SKILL,
     Interval,
@@ -461,10 +462,13 @@ def build_leaderboard(
 
     The solver's reference-grid row is dropped first (:func:`~.evidence.drop_reference_rows`);
     ``Leaderboard.records`` keeps the records as read, but for the profile label of runs of one
-    task and profile scored on several data sources (:mod:`frlbench.report.sources`).
+    task and profile scored on several data sources (:mod:`frlbench.report.sources`). A
+    configuration with a seed that diverged or failed enters no number (:mod:`~.unfinished`);
+    its summary row only counts them.
     """
     split = split_records(separate_data_sources(records), errors)
-    scored, references = drop_reference_rows(split.ok)
+    unfinished = unfinished_configs(split.ok, split.not_finished)
+    scored, references = drop_reference_rows(drop_unfinished(split.ok, unfinished))
     seeds = per_seed_frame(scored)
     per_resolution = per_resolution_frame(seeds)
     sections = []
@@ -488,7 +492,11 @@ def build_leaderboard(
         sections=sections,
         seeds=seeds,
         per_resolution=per_resolution,
-        summary=summary_frame(seeds, per_resolution, nested_slope_intervals(scored)),
+        summary=add_unfinished_rows(
+            summary_frame(seeds, per_resolution, nested_slope_intervals(scored)),
+            unfinished,
+            records,
+        ),
         frequency=frequency_frame(scored),
         rollout=rollout_frame(scored),
         duplicates=duplicate_seeds(split.ok),

@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator
 from frlbench.frl.variants import FULL, OFF, VARIANT_NAMES
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.document import Image
+from frlbench.safeio import atomic_path
 from frlbench.stats import NO_SKILL
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#c44e52")
@@ -480,17 +481,20 @@ def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
     return fig
 
 
-def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` with fixed metadata; return both paths."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
+def save_figure(fig: Figure, stem: Path, *, root: Path | None = None) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` with fixed metadata (atomically, inside ``root``);
+    return both paths."""
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
-    fig.savefig(png, dpi=150, metadata={"Software": None})
-    fig.savefig(pdf, metadata={"CreationDate": None, "ModDate": None, "Producer": None})
+    with atomic_path(png, root=root) as tmp:
+        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
+    with atomic_path(pdf, root=root) as tmp:
+        metadata = {"CreationDate": None, "ModDate": None, "Producer": None}
+        fig.savefig(tmp, format="pdf", metadata=metadata)
     return [png, pdf]
 
 
 def section_figures(
-    board: Leaderboard, section: Section, figures_dir: Path
+    board: Leaderboard, section: Section, figures_dir: Path, *, root: Path | None = None
 ) -> tuple[list[Image], list[Path]]:
     """Render the figures of one section; returns their document images and files.
 
@@ -552,6 +556,6 @@ def section_figures(
         if name == "rollout" and not _models(rollout):
             continue
         stem = f"{name}_{section.slug}"
-        paths += save_figure(make(), figures_dir / stem)
+        paths += save_figure(make(), figures_dir / stem, root=root)
         images.append(Image(stem=f"{figures_dir.name}/{stem}", caption=caption))
     return images, paths

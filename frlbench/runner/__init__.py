@@ -39,6 +39,8 @@ class GridSummary:
             settings changed (no retraining).
         adopted: Runs found under their schema-1 id and moved to their current id.
         busy: Runs left alone because another live ``frlbench run`` holds their lock.
+        taken_over: One sentence per stale lock (its owner gone, or not a valid lock) that
+            this call took over.
     """
 
     total: int
@@ -49,6 +51,7 @@ class GridSummary:
     reevaluated: int = 0
     adopted: int = 0
     busy: list[str] = field(default_factory=list)
+    taken_over: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[RunRecord]:
@@ -74,7 +77,7 @@ def adopt_legacy(spec: RunSpec, store: RunStore) -> bool:
     if record.status == "ok" and not record.evaluation:
         # The schema-1 id hashed the evaluation settings, so they are this spec's.
         record.evaluation = EvalProtocol.from_task(spec.task, spec.profile).to_dict()
-    write_record(store.record_path(new), record)
+    write_record(store.record_path(new), record, root=store.out)
     store.save_spec(spec)
     return True
 
@@ -94,7 +97,7 @@ def plan(
     todo, skipped, corrupt = [], 0, []
     for spec in specs:
         if locks is not None:
-            lock = RunLock(store.run_dir(spec.run_id))
+            lock = RunLock(store.run_dir(spec.run_id), store.out)
             if not lock.acquire():
                 if busy is not None:
                     busy.append(spec.run_id)
@@ -186,7 +189,14 @@ def run_grid(
     if references:
         records += run_references(specs, store, cache_dir)
     return GridSummary(
-        len(specs), skipped, len(todo), corrupt, records, reevaluated=reevaluated, busy=busy
+        len(specs),
+        skipped,
+        len(todo),
+        corrupt,
+        records,
+        reevaluated=reevaluated,
+        busy=busy,
+        taken_over=[lock.taken_over for lock in locks if lock.taken_over],
     )
 
 
@@ -230,7 +240,7 @@ def run_references(
         for name in REFERENCES:
             run_id = reference_run_id(task, profile, name)
             legacy = legacy_reference_run_id(task, profile, name)
-            with RunLock(store.run_dir(run_id)) as lock:
+            with RunLock(store.run_dir(run_id), store.out) as lock:
                 if not lock.acquire():
                     continue  # another live command is computing it
                 if store.state(run_id) == "missing" and store.state(legacy) == "done":

@@ -17,7 +17,7 @@ import hashlib
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,6 +27,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.data.cache import dataset_key
 from frlbench.evaluation import truth as protocols
+from frlbench.evaluation.audit_result import (
+    PHYSICAL,
+    AuditResult,
+    AuditRow,
+    Diagnostic,
+    Skipped,
+)
 from frlbench.evaluation.evaluate import (
     EvalProtocol,
     Evaluation,
@@ -43,81 +50,6 @@ from frlbench.runner.reference import reference_forecaster, reference_run_id
 from frlbench.runner.store import RunStore
 from frlbench.spec import ConfigError, RunSpec, TaskSpec
 from frlbench.train import resolve_device
-
-#: The normalization label of reference rows (persistence and solver work in physical units).
-PHYSICAL = "physical"
-
-
-@dataclass
-class AuditRow:
-    """One RMSE of one run under one protocol at one grid and lead (a CSV row).
-
-    Attributes:
-        lead: Steps forecast: 1 is the one-step score over every scored pair; j > 1 is the
-            autoregressive rollout's j-th step (over the rollout windows).
-        ratio_resolution: The grid whose RMSE at the same lead divides ``rmse``.
-        trajectories: Test trajectories scored (one-step); rollouts use the profile's subset
-            of them.
-    """
-
-    task: str
-    profile: str
-    kind: str
-    baseline: str
-    frl: str
-    seed: int
-    run_id: str
-    protocol: str
-    normalization: str
-    resolution: int
-    lead: int
-    rmse: float
-    rmse_ratio: float
-    ratio_resolution: int
-    trajectories: int
-
-
-@dataclass
-class Skipped:
-    """A run or evaluation left out, and why."""
-
-    run_id: str
-    label: str
-    reason: str
-
-
-@dataclass
-class Diagnostic:
-    """Spectral facts of the truth of one task under one protocol at one grid.
-
-    Attributes:
-        energy_above_train_nyquist: Fraction of the targets' energy (spatial means removed,
-            channels in training-normalized units) above the training Nyquist.
-        aliased_energy: Fraction of the reference targets' energy that point subsampling to
-            this grid folds into the resolved band (power-of-two grids; NaN elsewhere).
-    """
-
-    task: str
-    profile: str
-    protocol: str
-    resolution: int
-    train_resolution: int
-    energy_above_train_nyquist: float
-    aliased_energy: float
-
-
-@dataclass
-class AuditResult:
-    """Everything ``frlbench audit`` measured, for :mod:`frlbench.report.audit`."""
-
-    rows: list[AuditRow] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    not_applicable: list[Skipped] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    protocols: tuple[str, ...] = ()
-    max_rollout: dict[str, int] = field(default_factory=dict)
-    trajectories: int = 0
-    wall_s: float = 0.0
 
 
 @dataclass
@@ -278,6 +210,23 @@ def _evaluations(job: _Job, truths: Sequence[str]) -> Iterator[tuple[str, str]]:
                 yield truth, norm
 
 
+def check_trajectories(
+    trajectories: int, task: TaskSpec, profile: str, data: PairedDataset
+) -> None:
+    """``--trajectories`` must not ask for more test trajectories than the data hold.
+
+    Raises:
+        ConfigError: Naming the option, the task and the valid range.
+    """
+    test = data.splits["test"]
+    count = len(dict.fromkeys(test.sample_seeds or range(len(test))))
+    if trajectories > count:
+        raise ConfigError(
+            f"--trajectories {trajectories}: task {task.name} ({profile} profile) has "
+            f"{count} test trajectories; valid: 0 (all) to {count}"
+        )
+
+
 def run_audit(
     store: RunStore,
     *,
@@ -346,6 +295,7 @@ def run_audit(
                 limit = str(exc).split(", but ", 1)[-1]
                 raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
             result.max_rollout[task.name] = steps
+            check_trajectories(trajectories, task, rec.profile, data)
             # Lead 1 is the one-step score; a rollout is only needed for leads 2..K.
             base = dataclasses.replace(
                 EvalProtocol.from_task(task, rec.profile),

@@ -108,11 +108,12 @@ def reevaluate(
     protocol = EvalProtocol.from_task(spec.task, spec.profile)
     evaluation = evaluate(ModelForecaster(model, dev), data, protocol)
     record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
+    record.mark_non_finite()
     record.env = {**record.env, "reevaluated_on": str(dev)}
     record.data_source = data.data_source  # records from before the field gain it here
     # Written into the folder that was read, whatever run id the record carries (a copied
     # run folder must never overwrite its original).
-    write_record(store.record_path(run_id), record)
+    write_record(store.record_path(run_id), record, root=store.out)
     return record
 
 
@@ -177,5 +178,5 @@ def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunSpec:
             f"{path}: missing, and the task/baseline files changed since the run (they now give "
             f"run id {spec.run_id}, the record says {record.run_id}); restore spec.json"
         )
-    write_json_atomic(path, dataclasses.asdict(spec))  # this folder, not the id's
+    write_json_atomic(path, dataclasses.asdict(spec), root=store.out)  # this folder, not the id's
     return spec

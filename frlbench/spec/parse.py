@@ -179,6 +179,13 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # e.g. saved in Latin-1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (UnicodeDecodeError: byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); TOML files must be saved as UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
 
 
 def check(condition: bool, key: str, value: Any, valid: str) -> None:

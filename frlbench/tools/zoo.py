@@ -31,6 +31,7 @@ from frlbench.catalog import discover_plugins
 from frlbench.env import peak_rss_mib
 from frlbench.models.common import backbone_sizes, count_parameters, create_backbone
 from frlbench.registry import BACKBONES
+from frlbench.safeio import write_atomic
 from frlbench.spec import TaskProfile, TaskSpec
 
 DEFAULT_PATH = Path("docs/model_zoo.md")
@@ -394,10 +395,9 @@ def write_model_zoo(
         lines += _table(rows, families)
         lines.append("")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Keep the sections other tools generate into this file (benchmarks/bench_frl.py --doc).
     kept = path.read_text().partition(KEPT_SECTION_MARK) if path.exists() else ("", "", "")
-    path.write_text("\n".join(lines) + (kept[1] + kept[2] if kept[1] else ""))
+    write_atomic(path, "\n".join(lines) + (kept[1] + kept[2] if kept[1] else ""))
     return [m for rows in tables for m in rows]
 
 
