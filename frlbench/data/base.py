@@ -133,11 +133,14 @@ def normalize_splits(
     mean, std = channel_stats(raw["train"][0][train_resolution].double())
     splits = {}
     for name, (inputs, targets, seeds) in raw.items():
+        # In place on one double copy: the same arithmetic, a third of the temporary memory
+        # (0.25° grids of the era5 paper profile are hundreds of MB per tensor).
         norm = {
             which: {
-                r: (
-                    (t.double() - mean.reshape(_channel_view(t))) / std.reshape(_channel_view(t))
-                ).to(dtype)
+                r: t.to(torch.float64, copy=True)
+                .sub_(mean.reshape(_channel_view(t)))
+                .div_(std.reshape(_channel_view(t)))
+                .to(dtype)
                 for r, t in tensors.items()
             }
             for which, tensors in (("inputs", inputs), ("targets", targets))
