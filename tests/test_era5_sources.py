@@ -247,3 +247,11 @@ def test_cli_real_data_after_the_standin_was_cached(tmp_path):
     assert len(real) == 3 and set(real.values()) == {f"ERA5 (zarr store at {store})"}
     board = (root / "results" / "leaderboard.md").read_text()
     assert f"ERA5 (zarr store at {store})" in board
+
+
+def test_damaged_zarr_chunk_names_variable_and_times(tmp_path):
+    store = write_wb2_zarr(tmp_path / "wb2.zarr")
+    (store / "geopotential" / "5.0.0.0").write_bytes(b"\x00garbage")
+    source = WB2Source(store, SELECTED)
+    with pytest.raises(WB2Error, match=r"variable 'geopotential@500' at .* cannot be read"):
+        source.read([5])

@@ -195,7 +195,13 @@ class WB2Source:
             da = self.ds[var.name]
             if var.level is not None:
                 da = da.sel(level=var.level)
-            block = np.asarray(da.isel(time=indices).transpose("time", *SPATIAL_DIMS).values)
+            try:
+                block = np.asarray(da.isel(time=indices).transpose("time", *SPATIAL_DIMS).values)
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:  # a damaged chunk
+                raise self._error(
+                    f"variable {str(var)!r} at {times[0]}..{times[-1]} cannot be read "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
             if self._descending:
                 block = block[:, ::-1]
             check_finite(block, str(var), times, str(self.path))
