@@ -20,7 +20,6 @@ MAX_FUNCTION_LINES = 80
 KNOWN_LONG = {
     "frlbench/data/era5.py:build_era5": 99,
     "frlbench/data/standin.py:simulate_standin": 96,
-    "frlbench/train.py:fit": 89,
 }
 
 
