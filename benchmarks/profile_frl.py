@@ -92,7 +92,7 @@ def make_stage(backbone: str, stage: str, seed: int = SEED) -> Callable[[], floa
     return step
 
 
-def time_stages(
+def measure_stages(
     backbone: str, repeats: int, warmup: int, clock: str = "cpu"
 ) -> dict[str, list[float]]:
     """Seconds per step of every stage, interleaved in one process after warm-up.
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     for backbone in args.backbones:
-        times = time_stages(backbone, args.repeats, args.warmup, args.clock)
+        times = measure_stages(backbone, args.repeats, args.warmup, args.clock)
         print("\n".join(report(backbone, times)))
         if args.ops:
             off, full = op_table(backbone, "off"), op_table(backbone, "full")

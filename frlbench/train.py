@@ -11,7 +11,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,34 @@ def validation_rmse(model: torch.nn.Module, data: PairedDataset, device: torch.d
     return float(torch.sqrt(torch.mean((pred - val.targets[res]) ** 2)))
 
 
+def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Indices of each step's batch: pairs drawn without replacement from a fresh permutation
+    of the ``n`` training pairs each pass (a batch may span two passes)."""
+    order = torch.empty(0, dtype=torch.long)
+    while True:
+        if len(order) < batch_size:
+            order = torch.cat([order, torch.randperm(n, generator=generator)])
+        idx, order = order[:batch_size], order[batch_size:]
+        yield idx
+
+
+def _validation_check(
+    result: FitResult,
+    forward: torch.nn.Module,
+    data: PairedDataset,
+    device: torch.device,
+    step: int,
+) -> bool:
+    """Record the validation RMSE at ``step``; True when it is the best so far (NaN-safe)."""
+    val = validation_rmse(forward, data, device)
+    result.val_rmse.append(val)
+    result.val_steps.append(step)
+    if not val >= result.best_val_rmse:  # first check, or a new best
+        result.best_val_rmse, result.best_step = val, step
+        return True
+    return False
+
+
 def fit(
     model: torch.nn.Module,
     data: PairedDataset,
@@ -207,12 +235,10 @@ def fit(
     best_state: dict[str, torch.Tensor] | None = None
     interval = settings.eval_every or 10
     losses: list[float] = []
-    order = torch.empty(0, dtype=torch.long)
+    batches = batch_indices(len(x_all), settings.batch_size, generator)
     model.train()
     for step in range(1, total + 1):
-        if len(order) < settings.batch_size:
-            order = torch.cat([order, torch.randperm(len(x_all), generator=generator)])
-        idx, order = order[: settings.batch_size], order[settings.batch_size :]
+        idx = next(batches)
         x, y = x_all[idx].to(device), y_all[idx].to(device)
         if settings.augment:
             x, y = augment_batch(task, x, y, generator, data.mean, data.std)
@@ -234,13 +260,8 @@ def fit(
         if step % interval == 0 or step == total:
             result.history.append(float(np.mean(losses)))
             losses = []
-            if settings.eval_every > 0:
-                val = validation_rmse(forward, data, device)
-                result.val_rmse.append(val)
-                result.val_steps.append(step)
-                if not val >= result.best_val_rmse:  # first check, or a new best (NaN-safe)
-                    result.best_val_rmse, result.best_step = val, step
-                    best_state = _snapshot(model)
+            if settings.eval_every > 0 and _validation_check(result, forward, data, device, step):
+                best_state = _snapshot(model)
             if progress is not None:
                 info = {"epoch": step, "epochs": total, "loss": result.history[-1]}
                 if result.val_steps and result.val_steps[-1] == step:

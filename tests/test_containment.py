@@ -21,7 +21,7 @@ from torch import nn
 
 from frlbench.errors import describe_failure
 from frlbench.records import RecordError, ResolutionMetrics, iter_records, write_record
-from frlbench.registry import register_backbone
+from frlbench.registry import BACKBONES, register_backbone
 from frlbench.report.aggregate import build_leaderboard
 from frlbench.runner.execute import execute_run
 from frlbench.runner.local import _start_ignoring_sigint
@@ -222,9 +222,15 @@ class NaNOnFineGrids(nn.Module):
         return out * float("nan") if x.shape[-1] > 8 else out
 
 
-@register_backbone("probe_nan_fine", family="test", sizes=("tiny",))
 def build_nan_fine(spec, task, in_channels, out_channels):
     return NaNOnFineGrids(task.ndim, out_channels)
+
+
+@pytest.fixture
+def nan_fine_backbone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registers ``probe_nan_fine`` for one test only (the registry-wide tests never see it)."""
+    monkeypatch.setattr(BACKBONES, "_entries", dict(BACKBONES._entries))
+    register_backbone("probe_nan_fine", family="test", sizes=("tiny",))(build_nan_fine)
 
 
 def test_non_finite_metrics_mark_a_record_diverged():
@@ -238,6 +244,7 @@ def test_non_finite_metrics_mark_a_record_diverged():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("nan_fine_backbone")
 def test_a_forecast_with_nan_at_a_test_grid_is_diverged(tmp_path: Path):
     """End to end: trains one tiny run (seconds on a quiet machine)."""
     baseline = BackboneSpec(
