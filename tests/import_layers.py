@@ -64,7 +64,13 @@ TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("evaluation", ("frlbench.evaluation",)),
     (
         "train/runner/catalog/tools",
-        ("frlbench.train", "frlbench.runner", "frlbench.catalog", "frlbench.tools"),
+        (
+            "frlbench.train",
+            "frlbench.compiled",
+            "frlbench.runner",
+            "frlbench.catalog",
+            "frlbench.tools",
+        ),
     ),
     ("cli/report", ("frlbench.cli", "frlbench.report", "frlbench.tune")),
 )
