@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import subprocess
@@ -15,8 +16,9 @@ import pytest
 
 from frlbench.records import ResolutionMetrics, RunRecord, write_record
 from frlbench.report import render_report
-from frlbench.report.aggregate import build_leaderboard, equivalent_resolution
+from frlbench.report.aggregate import build_leaderboard
 from frlbench.report.document import markdown_escape
+from frlbench.report.equivalence import equivalent_resolution
 from frlbench.report.formatting import fmt_interval, fmt_num, fmt_slope
 from frlbench.report.schedule import schedule_rows, schedule_table
 from frlbench.stats import (
@@ -204,7 +206,9 @@ def test_files_written(rendered):
                 assert f"figures/{fig}_{task}_{PROFILE}.{ext}" in names
     assert all(p.is_file() and p.stat().st_size > 0 for p in summary.paths)
     html = (root / "leaderboard.html").read_text()
-    assert 'src="figures/rmse_ratio_advect_quick.png"' in html
+    # One self-contained file: this render's figures are embedded, none is linked.
+    assert 'alt="' in html and 'src="data:image/png;base64,' in html
+    assert 'src="figures/' not in html
     assert html.startswith("<!DOCTYPE html>")
     tex = (root / "leaderboard.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\end{document}" in tex
@@ -291,18 +295,29 @@ def test_each_section_says_its_data_source(rendered):
     assert set(finished["data_source"]) == {ADVECT_SOURCE}
 
 
-def test_mixed_data_sources_are_flagged():
+def test_runs_of_two_data_sources_are_never_pooled():
     from frlbench.report.tables import build_document, data_source_text
 
+    era5, standin = "ERA5 (zarr store at /data/era5.zarr)", "frlbench shallow-water stand-in"
     records = [
-        fake_record("w", "cnn", "off", 0, data_source="ERA5 (WeatherBench2-layout zarr store)"),
-        fake_record("w", "cnn", "off", 1, data_source="frlbench shallow-water stand-in"),
+        fake_record("w", "cnn", "off", 0, data_source=era5),
+        fake_record("w", "cnn", "off", 1, data_source=standin),
+        fake_record("w", "cnn", "off", 2, data_source=era5),
     ]
     board = build_leaderboard(records)
-    (section,) = board.sections
-    text = data_source_text(section)
-    assert "not comparable" in text and "ERA5 (WeatherBench2" in text and "stand-in" in text
-    assert any(getattr(b, "text", "") == text for b in build_document(board))
+    assert [(s.profile, s.data_sources) for s in board.sections] == [
+        ("quick [source 1]", (era5,)),
+        ("quick [source 2]", (standin,)),
+    ]
+    assert sorted(board.seeds.groupby("profile")["seed"].unique().map(list).sum()) == [0, 1, 2]
+    assert [r.profile for r in records] == ["quick"] * 3  # the records given are not changed
+    texts = [data_source_text(s) for s in board.sections]
+    assert texts == [f"{era5}.", f"{standin}."]
+    blocks = [getattr(b, "text", "") for b in build_document(board)]
+    assert all(text in blocks for text in texts)
+    # The flag remains for a section whose records somehow name two sources.
+    section = dataclasses.replace(board.sections[0], data_sources=(era5, standin))
+    assert "not comparable" in data_source_text(section)
 
 
 def test_weather_sections_show_acc_and_per_variable_errors():

@@ -2,9 +2,11 @@
 
 A dataset is stored as ``<cache>/<task>-<profile>-<key>.pt`` where ``key`` hashes everything
 that determines the data (the task's grid, channels, the profile's sizes and builder options,
-and the builder's version). Files are written to a temporary name and renamed, and a
-``.sha256`` file beside them is checked on every load: a corrupted or partial file is
-rebuilt, never used.
+the builder's version, and, for a builder that reads files, its data source: resolved path and a
+cheap identity of the content, from the builder's registered ``source_identity``; so one source
+is never served for another, and the stand-in's key is unchanged). Files are written to a
+temporary name and renamed, and a ``.sha256`` file beside them is checked on every load: a
+corrupted or partial file is rebuilt, never used.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ def dataset_key(task: TaskSpec, profile: str) -> str:
             if k not in ("rollout_steps", "rollout_trajectories")
         },
     }
+    identify = entry.metadata.get("source_identity")
+    source = identify(task, profile) if identify is not None else None
+    if source is not None:  # absent for generated data: their keys stay as they were
+        content["data_source"] = source["cache"]
     blob = json.dumps(content, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

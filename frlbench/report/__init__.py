@@ -24,7 +24,8 @@ import pandas as pd
 
 from frlbench.records import RecordError, RunRecord, load_records, records_to_rows
 from frlbench.report.aggregate import CONFIG_KEYS, Leaderboard, build_leaderboard
-from frlbench.report.document import Image, to_html, to_latex, to_markdown
+from frlbench.report.document import Image, to_latex, to_markdown
+from frlbench.report.html import to_html
 from frlbench.report.manifest import read_manifest, write_manifest
 from frlbench.report.tables import build_document, verdict
 from frlbench.safeio import atomic_path, check_inside, resolve_root, write_atomic
@@ -80,6 +81,16 @@ def long_frame(records: list[RunRecord]) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _write_csvs(
+    results_dir: Path, records: list[RunRecord], board: Leaderboard, written: list[Path]
+) -> None:
+    """The long-form and summary CSVs, and the rollout CSV when some run rolled out."""
+    _write_csv(long_frame(records), results_dir / "leaderboard.csv", written, results_dir)
+    _write_csv(board.summary, results_dir / "leaderboard_summary.csv", written, results_dir)
+    if not board.rollout.empty:
+        _write_csv(board.rollout, results_dir / "leaderboard_rollout.csv", written, results_dir)
+
+
 def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     """Render the leaderboard of ``results_dir`` from its run records.
 
@@ -132,11 +143,15 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     blocks = build_document(board, images)
     _write(results_dir / "leaderboard.md", to_markdown(blocks), written, results_dir)
     _write(results_dir / "leaderboard.tex", to_latex(blocks), written, results_dir)
-    _write(results_dir / "leaderboard.html", to_html(blocks), written, results_dir)
-    _write_csv(long_frame(records), results_dir / "leaderboard.csv", written, results_dir)
-    _write_csv(board.summary, results_dir / "leaderboard_summary.csv", written, results_dir)
-    if not board.rollout.empty:
-        _write_csv(board.rollout, results_dir / "leaderboard_rollout.csv", written, results_dir)
+    own_figures = {p for p in written if p.suffix == ".png"}  # embedded: this render's only
+
+    def read_figure(stem: str) -> bytes | None:
+        path = results_dir / f"{stem}.png"
+        return path.read_bytes() if path in own_figures else None
+
+    html_page = to_html(blocks, read_figure)
+    _write(results_dir / "leaderboard.html", html_page, written, results_dir)
+    _write_csvs(results_dir, records, board, written)
     if not figures:  # figures of an earlier render stay, and stay owned
         kept = [p for p in owned if p.parent == results_dir / "figures" and p.is_file()]
         owned = [p for p in owned if p not in kept]

@@ -12,6 +12,7 @@ from frlbench.spec.identity import (
     RunSpec,
     backbone_version,
     content_hash,
+    data_source_identity,
     task_fields,
     task_identity,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "TrainSettings",
     "backbone_version",
     "content_hash",
+    "data_source_identity",
     "is_safe_name",
     "load_baseline",
     "load_task",

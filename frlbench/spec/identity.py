@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from frlbench.registry import BACKBONES
+from frlbench.registry import BACKBONES, TASK_BUILDERS
 from frlbench.spec.baseline import BackboneSpec, TrainSettings
 from frlbench.spec.frl import FRL_VERSION, FRLConfig
 from frlbench.spec.task import EVALUATION_KEYS, TaskSpec
@@ -70,19 +70,6 @@ class RunSpec:
         digest = content_hash(self.fingerprint())
         return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
 
-    def legacy_run_id(self) -> str:
-        """The id schema-1 records used (evaluation settings hashed in, no versions).
-
-        Only used to find runs stored by earlier versions and adopt them under :attr:`run_id`.
-        """
-        task = task_fields(self.task)
-        task["profiles"] = {self.profile: task["profiles"][self.profile]}
-        fingerprint = self.fingerprint()
-        fingerprint["task"] = task
-        fingerprint.pop("versions")
-        digest = content_hash(fingerprint)
-        return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
-
 
 def content_hash(content: Any) -> str:
     """Short stable hash of plain data (the one hashing rule of every run id)."""
@@ -103,11 +90,30 @@ def task_fields(task: TaskSpec) -> dict[str, Any]:
 
 
 def task_identity(task: TaskSpec, profile: str) -> dict[str, Any]:
-    """The task under ``profile`` as it determines training data: evaluation keys excluded."""
+    """The task under ``profile`` as it determines training data: evaluation keys excluded,
+    and the identity of the files it reads (:func:`data_source_identity`) where there are any."""
     data = task_fields(task)
     sizes = data["profiles"][profile]
     data["profiles"] = {profile: {k: v for k, v in sizes.items() if k not in EVALUATION_KEYS}}
+    source = data_source_identity(task, profile)
+    if source is not None:
+        data["data_source_identity"] = source
     return data
+
+
+def data_source_identity(task: TaskSpec, profile: str) -> dict[str, Any] | None:
+    """The identity of the files the task's data are read from (e.g. real ERA5), independent of
+    where the copy lives; ``None`` for generated data (the stand-in, solvers), whose ids stay as
+    they were. From the ``source_identity`` hook a task builder registers, its ``"run"`` part.
+
+    Raises:
+        ConfigError: If a configured data path does not exist or cannot be read.
+    """
+    if task.builder not in TASK_BUILDERS:
+        return None
+    identify = TASK_BUILDERS.entry(task.builder).metadata.get("source_identity")
+    source = identify(task, profile) if identify is not None else None
+    return None if source is None else source["run"]
 
 
 def backbone_version(backbone: str) -> str:
