@@ -40,6 +40,7 @@ import psutil
 import torch
 
 from frlbench.catalog import discover_plugins
+from frlbench.compiled import can_compile, compile_model
 from frlbench.env import peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.registry import BACKBONES, FRL_VARIANTS
@@ -54,6 +55,7 @@ SIZE = "small"
 SEED = 0
 WARMUP_STEPS = 4
 DEFAULT_VARIANTS = ("off", "full", "full-sched")
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 # Start/end markers of the FRL-overhead section that ``--doc`` writes into docs/model_zoo.md.
 # (``python -m frlbench.tools.zoo`` keeps this section when it rewrites the file.)
 DOC_BEGIN = (
@@ -62,8 +64,15 @@ DOC_BEGIN = (
 DOC_END = "<!-- frl-overhead: end -->"
 
 
-def make_step(backbone: str, variant: str, seed: int = SEED) -> Callable[[], float]:
-    """One optimiser step of ``backbone`` under FRL ``variant`` on a fixed random batch."""
+def make_step(
+    backbone: str, variant: str, seed: int = SEED, *, compiled: bool = False
+) -> Callable[[], float]:
+    """One optimiser step of ``backbone`` under FRL ``variant`` on a fixed random batch.
+
+    With ``compiled`` the model's forward runs through :func:`frlbench.compiled.compile_model`
+    (as a compiled run trains; a model with its own training loss stays eager), and the first
+    calls pay the compilation: warm up before timing.
+    """
     discover_plugins()
     task = zoo_task(ndim=3, channels=CHANNELS, train_resolution=RESOLUTION)
     cfg = FRL_VARIANTS.get(variant)
@@ -71,6 +80,7 @@ def make_step(backbone: str, variant: str, seed: int = SEED) -> Callable[[], flo
     spec = BackboneSpec(name="bench", backbone=backbone, defaults=TrainSettings(size=SIZE))
     net = BACKBONES.get(backbone)(spec, task, CHANNELS + encoding_channels(cfg, task), CHANNELS)
     model = wrap(net, cfg, task, RESOLUTION)
+    forward = compile_model(model) if compiled and can_compile(model) else model
     objective = FRLObjective(cfg, task, RESOLUTION)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
@@ -79,7 +89,7 @@ def make_step(backbone: str, variant: str, seed: int = SEED) -> Callable[[], flo
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
-        loss, _ = objective(model, x, y)
+        loss, _ = objective(forward, x, y)
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -124,10 +134,30 @@ def measure_memory(backbone: str, variant: str, steps: int) -> dict[str, float]:
 
 
 def measure_time(
-    backbone: str, variants: list[str], repeats: int, warmup: int
+    backbone: str,
+    variants: list[str],
+    repeats: int,
+    warmup: int,
+    *,
+    compiled: bool = False,
+    clock: str = "wall",
 ) -> dict[str, list[float]]:
-    """Seconds per step of each variant, interleaved in one process after warm-up."""
-    steps = {v: make_step(backbone, v) for v in variants}
+    """Seconds per step of each variant, interleaved in one process after warm-up.
+
+    Args:
+        backbone: Registered backbone.
+        variants: FRL variants; ratios are taken to the first.
+        repeats: Timed steps per variant.
+        warmup: Untimed steps per variant first (with ``compiled``, the compilation).
+        compiled: Time compiled steps (:func:`make_step`).
+        clock: ``"wall"`` (``time.perf_counter``) or ``"cpu"`` (``time.process_time``: the
+            CPU time of this process, which time spent waiting for a core on a loaded machine
+            does not inflate; meaningful with one torch thread).
+    """
+    if clock not in CLOCKS:
+        raise ValueError(f"clock {clock!r}: expected one of {', '.join(CLOCKS)}")
+    timer = CLOCKS[clock]
+    steps = {v: make_step(backbone, v, compiled=compiled) for v in variants}
     for _ in range(warmup):
         for step in steps.values():
             step()
@@ -135,9 +165,9 @@ def measure_time(
     for r in range(repeats):
         order = variants if r % 2 == 0 else variants[::-1]
         for v in order:
-            start = time.perf_counter()
+            start = timer()
             steps[v]()
-            times[v].append(time.perf_counter() - start)
+            times[v].append(timer() - start)
     return times
 
 

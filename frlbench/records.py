@@ -124,6 +124,9 @@ class RunRecord:
         schema: Record schema version.
         weights_sha256: SHA-256 of the run's ``weights.pt`` ("" for runs without weights, and
             in records written before checksums existed, until the weights load cleanly).
+        compiled: Whether training and evaluation ran ``torch.compile``d steps
+            (:mod:`frlbench.compiled`); recorded, not part of the run id. False in records
+            written before the option existed.
     """
 
     run_id: str
@@ -159,6 +162,7 @@ class RunRecord:
     created: str = ""
     schema: int = SCHEMA_VERSION
     weights_sha256: str = ""
+    compiled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (NaN stays NaN: Python's json writes and reads it)."""
@@ -327,11 +331,12 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset({"weights_sha256", "data_source"})
+OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled"})
 
 _NUMBER = (int, float)
 _CHECKS: dict[str, Any] = {
     "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "float": lambda v: isinstance(v, _NUMBER) and not isinstance(v, bool),
     "float | None": lambda v: v is None or (isinstance(v, _NUMBER) and not isinstance(v, bool)),

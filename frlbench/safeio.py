@@ -160,8 +160,9 @@ def atomic_path(path: Path, *, root: Path | None = None) -> Iterator[Path]:
         storage = as_storage_error(exc, path)  # checked while the partial file still fills it
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if storage is not None and storage is not exc:
-            raise storage from exc
+        if storage is not None and (storage is not exc or exc.filename is None):
+            # name the file, also for errors raised by a write on an open file (no filename)
+            raise OSError(storage.errno, os.strerror(storage.errno or 0), str(path)) from exc
         raise
     finally:
         with contextlib.suppress(OSError):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from frlbench.augment import augment_batch
+from frlbench.compiled import compile_model, should_compile
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
 from frlbench.evaluation.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
@@ -163,6 +164,7 @@ def fit(
     progress: ProgressFn | None = None,
     *,
     task: TaskSpec | None = None,
+    forward: torch.nn.Module | None = None,
 ) -> FitResult:
     """Train ``model`` in place for the step budget of ``settings``; keep the best state.
 
@@ -175,12 +177,17 @@ def fit(
     (see :mod:`frlbench.augment`; none for a task without one), drawn from the same seeded
     generator as the batches.
 
+    ``forward`` is the module the objective and the validation call, when it is not ``model``
+    itself: a compiled wrapper sharing ``model``'s parameters
+    (:func:`frlbench.compiled.compile_model`). The optimizer and the kept state use ``model``.
+
     Raises:
         ValueError: If ``eval_every > 0`` and the dataset has no validation pairs.
         ValueError: If ``settings.augment`` is set and ``task`` is not given.
     """
     if settings.augment and task is None:
         raise ValueError("fit: settings.augment needs the task (its symmetry): pass task=")
+    forward = model if forward is None else forward
     train = data.splits["train"]
     x_all = train.inputs[data.train_resolution]
     y_all = train.targets[data.train_resolution]
@@ -210,7 +217,7 @@ def fit(
         if settings.augment:
             x, y = augment_batch(task, x, y, generator, data.mean, data.std)
         start = time.perf_counter()
-        loss, _parts = objective(model, x, y)
+        loss, _parts = objective(forward, x, y)
         if not torch.isfinite(loss):
             result.diverged = f"non-finite loss {loss.item()} at step {step}"
             return result
@@ -228,7 +235,7 @@ def fit(
             result.history.append(float(np.mean(losses)))
             losses = []
             if settings.eval_every > 0:
-                val = validation_rmse(model, data, device)
+                val = validation_rmse(forward, data, device)
                 result.val_rmse.append(val)
                 result.val_steps.append(step)
                 if not val >= result.best_val_rmse:  # first check, or a new best (NaN-safe)
@@ -262,6 +269,7 @@ def train_and_evaluate(
     device: str = "auto",
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
+    compile: bool | None = None,
 ) -> tuple[RunRecord, dict[str, torch.Tensor] | None]:
     """Train ``spec`` and evaluate it at every test resolution.
 
@@ -274,6 +282,10 @@ def train_and_evaluate(
         cache_dir: Dataset cache directory.
         progress: Called with ``{"epoch", "epochs", "loss"}`` (optimizer step, budget, mean
             recent loss) at every validation check (every 10 steps without validation).
+        compile: Run compiled training and evaluation steps (one static graph per grid size);
+            ``None`` reads ``FRLBENCH_COMPILE`` and the family default
+            (:func:`frlbench.compiled.should_compile`). Recorded as ``record.compiled``, not
+            part of the run id.
 
     Returns:
         The record and the trained state dict (``None`` if training diverged).
@@ -303,8 +315,12 @@ def train_and_evaluate(
         settings=dataclasses.asdict(settings),
         env=environment(dev),
     )
+    record.compiled = should_compile(spec.baseline.backbone, model, compile)
+    forward = compile_model(model) if record.compiled else model
     train_start = time.perf_counter()
-    result = fit(model, data, objective, settings, dev, spec.seed, progress, task=spec.task)
+    result = fit(
+        model, data, objective, settings, dev, spec.seed, progress, task=spec.task, forward=forward
+    )
     record.train_time_s = time.perf_counter() - train_start
     if result.diverged:
         record.status = "diverged"
@@ -317,7 +333,7 @@ def train_and_evaluate(
     record.time_per_step_s = float(np.mean(timed)) if timed else math.nan
     if record.status == "ok":
         eval_start = time.perf_counter()
-        protocol, evaluation = evaluate_model(model, data, spec, dev)
+        protocol, evaluation = evaluate_model(forward, data, spec, dev)
         record.replace_evaluation(protocol, evaluation.metrics, evaluation.anchoring_slope)
         record.mark_non_finite()  # weights kept: a re-evaluation may still use them
         record.env["evaluation_wall_s"] = f"{time.perf_counter() - eval_start:.3f}"

@@ -274,7 +274,9 @@ def check_output_dir(path: Path | None, option: str) -> None:
                 raise UserError(f"{option} {path}: {where}, expected a directory")
             break
     if path.exists() and not os.access(path, os.W_OK):
-        raise UserError(f"{option} {path}: not writable")
+        read_only = bool(os.statvfs(path).f_flag & getattr(os, "ST_RDONLY", 1))
+        why = "read-only file system" if read_only else "not writable (permission denied)"
+        raise UserError(f"{option} {path}: {why}")
 
 
 def check_backbone_output(

@@ -112,3 +112,26 @@ def test_profile_names_come_from_the_profile_registry(tmp_path):
     (tasks / "other.toml").write_text(textwrap.dedent(task).replace('name = "fluid3d"', ""))
     with pytest.raises(ConfigError, match=r"profiles\.smoky.*Did you mean 'smoke'"):
         Catalog(tasks, tmp_path / "baselines").load()
+
+
+def test_tools_have_one_name_each(capsys):
+    """`frlbench tune` and `frlbench zoo` are commands; `python -m frlbench.tune` is an alias of
+    the same parser, and the zoo's module entry is only its internal measurement."""
+    runner = CliRunner()
+    tune = runner.invoke(app, ["tune", "--help"], env={"COLUMNS": "200"})
+    assert tune.exit_code == 0 and "usage: frlbench tune" in tune.output
+    assert "--frl-set" in tune.output and "--lrs" in tune.output
+    bad = runner.invoke(app, ["tune", "--task", "nope", "--baseline", "cnn"])
+    assert bad.exit_code == 2 and "unknown task 'nope'" in bad.output
+    zoo = runner.invoke(app, ["zoo", "--help"], env={"COLUMNS": "200"})
+    assert zoo.exit_code == 0
+    for option in ("--backbone", "--size", "--ndim", "--train-resolution", "--scale"):
+        assert option in zoo.output
+    from frlbench.tools import zoo as zoo_module
+    from frlbench.tune import main as alias
+
+    with pytest.raises(SystemExit) as info:
+        alias(["--help"])
+    assert info.value.code == 0 and "usage: frlbench tune" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # no user-facing options left there
+        zoo_module.main(["--output", "x.md"])

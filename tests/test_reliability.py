@@ -220,7 +220,7 @@ def test_an_unexpected_error_is_called_a_bug(monkeypatch: pytest.MonkeyPatch):
     def bug(*args, **kwargs):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr("frlbench.cli.load_catalog", bug)
+    monkeypatch.setattr("frlbench.cli.shell.load_catalog", bug)
     result = CliRunner().invoke(app, ["list", "tasks"])
     assert result.exit_code == 70
     assert "Traceback" not in result.output

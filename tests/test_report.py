@@ -16,8 +16,9 @@ import pytest
 
 from frlbench.records import ResolutionMetrics, RunRecord, write_record
 from frlbench.report import render_report
-from frlbench.report.aggregate import build_leaderboard, equivalent_resolution
+from frlbench.report.aggregate import build_leaderboard
 from frlbench.report.document import markdown_escape
+from frlbench.report.equivalence import equivalent_resolution
 from frlbench.report.formatting import fmt_interval, fmt_num, fmt_slope
 from frlbench.report.schedule import schedule_rows, schedule_table
 from frlbench.stats import (

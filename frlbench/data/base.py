@@ -8,7 +8,7 @@ are comparable (DESIGN.md, "Paired ground truth").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
@@ -103,19 +103,6 @@ class PairedDataset:
 class SolverNotApplicable(RuntimeError):
     """A task's registered solver does not apply to the data at hand (e.g. real ERA5); the
     message is the reason recorded on the ``not_applicable`` reference row."""
-
-
-class TaskBuilder(Protocol):
-    """What ``@register_task_builder(name, options=OptionsDataclass)`` registers.
-
-    A builder reads its own options from ``task.profile(profile).data`` (validated against
-    the registered options dataclass) and returns a normalized :class:`PairedDataset`.
-    """
-
-    def __call__(
-        self, task: TaskSpec, profile: str, progress: bool = True
-    ) -> PairedDataset:  # pragma: no cover - protocol
-        ...
 
 
 def _channel_view(x: torch.Tensor) -> tuple[int, ...]:

@@ -68,11 +68,6 @@ def latitude_edges(centres: np.ndarray) -> np.ndarray:
     return np.clip(edges, -90.0, 90.0)
 
 
-def has_poles(centres: np.ndarray) -> bool:
-    """True when a latitude grid has points on both poles (ERA5's 721-row convention)."""
-    return bool(np.isclose(centres[0], -90.0) and np.isclose(centres[-1], 90.0))
-
-
 def _latitude_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """``(len(dst), len(src))`` weights: area fraction of each target row in each source row."""
     se, de = np.sin(np.deg2rad(latitude_edges(src))), np.sin(np.deg2rad(latitude_edges(dst)))

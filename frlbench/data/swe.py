@@ -34,12 +34,6 @@ import torch_harmonics as th
 from frlbench.safeio import atomic_path, resolve_root
 
 #: WeatherBench2 names of the stand-in's variables (all at one pseudo pressure level).
-STANDIN_VARIABLES = (
-    "geopotential",
-    "u_component_of_wind",
-    "v_component_of_wind",
-    "vorticity",
-)
 STANDIN_LEVEL = 500
 EARTH_RADIUS = 6.37122e6
 EARTH_OMEGA = 7.292e-5

@@ -81,6 +81,16 @@ def long_frame(records: list[RunRecord]) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _write_csvs(
+    results_dir: Path, records: list[RunRecord], board: Leaderboard, written: list[Path]
+) -> None:
+    """The long-form and summary CSVs, and the rollout CSV when some run rolled out."""
+    _write_csv(long_frame(records), results_dir / "leaderboard.csv", written, results_dir)
+    _write_csv(board.summary, results_dir / "leaderboard_summary.csv", written, results_dir)
+    if not board.rollout.empty:
+        _write_csv(board.rollout, results_dir / "leaderboard_rollout.csv", written, results_dir)
+
+
 def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     """Render the leaderboard of ``results_dir`` from its run records.
 
@@ -141,10 +151,7 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
 
     html_page = to_html(blocks, read_figure)
     _write(results_dir / "leaderboard.html", html_page, written, results_dir)
-    _write_csv(long_frame(records), results_dir / "leaderboard.csv", written, results_dir)
-    _write_csv(board.summary, results_dir / "leaderboard_summary.csv", written, results_dir)
-    if not board.rollout.empty:
-        _write_csv(board.rollout, results_dir / "leaderboard_rollout.csv", written, results_dir)
+    _write_csvs(results_dir, records, board, written)
     if not figures:  # figures of an earlier render stay, and stay owned
         kept = [p for p in owned if p.parent == results_dir / "figures" and p.is_file()]
         owned = [p for p in owned if p not in kept]

@@ -102,8 +102,11 @@ class RunLock:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
         fd = os.open(tmp, flags, 0o644)
         try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()} {socket.gethostname()}\n")
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(f"{os.getpid()} {socket.gethostname()}\n")
+            except OSError as exc:  # a full disk: name the lock, not just the error
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
             try:
                 os.link(tmp, self.path)
             except FileExistsError:

@@ -32,19 +32,12 @@ from frlbench.evaluation.evaluate import (
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RunRecord, new_record
 from frlbench.registry import TASK_BUILDERS
-from frlbench.spec import (
-    TaskSpec,
-    content_hash,
-    data_source_identity,
-    task_fields,
-    task_identity,
-)
+from frlbench.spec import TaskSpec, content_hash, task_identity
 
 REFERENCES = ("persistence", "solver")
 
 __all__ = [
     "REFERENCES",
-    "legacy_reference_run_id",
     "reference_forecaster",
     "reference_run_id",
     "run_reference",
@@ -59,20 +52,6 @@ def reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
     """
     digest = content_hash({"task": task_identity(task, profile), "profile": profile, "name": name})
     return f"{task.name}-{name}-ref-{digest}"
-
-
-def legacy_reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
-    """The id schema-1 reference rows used (the whole profile hashed); to adopt old rows."""
-    content = {
-        "task": task_fields(task),
-        "profile": profile,
-        "name": name,
-    }
-    content["task"]["profiles"] = {profile: content["task"]["profiles"][profile]}
-    source = data_source_identity(task, profile)
-    if source is not None:  # real data never adopt a stand-in row stored under schema 1
-        content["task"]["data_source_identity"] = source
-    return f"{task.name}-{name}-ref-{content_hash(content)}"
 
 
 def reference_forecaster(name: str, task: TaskSpec, profile: str) -> Forecaster:

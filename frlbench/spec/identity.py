@@ -70,22 +70,6 @@ class RunSpec:
         digest = content_hash(self.fingerprint())
         return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
 
-    def legacy_run_id(self) -> str:
-        """The id schema-1 records used (evaluation settings hashed in, no versions).
-
-        Only used to find runs stored by earlier versions and adopt them under :attr:`run_id`.
-        """
-        task = task_fields(self.task)
-        task["profiles"] = {self.profile: task["profiles"][self.profile]}
-        fingerprint = self.fingerprint()
-        source = data_source_identity(self.task, self.profile)
-        if source is not None:  # real data never adopt a stand-in run stored under schema 1
-            task["data_source_identity"] = source
-        fingerprint["task"] = task
-        fingerprint.pop("versions")
-        digest = content_hash(fingerprint)
-        return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
-
 
 def content_hash(content: Any) -> str:
     """Short stable hash of plain data (the one hashing rule of every run id)."""
