@@ -6,6 +6,12 @@ For the overhead ratios of the issue, run this file directly::
     python benchmarks/bench_frl.py                      # fno and unet, quick-profile sizes
     python benchmarks/bench_frl.py --backbones fno --variants off full multires-only
     python benchmarks/bench_frl.py --all-backbones --skip-memory --doc docs/model_zoo.md
+    python benchmarks/bench_frl.py --mode compiled --clock cpu --threads 1 --skip-memory
+
+Each family is timed in the mode it trains in (``--mode family``, the default: compiled when
+:data:`frlbench.compiled.COMPILED_BY_DEFAULT` lists it, eager otherwise); ``--mode eager`` or
+``compiled`` forces one. ``--clock cpu`` times the process's CPU time instead of wall time,
+which waiting for a core on a loaded machine does not inflate (use it with ``--threads 1``).
 
 Time: every variant is built in the *same* process, warmed up, then timed step by step in an
 interleaved order (off, full, full-sched, off, ...) so that load from other processes on a
@@ -40,7 +46,7 @@ import psutil
 import torch
 
 from frlbench.catalog import discover_plugins
-from frlbench.compiled import can_compile, compile_model
+from frlbench.compiled import can_compile, compile_model, family_compiles
 from frlbench.env import peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.registry import BACKBONES, FRL_VARIANTS
@@ -139,7 +145,7 @@ def measure_time(
     repeats: int,
     warmup: int,
     *,
-    compiled: bool = False,
+    compiled: bool | None = None,
     clock: str = "wall",
 ) -> dict[str, list[float]]:
     """Seconds per step of each variant, interleaved in one process after warm-up.
@@ -149,7 +155,8 @@ def measure_time(
         variants: FRL variants; ratios are taken to the first.
         repeats: Timed steps per variant.
         warmup: Untimed steps per variant first (with ``compiled``, the compilation).
-        compiled: Time compiled steps (:func:`make_step`).
+        compiled: Time compiled steps (:func:`make_step`); ``None`` (the default): in the mode
+            the backbone's family trains in (:func:`frlbench.compiled.family_compiles`).
         clock: ``"wall"`` (``time.perf_counter``) or ``"cpu"`` (``time.process_time``: the
             CPU time of this process, which time spent waiting for a core on a loaded machine
             does not inflate; meaningful with one torch thread).
@@ -157,6 +164,8 @@ def measure_time(
     if clock not in CLOCKS:
         raise ValueError(f"clock {clock!r}: expected one of {', '.join(CLOCKS)}")
     timer = CLOCKS[clock]
+    if compiled is None:
+        compiled = family_compiles(backbone)
     steps = {v: make_step(backbone, v, compiled=compiled) for v in variants}
     for _ in range(warmup):
         for step in steps.values():
@@ -187,8 +196,18 @@ def summarize(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def doc_section(rows: dict[str, dict[str, dict[str, float]]], repeats: int) -> str:
-    """Markdown section of time ratios per backbone (``rows[backbone][variant]``)."""
+def doc_section(
+    rows: dict[str, dict[str, dict[str, float]]],
+    repeats: int,
+    modes: dict[str, str] | None = None,
+    clock: str = "wall",
+) -> str:
+    """Markdown section of time ratios per backbone (``rows[backbone][variant]``).
+
+    ``modes[backbone]`` is the mode it was timed in (``eager`` or ``compiled``; default: the
+    mode its family trains in), ``clock`` a key of :data:`CLOCKS`.
+    """
+    modes = modes or {}
     variants = list(next(iter(rows.values())))
     head = " | ".join(f"{v} / {variants[0]}" for v in variants[1:])
     lines = [
@@ -196,20 +215,24 @@ def doc_section(rows: dict[str, dict[str, dict[str, float]]], repeats: int) -> s
         "",
         f"## FRL overhead per training step ({RESOLUTION}³, batch {BATCH}, size `{SIZE}`)",
         "",
-        f"Mean time of one Adam step of each FRL variant over the mean with FRL "
-        f"`{variants[0]}`: {repeats} steps each, interleaved in one process after "
+        f"Mean {'CPU' if clock == 'cpu' else 'wall'} time of one Adam step of each FRL variant "
+        f"over the mean with FRL `{variants[0]}`, each family in the mode it trains in "
+        f"(eager unless `frlbench.compiled.COMPILED_BY_DEFAULT` lists it): {repeats} steps "
+        "each, interleaved in one process after "
         f"{WARMUP_STEPS} warm-up steps (`python benchmarks/bench_frl.py --all-backbones "
         f"--skip-memory --doc docs/model_zoo.md`, torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s), on {datetime.date.today().isoformat()}, "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores). A shared machine "
         "makes these noisy: on a loaded one, repeated runs gave ratios up to 0.25 apart.",
         "",
-        f"| backbone | {variants[0]} ms/step | {head} |",
-        "|---|---:|" + "---:|" * (len(variants) - 1),
+        f"| backbone | mode | {variants[0]} ms/step | {head} |",
+        "|---|---|---:|" + "---:|" * (len(variants) - 1),
     ]
     for backbone, per_variant in rows.items():
         cells = " | ".join(f"{per_variant[v]['ratio_mean']:.2f}×" for v in variants[1:])
-        lines.append(f"| {backbone} | {per_variant[variants[0]]['mean_ms']:.0f} | {cells} |")
+        mode = modes.get(backbone, "compiled" if family_compiles(backbone) else "eager")
+        base = per_variant[variants[0]]["mean_ms"]
+        lines.append(f"| {backbone} | {mode} | {base:.0f} | {cells} |")
     lines += ["", DOC_END, ""]
     return "\n".join(lines)
 
@@ -238,6 +261,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--doc", type=Path, help="write the time ratios into this markdown file")
     parser.add_argument("--memory-child", nargs=2, metavar=("BACKBONE", "VARIANT"))
+    parser.add_argument(
+        "--mode",
+        choices=("family", "eager", "compiled"),
+        default="family",
+        help="time eager or compiled steps (family: the mode each family trains in)",
+    )
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -252,15 +282,20 @@ def main(argv: list[str] | None = None) -> None:
         f"{CHANNELS} channels, batch {BATCH}, size {SIZE!r}; {args.repeats} steps each; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    rows = {}
+    rows, modes = {}, {}
     for backbone in args.backbones:
-        times = measure_time(backbone, args.variants, args.repeats, args.warmup)
+        compiled = family_compiles(backbone) if args.mode == "family" else args.mode == "compiled"
+        modes[backbone] = "compiled" if compiled else "eager"
+        times = measure_time(
+            backbone, args.variants, args.repeats, args.warmup, compiled=compiled, clock=args.clock
+        )
         rows[backbone] = summary = summarize(times)
         for v in args.variants:
             r = summary[v]
             q1, _, q3 = statistics.quantiles(times[v], n=4)
             print(
-                f"{backbone:12s} {v:14s} time mean {r['mean_ms']:7.1f} ms x{r['ratio_mean']:.3f}; "
+                f"{backbone:12s} {modes[backbone]:8s} {v:14s} {args.clock} mean "
+                f"{r['mean_ms']:7.1f} ms x{r['ratio_mean']:.3f}; "
                 f"median {r['median_ms']:7.1f} ms (IQR {1e3 * q1:.1f}-{1e3 * q3:.1f}) "
                 f"x{r['ratio_median']:.3f}",
                 flush=True,
@@ -283,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
     if args.doc:
-        update_doc(args.doc, doc_section(rows, args.repeats))
+        update_doc(args.doc, doc_section(rows, args.repeats, modes, args.clock))
         print(f"wrote the FRL overhead section of {args.doc}")
 
 

@@ -1,4 +1,4 @@
-"""Where FRL ``full``'s step cost goes: the step built up one part at a time, and an op profile.
+"""Where FRL ``full``'s step cost goes: the step built up one part at a time, each part timed.
 
 Each *stage* below is a complete Adam step (forward, backward, optimizer) that adds one part of
 FRL ``full`` to the stage before it, with the library's own functions; the last stage computes
@@ -13,8 +13,13 @@ two consecutive stages is what that part costs *in context*, forward and backwar
     spectral    + the per-shell Fourier error on both levels
     full        + the consistency term (the ρ0 prediction truncated to ρ0/2 against the coarse one)
 
-``--ops`` adds a ``torch.profiler`` table per stage of the ops whose self time differs most
-between ``off`` and ``full`` (FFTs, padding, concatenations, convolutions, their backward).
+First, FRL's own work outside the backbone (levels, spectral loss per level, consistency) is
+timed alone on a step's shapes, forward and backward (:func:`frl_parts`).
+
+Times are process CPU time by default (``--clock cpu``): waiting for a core on a loaded machine
+does not inflate them, which wall time would (use one thread). ``torch.profiler`` op tables
+were tried and left out: under load their per-op times were as noisy as wall time, and on fno
+the profiler's event buffers grew to 6-8 GiB of resident memory.
 
     python benchmarks/profile_frl.py --backbones fno unet diffusion --threads 1
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import time
 from collections.abc import Callable
 
 import torch
@@ -31,7 +37,7 @@ import torch.nn.functional as F
 
 from benchmarks.bench_frl import BATCH, CHANNELS, CLOCKS, RESOLUTION, SEED, SIZE
 from frlbench.catalog import discover_plugins
-from frlbench.frl import FRLObjective, build_levels, spectral_error, wrap
+from frlbench.frl import FRLObjective, build_levels, consistency_error, spectral_error, wrap
 from frlbench.frl.encoding import encoding_channels
 from frlbench.registry import BACKBONES, FRL_VARIANTS
 from frlbench.spec import BackboneSpec, TrainSettings
@@ -113,15 +119,35 @@ def measure_stages(
     return times
 
 
-def op_table(backbone: str, stage: str, steps: int = 4) -> dict[str, float]:
-    """Self CPU milliseconds per step of every op kind in ``stage`` (torch.profiler)."""
-    step = make_stage(backbone, stage)
-    for _ in range(2):
-        step()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        for _ in range(steps):
-            step()
-    return {e.key: e.self_cpu_time_total / 1e3 / steps for e in prof.key_averages()}
+def frl_parts(repeats: int = 30) -> dict[str, float]:
+    """CPU milliseconds of FRL's own work per ``full`` step, outside the backbone, forward and
+    backward, on a step's shapes (predictions that require grad, as the backbone's do)."""
+    task = zoo_task(ndim=3, channels=CHANNELS, train_resolution=RESOLUTION)
+    shapes = FRLObjective(FRL_VARIANTS.get("full"), task, RESOLUTION).shapes
+    gen = torch.Generator().manual_seed(SEED)
+    y0 = torch.randn(BATCH, CHANNELS, *shapes[0], generator=gen)
+    y1 = torch.randn(BATCH, CHANNELS, *shapes[1], generator=gen)
+    p0 = torch.randn(y0.shape, generator=gen).requires_grad_()
+    p1 = torch.randn(y1.shape, generator=gen).requires_grad_()
+    parts = {
+        "levels (inputs and targets truncated to ρ0/2)": lambda: [
+            build_levels(v, shapes) for v in (y0, y0)
+        ],
+        "spectral loss at ρ0": lambda: spectral_error(p0, y0, task.lengths).backward(),
+        "spectral loss at ρ0/2": lambda: spectral_error(p1, y1, task.lengths).backward(),
+        "consistency (truncation of the ρ0 prediction)": lambda: consistency_error(
+            [p0, p1], shapes
+        ).backward(),
+    }
+    out = {}
+    for name, fn in parts.items():
+        for _ in range(3):
+            fn()
+        start = time.process_time()
+        for _ in range(repeats):
+            fn()
+        out[name] = 1e3 * (time.process_time() - start) / repeats
+    return out
 
 
 def report(backbone: str, times: dict[str, list[float]]) -> list[str]:
@@ -147,8 +173,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clock", choices=list(CLOCKS), default="cpu")
-    parser.add_argument("--ops", action="store_true", help="op-level table, off vs full")
-    parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(
@@ -156,18 +180,13 @@ def main(argv: list[str] | None = None) -> None:
         f"size {SIZE!r}, median {args.clock} time of {args.repeats}; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
+    parts = frl_parts()
+    for name, ms in parts.items():
+        print(f"FRL's own work: {name:48s} {ms:6.2f} ms CPU, forward and backward")
+    print(f"FRL's own work in all: {sum(parts.values()):.2f} ms CPU per step", flush=True)
     for backbone in args.backbones:
         times = measure_stages(backbone, args.repeats, args.warmup, args.clock)
         print("\n".join(report(backbone, times)))
-        if args.ops:
-            off, full = op_table(backbone, "off"), op_table(backbone, "full")
-            keys = sorted(set(off) | set(full), key=lambda k: -(full.get(k, 0) - off.get(k, 0)))
-            print(
-                f"{backbone}: ops by self ms/step added by full over off (full total "
-                f"{sum(full.values()):.1f}, off total {sum(off.values()):.1f})"
-            )
-            for k in keys[: args.top]:
-                print(f"  {k:48s} off {off.get(k, 0):7.2f}  full {full.get(k, 0):7.2f}")
         print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
 
 

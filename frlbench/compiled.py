@@ -60,6 +60,11 @@ def can_compile(model: nn.Module) -> bool:
     return training_loss_of(model) is None
 
 
+def family_compiles(backbone: str) -> bool:
+    """Whether runs of ``backbone`` compile under ``auto``: the mode its family trains in."""
+    return backbone in COMPILED_BY_DEFAULT
+
+
 def should_compile(backbone: str, model: nn.Module, requested: bool | None = None) -> bool:
     """Whether a run of ``backbone`` compiles ``model``.
 
@@ -74,7 +79,7 @@ def should_compile(backbone: str, model: nn.Module, requested: bool | None = Non
         return requested
     mode = compile_mode_from_env()
     if mode == "auto":
-        return backbone in COMPILED_BY_DEFAULT
+        return family_compiles(backbone)
     return mode == "on"
 
 
@@ -96,5 +101,6 @@ __all__ = [
     "can_compile",
     "compile_mode_from_env",
     "compile_model",
+    "family_compiles",
     "should_compile",
 ]

@@ -142,6 +142,15 @@ class FitResult:
     best_val_rmse: float = math.nan
     diverged: str = ""
 
+    def add_validation(self, step: int, val: float) -> bool:
+        """Record the validation RMSE ``val`` after ``step``; True when it is the best so far."""
+        self.val_rmse.append(val)
+        self.val_steps.append(step)
+        if not val >= self.best_val_rmse:  # first check, or a new best (NaN-safe)
+            self.best_val_rmse, self.best_step = val, step
+            return True
+        return False
+
 
 @torch.no_grad()
 def validation_rmse(model: torch.nn.Module, data: PairedDataset, device: torch.device) -> float:
@@ -152,34 +161,6 @@ def validation_rmse(model: torch.nn.Module, data: PairedDataset, device: torch.d
     pred = ModelForecaster(model, device).forecast(val.inputs[res], res)  # sets eval mode
     model.train()
     return float(torch.sqrt(torch.mean((pred - val.targets[res]) ** 2)))
-
-
-def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Indices of each step's batch: pairs drawn without replacement from a fresh permutation
-    of the ``n`` training pairs each pass (a batch may span two passes)."""
-    order = torch.empty(0, dtype=torch.long)
-    while True:
-        if len(order) < batch_size:
-            order = torch.cat([order, torch.randperm(n, generator=generator)])
-        idx, order = order[:batch_size], order[batch_size:]
-        yield idx
-
-
-def _validation_check(
-    result: FitResult,
-    forward: torch.nn.Module,
-    data: PairedDataset,
-    device: torch.device,
-    step: int,
-) -> bool:
-    """Record the validation RMSE at ``step``; True when it is the best so far (NaN-safe)."""
-    val = validation_rmse(forward, data, device)
-    result.val_rmse.append(val)
-    result.val_steps.append(step)
-    if not val >= result.best_val_rmse:  # first check, or a new best
-        result.best_val_rmse, result.best_step = val, step
-        return True
-    return False
 
 
 def fit(
@@ -205,9 +186,8 @@ def fit(
     (see :mod:`frlbench.augment`; none for a task without one), drawn from the same seeded
     generator as the batches.
 
-    ``forward`` is the module the objective and the validation call, when it is not ``model``
-    itself: a compiled wrapper sharing ``model``'s parameters
-    (:func:`frlbench.compiled.compile_model`). The optimizer and the kept state use ``model``.
+    ``forward`` (default ``model``) is what the objective and validation call: a compiled
+    wrapper sharing ``model``'s parameters; the optimizer and the kept state use ``model``.
 
     Raises:
         ValueError: If ``eval_every > 0`` and the dataset has no validation pairs.
@@ -220,22 +200,15 @@ def fit(
     x_all = train.inputs[data.train_resolution]
     y_all = train.targets[data.train_resolution]
     total = settings.total_steps(len(x_all))
-    if settings.eval_every > 0 and (
-        "val" not in data.splits or len(data.splits["val"].inputs[data.train_resolution]) == 0
-    ):
+    if settings.eval_every > 0 and not _has_validation(data):
         raise ValueError("eval_every > 0 needs validation pairs (task key n_val >= 1)")
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-    )
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: warmup_cosine(s, settings.warmup_steps, total)
-    )
+    optimizer, schedule = _optimizer(model, settings, total)
     generator = torch.Generator().manual_seed(seed)
     result = FitResult(best_step=total)
     best_state: dict[str, torch.Tensor] | None = None
     interval = settings.eval_every or 10
     losses: list[float] = []
-    batches = batch_indices(len(x_all), settings.batch_size, generator)
+    batches = _batch_indices(len(x_all), settings.batch_size, generator)
     model.train()
     for step in range(1, total + 1):
         idx = next(batches)
@@ -260,16 +233,53 @@ def fit(
         if step % interval == 0 or step == total:
             result.history.append(float(np.mean(losses)))
             losses = []
-            if settings.eval_every > 0 and _validation_check(result, forward, data, device, step):
+            checked = settings.eval_every > 0
+            if checked and result.add_validation(step, validation_rmse(forward, data, device)):
                 best_state = _snapshot(model)
             if progress is not None:
-                info = {"epoch": step, "epochs": total, "loss": result.history[-1]}
-                if result.val_steps and result.val_steps[-1] == step:
-                    info["val_rmse"] = result.val_rmse[-1]
-                progress(info)
+                progress(_progress_info(result, step, total))
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
+
+
+def _batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless batches of indices into ``n`` pairs, drawn without replacement from a fresh
+    permutation each pass (a pass's remainder starts the next batch). A permutation is drawn
+    from ``generator`` only when a batch needs it, so draws interleave with the caller's."""
+    order = torch.empty(0, dtype=torch.long)
+    while True:
+        if len(order) < batch_size:
+            order = torch.cat([order, torch.randperm(n, generator=generator)])
+        idx, order = order[:batch_size], order[batch_size:]
+        yield idx
+
+
+def _has_validation(data: PairedDataset) -> bool:
+    """Whether ``data`` holds validation pairs at its training grid."""
+    val = data.splits.get("val")
+    return val is not None and len(val.inputs[data.train_resolution]) > 0
+
+
+def _optimizer(
+    model: torch.nn.Module, settings: TrainSettings, total: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam over ``model``'s parameters and its warm-up + cosine schedule over ``total`` steps."""
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, settings.warmup_steps, total)
+    )
+    return optimizer, schedule
+
+
+def _progress_info(result: FitResult, step: int, total: int) -> dict[str, Any]:
+    """What the progress callback gets after ``step``: loss, and validation RMSE if measured."""
+    info: dict[str, Any] = {"epoch": step, "epochs": total, "loss": result.history[-1]}
+    if result.val_steps and result.val_steps[-1] == step:
+        info["val_rmse"] = result.val_rmse[-1]
+    return info
 
 
 def evaluate_model(
