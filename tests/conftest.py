@@ -18,6 +18,16 @@ PROBES = Path(__file__).parent / "data" / "probe_backbones.py"
 #: A user's task file: tiny 2D advection, smoke profile only (docs/contributing.md's example).
 ADVECTION_TASK = (Path(__file__).parent / "data" / "tasks" / "advection.toml").read_text()
 
+
+def real_backbones() -> list[str]:
+    """Registered backbones without the test probes (family ``"test"``) that some test modules
+    register on import and that fail on purpose: registry-wide tests parametrize over these,
+    whatever order the modules were collected in."""
+    from frlbench.registry import BACKBONES
+
+    return [n for n in BACKBONES.list() if BACKBONES.entry(n).metadata.get("family") != "test"]
+
+
 #: A user's baseline file for one probe backbone (``.format(backbone=..., epochs=...)``).
 PROBE_BASELINE = """
 backbone = "{backbone}"

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from frlbench.cli import app
 from frlbench.errors import UserError, describe_failure
 from frlbench.records import RunRecord, read_record, write_record
-from frlbench.registry import register_backbone
+from frlbench.registry import BACKBONES, register_backbone
 from frlbench.report.document import Table, markdown_escape, to_markdown
 from frlbench.report.manifest import read_manifest, write_manifest
 from frlbench.runner import plan
@@ -182,11 +182,18 @@ class WrongChannels(nn.Module):
         return torch.cat([x, x], dim=1)
 
 
-@register_backbone("probe_wrong_shape", family="test", sizes=("tiny",))
 def build_wrong_shape(spec, task, in_channels, out_channels):
     return WrongChannels()
 
 
+@pytest.fixture
+def wrong_shape_backbone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registers ``probe_wrong_shape`` for one test only (the registry-wide tests never see it)."""
+    monkeypatch.setattr(BACKBONES, "_entries", dict(BACKBONES._entries))
+    register_backbone("probe_wrong_shape", family="test", sizes=("tiny",))(build_wrong_shape)
+
+
+@pytest.mark.usefixtures("wrong_shape_backbone")
 def test_backbone_output_shape_is_checked_before_training(tmp_path: Path):
     with pytest.raises(UserError) as info:
         check_backbone_output(
