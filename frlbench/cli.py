@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +30,7 @@ from frlbench.registry import (
     PluginError,
     UnknownNameError,
 )
-from frlbench.spec import ConfigError
+from frlbench.spec import ConfigError, resolve_task
 
 
 class GuardedGroup(TyperGroup):
@@ -130,18 +131,14 @@ def list_cmd(
         _list_backbones(names)
         return
     table = Table(title=f"{len(names)} {registry.kind}(s)")
-    keys: list[str] = []
-    for name in names:
-        for key in registry.entry(name).metadata:
-            if key not in keys and key != "options":
-                keys.append(key)
+    keys = [f.name for f in dataclasses.fields(registry.info_type)]
     table.add_column("name", style="bold")
     for key in keys:
         table.add_column(key)
     table.add_column("source", style="dim")
     for name in names:
         entry = registry.entry(name)
-        cells = [_cell(entry.metadata.get(key, "")) for key in keys]
+        cells = [_cell(getattr(entry.info, key)) for key in keys]
         table.add_row(name, *cells, entry.source)
     console.print(table)
 
@@ -212,15 +209,14 @@ def data_cmd(
     validate.check_output_dir(cache_dir, "--cache-dir")
     load_catalog(tasks_dir, baselines_dir)
     try:
-        spec = TASKS.get(task)
         PROFILES.get(profile)
-        spec.profile(profile)
+        resolved = resolve_task(TASKS.get(task), profile)
     except (UnknownNameError, ConfigError) as exc:
         raise fail(str(exc)) from None
     start = time.perf_counter()
-    ds = load_dataset(spec, profile, cache_dir=cache_dir, rebuild=rebuild)
+    ds = load_dataset(resolved, cache_dir=cache_dir, rebuild=rebuild)
     elapsed = time.perf_counter() - start
-    table = Table(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
+    table = Table(title=f"{task} / {profile}: {dataset_path(resolved, cache_dir)}")
     for column in ("split", "pairs", "resolutions", "grid shapes"):
         table.add_column(column)
     for name, split in ds.splits.items():
@@ -441,8 +437,8 @@ def eval_cmd(
         raise fail(f"no finished model runs under {store.runs_dir}")
     res = None
     for rid in ids:  # every option checked against every run before any work
-        spec = restore_spec(store, rid, store.read(rid))
-        res = validate.parse_resolutions(resolutions, [spec.task], spec.profile)
+        plan = restore_spec(store, rid, store.read(rid))
+        res = validate.parse_resolutions(resolutions, [plan.task])
     for rid in ids:
         with RunLock(store.run_dir(rid)) as lock:
             if not lock.acquire():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from frlbench.catalog import discover_plugins
-from frlbench.spec import TaskProfile, TaskSpec
+from frlbench.spec import TaskProfile, TaskSpec, resolve_task
 
 discover_plugins()
 
@@ -86,7 +86,7 @@ def fluid3d_smoke(tmp_path_factory: pytest.TempPathFactory):
 
     task = load_task(builtin_task_file("fluid3d"))
     cache = tmp_path_factory.mktemp("fluid3d-smoke-cache")
-    return task, load_dataset(task, "smoke", cache_dir=cache, progress=False), cache
+    return task, load_dataset(resolve_task(task, "smoke"), cache_dir=cache, progress=False), cache
 
 
 @pytest.fixture

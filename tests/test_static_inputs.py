@@ -30,7 +30,7 @@ def latlon(static=LAT):
 def spec(task, backbone="cnn", frl="off", **settings) -> RunSpec:
     defaults = TrainSettings(size="tiny", batch_size=2, **settings)
     return RunSpec(task, BackboneSpec(backbone, backbone, defaults=defaults),
-                   FRL_VARIANTS.get(frl), 0, "smoke")  # fmt: skip
+                   FRL_VARIANTS.get(frl), 0, "smoke").resolve()  # fmt: skip
 
 
 def test_fields_are_sin_and_cos_of_the_model_grid_latitudes():

@@ -33,7 +33,6 @@ from frlbench.data.base import (
     PairedDataset,
     SolverNotApplicable,
     assemble_dataset,
-    builder_options,
 )
 from frlbench.data.latlon import (
     ConservativeRegridder,
@@ -52,7 +51,7 @@ from frlbench.data.standin import (
 from frlbench.data.swe import HOUR, SphereSWE
 from frlbench.data.weather import WB2Source, period_mean, resolve_path
 from frlbench.registry import register_task_builder
-from frlbench.spec import ConfigError, InvalidValue, TaskSpec
+from frlbench.spec import ConfigError, InvalidValue, ResolvedTask
 
 
 def _require(condition: bool, key: str, value: Any, valid: str) -> None:
@@ -122,7 +121,7 @@ class ERA5Options:
         )
 
 
-def check_task(task: TaskSpec, profile: str, opts: ERA5Options) -> None:
+def check_task(task: ResolvedTask, opts: ERA5Options) -> None:
     """Grid kind, channels against variables, and even resolutions, before any work."""
     where = task.source or task.name
     if task.grid != "latlon" or task.ndim != 2:
@@ -132,11 +131,11 @@ def check_task(task: TaskSpec, profile: str, opts: ERA5Options) -> None:
         )
     if len(task.channels) != len(opts.variables):
         raise ConfigError(
-            f"{where}: key 'profiles.{profile}.data.variables': {len(opts.variables)} variables "
+            f"{where}: key '{task.data_key}.variables': {len(opts.variables)} variables "
             f"{list(opts.variables)} for {len(task.channels)} channels {list(task.channels)}; "
             "valid: one variable per channel"
         )
-    sizes = task.profile(profile)
+    sizes = task.sizes
     for key, values in (
         ("train_resolution", [sizes.train_resolution]),
         ("test_resolutions", list(sizes.test_resolutions)),
@@ -145,12 +144,12 @@ def check_task(task: TaskSpec, profile: str, opts: ERA5Options) -> None:
         bad = [r for r in values if r % 2 or r < 8]
         if bad:
             raise ConfigError(
-                f"{where}: key 'profiles.{profile}.{key}': got {bad}; valid: even numbers of "
+                f"{where}: key 'profiles.{task.profile}.{key}': got {bad}; valid: even numbers of "
                 "longitudes >= 8 (the grid has half as many latitudes)"
             )
 
 
-def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+def forecast(task: ResolvedTask, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
     """The stand-in's own solver at ``resolution`` as a forecaster (``solver=`` reference).
 
     States on the model grid are interpolated (linearly in latitude, by Fourier series in
@@ -161,7 +160,7 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     Raises:
         SolverNotApplicable: On real ERA5 (no numerical model of the atmosphere in frlbench).
     """
-    opts = builder_options(task, profile, ERA5Options)
+    opts = task.options
     if resolve_path(opts.path) is not None:
         raise SolverNotApplicable(
             "real ERA5 data; frlbench has no numerical weather model to run on it"
@@ -176,9 +175,7 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     so = opts.standin
     # The 3/2 rule: the solver's retained degrees (2/3 of its grid's) cover every mode of the
     # resolution grid; the reference grid is used as is (the data are band-limited to it).
-    grid = min(
-        3 * resolution // 2 + (3 * resolution // 2) % 2, task.profile(profile).reference_resolution
-    )
+    grid = min(3 * resolution // 2 + (3 * resolution // 2) % 2, task.sizes.reference_resolution)
     solver = SphereSWE(max(grid, resolution), so.params(), dtype=torch.float64, device="cpu")
     steps = so.steps(opts.lead_hours)
     x = inputs.double()
@@ -224,19 +221,19 @@ def _split_arrays(
 @register_task_builder(
     "era5", options=ERA5Options, version=2, solver=forecast, solver_is_truth=False
 )
-def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
-    """Build the paired lat-lon dataset of ``task`` under ``profile`` (ERA5 or the stand-in)."""
-    opts = builder_options(task, profile, ERA5Options)
-    check_task(task, profile, opts)
-    sizes = task.profile(profile)
+def build_era5(task: ResolvedTask, progress: bool = True) -> PairedDataset:
+    """Build the paired lat-lon dataset of ``task`` at its profile (ERA5 or the stand-in)."""
+    opts = task.options
+    check_task(task, opts)
+    sizes = task.sizes
     path = resolve_path(opts.path)
     facts: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
         if path is None:
-            path = standin_path(task, profile, opts)
+            path = standin_path(task)
             if not path.exists():
-                facts = write_standin(task, profile, opts, bar)
+                facts = write_standin(task, bar)
             periods = standin_periods(sizes)
             described = (
                 "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
@@ -258,7 +255,7 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
                 for k, v in source.ds.attrs.items()
                 if k not in ("source",) and isinstance(v, str)
             }
-        prefix = f"profiles.{profile}"
+        prefix = f"profiles.{task.profile}"
         for r in sizes.test_resolutions:
             source.check_resolution(r, f"{prefix}.test_resolutions")
         source.check_resolution(sizes.train_resolution, f"{prefix}.train_resolution")
@@ -276,14 +273,14 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
         }
         resolutions = sorted(set(sizes.test_resolutions) | {sizes.train_resolution})
         regridders = {r: source.regridder(r) for r in resolutions}
-        job = bar.add_task(f"era5/{profile} regrid", total=sum(counts.values()))
+        job = bar.add_task(f"era5/{task.profile} regrid", total=sum(counts.values()))
         raw = {}
         for split in SPLITS:
             wanted = sizes.test_resolutions if split == "test" else (sizes.train_resolution,)
             raw[split] = _split_arrays(source, segments[split], list(wanted), regridders)
             bar.advance(job, counts[split])
         train_idx = np.concatenate(segments["train"])
-        if path != standin_path(task, profile, opts):
+        if path != standin_path(task):
             stride = np.timedelta64(opts.climatology_stride_hours, "h")
             all_idx = source.period_indices(periods["train"], f"{prefix}.data.train_period")
             times = source.times[all_idx]
@@ -317,6 +314,6 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
         "persistence_rmse_per_channel": persistence,
         **facts,
     }
-    ds = assemble_dataset(task, profile, raw, metadata)
+    ds = assemble_dataset(task, raw, metadata)
     ds.climatology = climatology
     return ds

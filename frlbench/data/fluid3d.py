@@ -24,7 +24,6 @@ from frlbench.data.base import (
     SPLITS,
     PairedDataset,
     assemble_dataset,
-    builder_options,
 )
 from frlbench.data.ns3d import (
     DTYPES,
@@ -42,7 +41,7 @@ from frlbench.data.turbulence import (
     random_velocity,
 )
 from frlbench.registry import register_task_builder
-from frlbench.spec import ConfigError, InvalidValue, TaskSpec
+from frlbench.spec import ConfigError, InvalidValue, ResolvedTask
 
 
 @dataclass(frozen=True)
@@ -208,12 +207,12 @@ class SimulationBlowUp(ConfigError):
         self.seed, self.time = seed, time
 
 
-def _key_error(task: TaskSpec, key: str, value: Any, valid: str) -> ConfigError:
+def _key_error(task: ResolvedTask, key: str, value: Any, valid: str) -> ConfigError:
     return ConfigError(f"{task.source or task.name}: key {key!r}: got {value!r}; valid: {valid}")
 
 
-def check_profile(task: TaskSpec, profile: str, opts: Fluid3DOptions) -> None:
-    """Check the resolutions of ``profile`` against the solver and the options.
+def check_profile(task: ResolvedTask, opts: Fluid3DOptions) -> None:
+    """Check the task's resolutions at its profile against the solver and the options.
 
     Raises:
         ConfigError: Naming the key, for a reference grid that is odd, below
@@ -221,8 +220,8 @@ def check_profile(task: TaskSpec, profile: str, opts: Fluid3DOptions) -> None:
             initial-condition peak; or a train/test resolution that is odd, below the minimum,
             or does not divide the reference resolution.
     """
-    sizes = task.profile(profile)
-    prefix = f"profiles.{profile}"
+    sizes = task.sizes
+    prefix = f"profiles.{task.profile}"
     if task.ndim != 3 or task.grid != "periodic" or len(task.channels) != 3:
         raise ConfigError(
             f"{task.source or task.name}: builder 'fluid3d' needs ndim = 3, grid = 'periodic' and "
@@ -275,7 +274,7 @@ def check_profile(task: TaskSpec, profile: str, opts: Fluid3DOptions) -> None:
             )
 
 
-def make_solver(task: TaskSpec, opts: Fluid3DOptions, n: int) -> NS3DSolver:
+def make_solver(task: ResolvedTask, opts: Fluid3DOptions, n: int) -> NS3DSolver:
     """The task's solver on an ``n``-point grid, on the device and precision of ``opts``."""
     device = opts.device
     if device == "auto":
@@ -305,12 +304,12 @@ def initial_condition(solver: NS3DSolver, opts: Fluid3DOptions, seed: int) -> to
 
 
 def _dt_error(
-    task: TaskSpec, profile: str, opts: Fluid3DOptions, solver: NS3DSolver, speed: float, why: str
+    task: ResolvedTask, opts: Fluid3DOptions, solver: NS3DSolver, speed: float, why: str
 ) -> ConfigError:
     limit = opts.max_cfl * solver.dx / speed
     return _key_error(
         task,
-        f"profiles.{profile}.data.dt",
+        f"profiles.{task.profile}.data.dt",
         opts.dt,
         f"0 < dt <= {limit:.4g} ({why}; CFL = dt·max(|u|+|v|+|w|)/dx must stay <= "
         f"max_cfl = {opts.max_cfl:g} at reference_resolution = {solver.n})",
@@ -374,7 +373,7 @@ def solver_grid(resolution: int, reference_resolution: int) -> int:
     return min(grid + grid % 2, reference_resolution)
 
 
-def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+def forecast(task: ResolvedTask, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
     """The numerical solver as a forecaster: advance states ``(N, 3, r, r, r)`` by Δt.
 
     Physical-unit states on the ``resolution`` grid are advanced by ``steps_per_pair`` solver
@@ -382,10 +381,8 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     reproduces the targets, below it the error is the solver's own resolution error. Registered
     with the builder (``solver=forecast``) for the reference rows of the leaderboard.
     """
-    opts = builder_options(task, profile, Fluid3DOptions)
-    solver = make_solver(
-        task, opts, solver_grid(resolution, task.profile(profile).reference_resolution)
-    )
+    opts = task.options
+    solver = make_solver(task, opts, solver_grid(resolution, task.sizes.reference_resolution))
     steps = opts.steps_per_pair
     outputs = []
     for state in inputs:
@@ -405,11 +402,11 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
         "in a periodic box; simulated, no measured data)"
     ),
 )
-def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
-    """Build the paired multi-resolution turbulence dataset of ``task`` under ``profile``."""
-    opts = builder_options(task, profile, Fluid3DOptions)
-    check_profile(task, profile, opts)
-    sizes = task.profile(profile)
+def build_fluid3d(task: ResolvedTask, progress: bool = True) -> PairedDataset:
+    """Build the paired multi-resolution turbulence dataset of ``task`` at its profile."""
+    opts = task.options
+    check_profile(task, opts)
+    sizes = task.sizes
     solver = make_solver(task, opts, sizes.reference_resolution)
     coarse_solver = None
     if opts.coarse_spinup_steps > 0:
@@ -426,9 +423,7 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
             u0 = initial_condition(solver, opts, seed)
             if solver.cfl(u0, opts.dt) > opts.max_cfl:
                 speed = u0.abs().sum(dim=0).max().item()
-                raise _dt_error(
-                    task, profile, opts, solver, speed, f"initial condition of seed {seed}"
-                )
+                raise _dt_error(task, opts, solver, speed, f"initial condition of seed {seed}")
     steps = (
         opts.coarse_spinup_steps
         + opts.spinup_steps
@@ -440,17 +435,15 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
     energies: list[list[float]] = []  # per trajectory, per saved state
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
-        job = bar.add_task(f"fluid3d/{profile}", total=steps * sum(counts.values()))
+        job = bar.add_task(f"fluid3d/{task.profile}", total=steps * sum(counts.values()))
         for split in SPLITS:
             resolutions = sizes.test_resolutions if split == "test" else (sizes.train_resolution,)
             inputs: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
             targets: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
             pair_seeds: list[int] = []
             for seed in seeds[split]:
-                bar.update(job, description=f"fluid3d/{profile} {split} seed {seed}")
-                frames = _run(
-                    task, profile, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job)
-                )
+                bar.update(job, description=f"fluid3d/{task.profile} {split} seed {seed}")
+                frames = _run(task, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job))
                 stats.add(frames.to(solver.device))
                 coeffs = solver.to_spectral(frames.to(solver.device))
                 energies.append(solver.energy(coeffs).tolist())
@@ -499,7 +492,7 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
             str(r): persistence_error(test_inputs[r], test_targets[r]) for r in test_inputs
         },
     }
-    return assemble_dataset(task, profile, raw, metadata)
+    return assemble_dataset(task, raw, metadata)
 
 
 def energy_drift(energies: list[list[float]]) -> dict[str, Any]:
@@ -526,8 +519,7 @@ def energy_drift(energies: list[list[float]]) -> dict[str, Any]:
 
 
 def _run(
-    task: TaskSpec,
-    profile: str,
+    task: ResolvedTask,
     opts: Fluid3DOptions,
     solvers: tuple[NS3DSolver, NS3DSolver | None],
     seed: int,
@@ -541,11 +533,11 @@ def _run(
     except BlowUpError as exc:
         if math.isfinite(exc.cfl):
             why = f"seed {seed} reached CFL {exc.cfl:.3g} at t = {exc.time:.6g}"
-            raise _dt_error(task, profile, opts, solver, exc.speed, why) from None
+            raise _dt_error(task, opts, solver, exc.speed, why) from None
         raise SimulationBlowUp(
-            f"{task.source or task.name}: profile {profile!r}: sample seed {seed} blew up at "
-            f"t = {exc.time:.6g} (step {exc.step}): {exc}. Lower profiles.{profile}.data.dt "
-            f"or raise profiles.{profile}.data.viscosity.",
+            f"{task.source or task.name}: profile {task.profile!r}: sample seed {seed} blew up at "
+            f"t = {exc.time:.6g} (step {exc.step}): {exc}. Lower profiles.{task.profile}.data.dt "
+            f"or raise profiles.{task.profile}.data.viscosity.",
             seed,
             exc.time,
         ) from None

@@ -22,17 +22,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from frlbench.data.latlon import area_weights, grid_name
 from frlbench.data.swe import GRAVITY, HOUR, SphereSWE, SWEParams, write_wb2
-from frlbench.spec import ConfigError, InvalidValue, TaskSpec
-
-if TYPE_CHECKING:
-    from frlbench.data.era5 import ERA5Options
+from frlbench.spec import ConfigError, InvalidValue, ResolvedTask
 
 STANDIN_YEAR0 = 2000
 
@@ -130,12 +127,13 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def standin_path(task: TaskSpec, profile: str, opts: ERA5Options) -> Path:
-    """Where the stand-in of ``task``/``profile`` is written: the cache directory of the dataset
-    being built (``--cache-dir``), else the default cache directory."""
+def standin_path(task: ResolvedTask) -> Path:
+    """Where the stand-in of ``task`` is written: the cache directory of the dataset being
+    built (``--cache-dir``), else the default cache directory."""
     from frlbench.data.cache import build_dir
 
-    sizes = task.profile(profile)
+    opts = task.options  # the era5 builder's ERA5Options
+    sizes = task.sizes
     content = {
         "standin": dataclasses.asdict(opts.standin),
         "reference_resolution": sizes.reference_resolution,
@@ -149,7 +147,7 @@ def standin_path(task: TaskSpec, profile: str, opts: ERA5Options) -> Path:
 
 
 def simulate_standin(
-    task: TaskSpec, profile: str, opts: ERA5Options, bar: Any = None
+    task: ResolvedTask, bar: Any = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
     """Run the stand-in: every member spun up, then its saved states.
 
@@ -158,7 +156,8 @@ def simulate_standin(
         (north first, as solved), solver latitudes, ``datetime64`` times (member k in year
         ``2000 + k``) and facts for the metadata (energy drift, solver grid).
     """
-    sizes = task.profile(profile)
+    opts = task.options  # the era5 builder's ERA5Options
+    sizes = task.sizes
     so = opts.standin
     members = sizes.n_train + sizes.n_val + sizes.n_test
     dtype = torch.float64 if so.precision == "float64" else torch.float32
@@ -179,11 +178,11 @@ def simulate_standin(
     fine_steps = so.steps(so.fine_spinup_hours)
     saved_states = opts.pairs_per_trajectory + 1
     total = coarse_steps + fine_steps + lead_steps * (saved_states - 1)
-    job = bar.add_task(f"era5/{profile} stand-in", total=total) if bar is not None else None
+    job = bar.add_task(f"era5/{task.profile} stand-in", total=total) if bar is not None else None
 
     def blown_up(exc: FloatingPointError, key: str, value: float) -> ConfigError:
         return ConfigError(
-            f"{task.source or task.name}: key 'profiles.{profile}.data.standin.{key}': got "
+            f"{task.source or task.name}: key 'profiles.{task.profile}.data.standin.{key}': got "
             f"{value:g}; the stand-in became non-finite ({exc}); valid: a smaller time step "
             "(gravity waves of speed √(g·mean_depth) and the winds limit it) or weaker forcing"
         )
@@ -213,7 +212,7 @@ def simulate_standin(
     }
     if fields["geopotential"].min() <= 0:
         raise ConfigError(
-            f"{task.source or task.name}: key 'profiles.{profile}.data.standin.mean_depth': the "
+            f"{task.where}: key '{task.data_key}.standin.mean_depth': the "
             f"layer depth became negative (min geopotential {fields['geopotential'].min():.4g}); "
             "valid: a deeper layer or weaker forcing"
         )
@@ -259,10 +258,10 @@ def member_correlation(fields: np.ndarray, weights: np.ndarray) -> float:
     return float(((x @ x.T).sum() - n) / (n * (n - 1)))
 
 
-def write_standin(task: TaskSpec, profile: str, opts: ERA5Options, bar: Any = None) -> dict:
+def write_standin(task: ResolvedTask, bar: Any = None) -> dict:
     """Simulate the stand-in and write it in the WB2 layout; return its facts."""
-    fields, latitudes, times, facts = simulate_standin(task, profile, opts, bar)
-    path = standin_path(task, profile, opts)
+    fields, latitudes, times, facts = simulate_standin(task, bar)
+    path = standin_path(task)
     attrs = {
         "source": "frlbench shallow-water stand-in for ERA5",
         **{k: json.dumps(v) for k, v in facts.items()},

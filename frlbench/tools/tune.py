@@ -37,10 +37,12 @@ from frlbench.spec import (
     BackboneSpec,
     ConfigError,
     FRLConfig,
+    ResolvedTask,
     RunSpec,
     TaskSpec,
     TrainSettings,
     parse_dataclass,
+    resolve_task,
 )
 from frlbench.train import build_model, evaluate_model, fit, resolve_device, seed_everything
 
@@ -106,10 +108,10 @@ def with_frl_overrides(cfg: FRLConfig, overrides: dict[str, Any]) -> FRLConfig:
     return parse_dataclass(FRLConfig, {**dataclasses.asdict(cfg), **overrides}, "--frl-set")
 
 
-def persistence_rmse(data: PairedDataset, task: TaskSpec, profile: str) -> dict[int, float]:
+def persistence_rmse(data: PairedDataset, task: ResolvedTask) -> dict[int, float]:
     """Persistence's test RMSE per resolution, from the models' evaluation path (lat-weighted
     on lat-lon grids), so that the printed ratios are the leaderboard's skill ratios."""
-    protocol = EvalProtocol.from_task(task, profile)
+    protocol = EvalProtocol.from_task(task)
     evaluation = evaluate(PersistenceForecaster(), data, protocol)
     return {m.resolution: m.rmse for m in evaluation.metrics}
 
@@ -160,20 +162,14 @@ def tune(
     )  # fmt: skip
     base = dataclasses.asdict(baseline.settings(profile, frl, task.name))
     base.update(overrides or {})
-    no_rollout = dataclasses.replace(
-        task,
-        profiles={
-            **task.profiles,
-            profile: dataclasses.replace(task.profile(profile), rollout_steps=0),
-        },
-    )
-    data = load_dataset(task, profile, cache_dir=cache_dir, progress=True)
-    reference = persistence_rmse(data, no_rollout, profile) if run_evaluation else {}
+    no_rollout = resolve_task(task, profile).with_sizes(rollout_steps=0)
+    data = load_dataset(no_rollout, cache_dir=cache_dir, progress=True)
+    reference = persistence_rmse(data, no_rollout) if run_evaluation else {}
     rows = []
     for lr in lrs:
         settings = TrainSettings(**{**base, "lr": lr})
         spec = RunSpec(
-            task=no_rollout,
+            task=no_rollout.spec,
             baseline=dataclasses.replace(
                 baseline,
                 defaults=settings,
@@ -183,10 +179,10 @@ def tune(
             frl=frl_cfg,
             seed=seed,
             profile=profile,
-        )
+        ).resolve()
         seed_everything(seed)
         model = build_model(spec, dev)
-        objective = FRLObjective(frl_cfg, task, data.train_resolution)
+        objective = FRLObjective(frl_cfg, spec.task, data.train_resolution)
         start = time.perf_counter()
 
         def report(info: dict[str, Any], lr: float = lr, start: float = start) -> None:
@@ -199,7 +195,7 @@ def tune(
                     flush=True,
                 )
 
-        result = fit(model, data, objective, settings, dev, seed, report, task=task)
+        result = fit(model, data, objective, settings, dev, seed, report, task=spec.task)
         row = TuneRow(
             baseline=baseline.name,
             frl=label,
