@@ -6,6 +6,12 @@ For the overhead ratios of the issue, run this file directly::
     python benchmarks/bench_frl.py                      # fno and unet, quick-profile sizes
     python benchmarks/bench_frl.py --backbones fno --variants off full multires-only
     python benchmarks/bench_frl.py --all-backbones --skip-memory --doc docs/model_zoo.md
+    python benchmarks/bench_frl.py --mode compiled --clock cpu --threads 1 --skip-memory
+
+Each family is timed in the mode it trains in (``--mode family``, the default: compiled when
+:data:`frlbench.compiled.COMPILED_BY_DEFAULT` lists it, eager otherwise); ``--mode eager`` or
+``compiled`` forces one. ``--clock cpu`` times the process's CPU time instead of wall time,
+which waiting for a core on a loaded machine does not inflate (use it with ``--threads 1``).
 
 Time: every variant is built in the *same* process, warmed up, then timed step by step in an
 interleaved order (off, full, full-sched, off, ...) so that load from other processes on a
@@ -40,6 +46,7 @@ import psutil
 import torch
 
 from frlbench.catalog import discover_plugins
+from frlbench.compiled import can_compile, compile_model, family_compiles
 from frlbench.env import peak_rss_mib
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.registry import BACKBONES, FRL_VARIANTS
@@ -54,6 +61,7 @@ SIZE = "small"
 SEED = 0
 WARMUP_STEPS = 4
 DEFAULT_VARIANTS = ("off", "full", "full-sched")
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 # Start/end markers of the FRL-overhead section that ``--doc`` writes into docs/model_zoo.md.
 # (``python -m frlbench.tools.zoo`` keeps this section when it rewrites the file.)
 DOC_BEGIN = (
@@ -62,8 +70,15 @@ DOC_BEGIN = (
 DOC_END = "<!-- frl-overhead: end -->"
 
 
-def make_step(backbone: str, variant: str, seed: int = SEED) -> Callable[[], float]:
-    """One optimiser step of ``backbone`` under FRL ``variant`` on a fixed random batch."""
+def make_step(
+    backbone: str, variant: str, seed: int = SEED, *, compiled: bool = False
+) -> Callable[[], float]:
+    """One optimiser step of ``backbone`` under FRL ``variant`` on a fixed random batch.
+
+    With ``compiled`` the model's forward runs through :func:`frlbench.compiled.compile_model`
+    (as a compiled run trains; a model with its own training loss stays eager), and the first
+    calls pay the compilation: warm up before timing.
+    """
     discover_plugins()
     task = zoo_task(ndim=3, channels=CHANNELS, train_resolution=RESOLUTION)
     cfg = FRL_VARIANTS.get(variant)
@@ -71,6 +86,7 @@ def make_step(backbone: str, variant: str, seed: int = SEED) -> Callable[[], flo
     spec = BackboneSpec(name="bench", backbone=backbone, defaults=TrainSettings(size=SIZE))
     net = BACKBONES.get(backbone)(spec, task, CHANNELS + encoding_channels(cfg, task), CHANNELS)
     model = wrap(net, cfg, task, RESOLUTION)
+    forward = compile_model(model) if compiled and can_compile(model) else model
     objective = FRLObjective(cfg, task, RESOLUTION)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
@@ -79,7 +95,7 @@ def make_step(backbone: str, variant: str, seed: int = SEED) -> Callable[[], flo
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
-        loss, _ = objective(model, x, y)
+        loss, _ = objective(forward, x, y)
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -124,10 +140,33 @@ def measure_memory(backbone: str, variant: str, steps: int) -> dict[str, float]:
 
 
 def measure_time(
-    backbone: str, variants: list[str], repeats: int, warmup: int
+    backbone: str,
+    variants: list[str],
+    repeats: int,
+    warmup: int,
+    *,
+    compiled: bool | None = None,
+    clock: str = "wall",
 ) -> dict[str, list[float]]:
-    """Seconds per step of each variant, interleaved in one process after warm-up."""
-    steps = {v: make_step(backbone, v) for v in variants}
+    """Seconds per step of each variant, interleaved in one process after warm-up.
+
+    Args:
+        backbone: Registered backbone.
+        variants: FRL variants; ratios are taken to the first.
+        repeats: Timed steps per variant.
+        warmup: Untimed steps per variant first (with ``compiled``, the compilation).
+        compiled: Time compiled steps (:func:`make_step`); ``None`` (the default): in the mode
+            the backbone's family trains in (:func:`frlbench.compiled.family_compiles`).
+        clock: ``"wall"`` (``time.perf_counter``) or ``"cpu"`` (``time.process_time``: the
+            CPU time of this process, which time spent waiting for a core on a loaded machine
+            does not inflate; meaningful with one torch thread).
+    """
+    if clock not in CLOCKS:
+        raise ValueError(f"clock {clock!r}: expected one of {', '.join(CLOCKS)}")
+    timer = CLOCKS[clock]
+    if compiled is None:
+        compiled = family_compiles(backbone)
+    steps = {v: make_step(backbone, v, compiled=compiled) for v in variants}
     for _ in range(warmup):
         for step in steps.values():
             step()
@@ -135,9 +174,9 @@ def measure_time(
     for r in range(repeats):
         order = variants if r % 2 == 0 else variants[::-1]
         for v in order:
-            start = time.perf_counter()
+            start = timer()
             steps[v]()
-            times[v].append(time.perf_counter() - start)
+            times[v].append(timer() - start)
     return times
 
 
@@ -157,8 +196,18 @@ def summarize(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def doc_section(rows: dict[str, dict[str, dict[str, float]]], repeats: int) -> str:
-    """Markdown section of time ratios per backbone (``rows[backbone][variant]``)."""
+def doc_section(
+    rows: dict[str, dict[str, dict[str, float]]],
+    repeats: int,
+    modes: dict[str, str] | None = None,
+    clock: str = "wall",
+) -> str:
+    """Markdown section of time ratios per backbone (``rows[backbone][variant]``).
+
+    ``modes[backbone]`` is the mode it was timed in (``eager`` or ``compiled``; default: the
+    mode its family trains in), ``clock`` a key of :data:`CLOCKS`.
+    """
+    modes = modes or {}
     variants = list(next(iter(rows.values())))
     head = " | ".join(f"{v} / {variants[0]}" for v in variants[1:])
     lines = [
@@ -166,20 +215,24 @@ def doc_section(rows: dict[str, dict[str, dict[str, float]]], repeats: int) -> s
         "",
         f"## FRL overhead per training step ({RESOLUTION}³, batch {BATCH}, size `{SIZE}`)",
         "",
-        f"Mean time of one Adam step of each FRL variant over the mean with FRL "
-        f"`{variants[0]}`: {repeats} steps each, interleaved in one process after "
+        f"Mean {'CPU' if clock == 'cpu' else 'wall'} time of one Adam step of each FRL variant "
+        f"over the mean with FRL `{variants[0]}`, each family in the mode it trains in "
+        f"(eager unless `frlbench.compiled.COMPILED_BY_DEFAULT` lists it): {repeats} steps "
+        "each, interleaved in one process after "
         f"{WARMUP_STEPS} warm-up steps (`python benchmarks/bench_frl.py --all-backbones "
         f"--skip-memory --doc docs/model_zoo.md`, torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s), on {datetime.date.today().isoformat()}, "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores). A shared machine "
         "makes these noisy: on a loaded one, repeated runs gave ratios up to 0.25 apart.",
         "",
-        f"| backbone | {variants[0]} ms/step | {head} |",
-        "|---|---:|" + "---:|" * (len(variants) - 1),
+        f"| backbone | mode | {variants[0]} ms/step | {head} |",
+        "|---|---|---:|" + "---:|" * (len(variants) - 1),
     ]
     for backbone, per_variant in rows.items():
         cells = " | ".join(f"{per_variant[v]['ratio_mean']:.2f}×" for v in variants[1:])
-        lines.append(f"| {backbone} | {per_variant[variants[0]]['mean_ms']:.0f} | {cells} |")
+        mode = modes.get(backbone, "compiled" if family_compiles(backbone) else "eager")
+        base = per_variant[variants[0]]["mean_ms"]
+        lines.append(f"| {backbone} | {mode} | {base:.0f} | {cells} |")
     lines += ["", DOC_END, ""]
     return "\n".join(lines)
 
@@ -208,6 +261,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--doc", type=Path, help="write the time ratios into this markdown file")
     parser.add_argument("--memory-child", nargs=2, metavar=("BACKBONE", "VARIANT"))
+    parser.add_argument(
+        "--mode",
+        choices=("family", "eager", "compiled"),
+        default="family",
+        help="time eager or compiled steps (family: the mode each family trains in)",
+    )
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -222,15 +282,20 @@ def main(argv: list[str] | None = None) -> None:
         f"{CHANNELS} channels, batch {BATCH}, size {SIZE!r}; {args.repeats} steps each; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    rows = {}
+    rows, modes = {}, {}
     for backbone in args.backbones:
-        times = measure_time(backbone, args.variants, args.repeats, args.warmup)
+        compiled = family_compiles(backbone) if args.mode == "family" else args.mode == "compiled"
+        modes[backbone] = "compiled" if compiled else "eager"
+        times = measure_time(
+            backbone, args.variants, args.repeats, args.warmup, compiled=compiled, clock=args.clock
+        )
         rows[backbone] = summary = summarize(times)
         for v in args.variants:
             r = summary[v]
             q1, _, q3 = statistics.quantiles(times[v], n=4)
             print(
-                f"{backbone:12s} {v:14s} time mean {r['mean_ms']:7.1f} ms x{r['ratio_mean']:.3f}; "
+                f"{backbone:12s} {modes[backbone]:8s} {v:14s} {args.clock} mean "
+                f"{r['mean_ms']:7.1f} ms x{r['ratio_mean']:.3f}; "
                 f"median {r['median_ms']:7.1f} ms (IQR {1e3 * q1:.1f}-{1e3 * q3:.1f}) "
                 f"x{r['ratio_median']:.3f}",
                 flush=True,
@@ -253,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
     if args.doc:
-        update_doc(args.doc, doc_section(rows, args.repeats))
+        update_doc(args.doc, doc_section(rows, args.repeats, modes, args.clock))
         print(f"wrote the FRL overhead section of {args.doc}")
 
 

@@ -4,8 +4,10 @@ Absolute times do not survive a noisy shared CI machine; ratios of two costs mea
 same process, interleaved, after warm-up, largely do. Each check measures a numerator and a
 denominator with the functions the asv benchmarks use:
 
-* ``frl_full_over_off`` -- median training step of fno ``small`` (16³, batch 8) with FRL
-  ``full`` over FRL ``off`` (:func:`benchmarks.bench_frl.measure_time`);
+* ``frl_full_over_off`` (fno) and ``frl_full_over_off_unet`` -- median training step of the
+  backbone at size ``small`` (16³, batch 8) with FRL ``full`` over FRL ``off``, in the mode
+  the family trains in (eager or compiled, :func:`frlbench.compiled.family_compiles`), timed
+  in process CPU time (:func:`benchmarks.bench_frl.measure_time`);
 * ``harness_over_plain`` -- frlbench's training loop over a plain torch loop, same fno model
   and data (:func:`benchmarks.bench_harness.overhead_ratio`);
 * ``solver_step_over_fft_32`` -- one fluid3d RK4 step at 32³ (float64) over its FFT work
@@ -28,6 +30,7 @@ by 1.3 (a step made 30% slower, deterministically); the tests use it to show the
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -49,11 +52,12 @@ BACKBONE = "fno"
 Measure = Callable[[], tuple[float, float]]
 
 
-def frl_full_over_off() -> tuple[float, float]:
-    """Median step time of FRL full and off, interleaved after warm-up."""
+def frl_full_over_off(backbone: str = BACKBONE) -> tuple[float, float]:
+    """Median step CPU time of FRL full and off, interleaved after warm-up, in the mode the
+    family of ``backbone`` trains in (the warm-up pays a compiled family's compilation)."""
     from benchmarks.bench_frl import measure_time
 
-    times = measure_time(BACKBONE, ["off", "full"], repeats=12, warmup=2)
+    times = measure_time(backbone, ["off", "full"], repeats=12, warmup=3, clock="cpu")
     return statistics.median(times["full"]), statistics.median(times["off"])
 
 
@@ -109,6 +113,7 @@ def eval_per_sample_over_forward(repeats: int = 3) -> tuple[float, float]:
 
 CHECKS: dict[str, Measure] = {
     "frl_full_over_off": frl_full_over_off,
+    "frl_full_over_off_unet": functools.partial(frl_full_over_off, "unet"),
     "harness_over_plain": harness_over_plain,
     "solver_step_over_fft_32": solver_step_over_fft_32,
     "eval_per_sample_over_forward": eval_per_sample_over_forward,

@@ -28,6 +28,7 @@ _OS_HINTS = {
     errno.ENOSPC: "disk full (no space left on device)",
     errno.EDQUOT: "disk quota exceeded",
     errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error (a failing disk or network file system)",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.ENOTDIR: "a path component is a file, not a directory",
@@ -59,16 +60,23 @@ def describe_failure(exc: BaseException) -> str:
     """The ``reason`` stored in a failed run's record; a full disk is named as such."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"disk full (ENOSPC): {describe_os_error(exc)}"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.EIO, errno.EROFS):
+        return f"storage error ({errno.errorcode[exc.errno]}): {describe_os_error(exc)}"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-def user_message(exc: BaseException) -> str | None:
-    """The message to show for a user-caused exception, or ``None`` if it is a bug."""
-    from frlbench.records import RecordError
-    from frlbench.registry import PluginError, UnknownNameError
-    from frlbench.spec import ConfigError
+def user_message(
+    exc: BaseException, user_errors: tuple[type[BaseException], ...] = ()
+) -> str | None:
+    """The message to show for a user-caused exception, or ``None`` if it is a bug.
 
-    if isinstance(exc, UserError | ConfigError | RecordError | PluginError | UnknownNameError):
+    Args:
+        exc: The exception that ended a command.
+        user_errors: Further exception types (beside :class:`UserError`) whose message is
+            shown as is: the library's configuration, record and registry errors, which the
+            caller names so that this core module imports none of those layers.
+    """
+    if isinstance(exc, (UserError, *user_errors)):
         return str(exc)
     if isinstance(exc, OSError):
         return f"cannot complete the command: {describe_os_error(exc)}"
@@ -85,17 +93,24 @@ def _passthrough(typer: Any) -> tuple[type[BaseException], ...]:
 
 
 def _print(message: str) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, soft_wrap=True).print(
+    from frlbench.terminal import SafeConsole
+
+    SafeConsole(stderr=True, soft_wrap=True).print(
         f"[bold red]error:[/] {escape(message)}", highlight=False
     )
 
 
 @contextmanager
-def error_boundary(debug: Callable[[], bool] = debug_enabled) -> Iterator[None]:
+def error_boundary(
+    debug: Callable[[], bool] = debug_enabled,
+    user_errors: tuple[type[BaseException], ...] = (),
+) -> Iterator[None]:
     """Turn user errors, file-system errors and Ctrl-C into a message and an exit code.
+
+    ``user_errors`` are the library's own user-facing exception types (see
+    :func:`user_message`).
 
     Raises:
         SystemExit: 2 for a user error, 130 for Ctrl-C, 70 for an unexpected error.
@@ -119,7 +134,7 @@ def error_boundary(debug: Callable[[], bool] = debug_enabled) -> Iterator[None]:
             raise
         if debug():
             traceback.print_exc()
-        message = user_message(exc)
+        message = user_message(exc, user_errors)
         if message is None:
             _print(
                 f"internal error: {type(exc).__name__}: {exc} "

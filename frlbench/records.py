@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
+import math
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from frlbench.safeio import write_atomic
 
 if TYPE_CHECKING:
     from frlbench.spec import RunPlan
@@ -123,6 +124,9 @@ class RunRecord:
         schema: Record schema version.
         weights_sha256: SHA-256 of the run's ``weights.pt`` ("" for runs without weights, and
             in records written before checksums existed, until the weights load cleanly).
+        compiled: Whether training and evaluation ran ``torch.compile``d steps
+            (:mod:`frlbench.compiled`); recorded, not part of the run id. False in records
+            written before the option existed.
     """
 
     run_id: str
@@ -158,6 +162,7 @@ class RunRecord:
     created: str = ""
     schema: int = SCHEMA_VERSION
     weights_sha256: str = ""
+    compiled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (NaN stays NaN: Python's json writes and reads it)."""
@@ -188,6 +193,21 @@ class RunRecord:
         for i, m in enumerate(record.metrics):
             check_types(m, f"metrics[{i}].")
         return record
+
+    def mark_non_finite(self) -> bool:
+        """Set status ``diverged`` if the forecast held NaN or inf at some test grid (its RMSE
+        or a rollout step's is not finite); the reason names the grids. Returns whether it did.
+        """
+        grids = [
+            m.resolution
+            for m in self.metrics
+            if not math.isfinite(m.rmse) or not all(math.isfinite(x) for x in m.rollout_rmse)
+        ]
+        if self.status != "ok" or not grids:
+            return False
+        self.status = "diverged"
+        self.reason = f"non-finite forecast (NaN or inf) at test grid {', '.join(map(str, grids))}"
+        return True
 
     def metric(self, resolution: int) -> ResolutionMetrics | None:
         """Metrics at ``resolution``, if evaluated."""
@@ -310,11 +330,12 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset({"weights_sha256", "data_source"})
+OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled"})
 
 _NUMBER = (int, float)
 _CHECKS: dict[str, Any] = {
     "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "float": lambda v: isinstance(v, _NUMBER) and not isinstance(v, bool),
     "float | None": lambda v: v is None or (isinstance(v, _NUMBER) and not isinstance(v, bool)),
@@ -339,24 +360,15 @@ def check_types(obj: Any, prefix: str = "") -> None:
             raise RecordError(f"key '{prefix}{f.name}': got {value!r}; expected {f.type}")
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+def write_json_atomic(path: Path, data: dict[str, Any], *, root: Path | None = None) -> None:
+    """Write JSON to ``path`` through :func:`frlbench.safeio.write_atomic`: never half-written,
+    never through a symlink below ``root``."""
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True), root=root, durable=True)
 
 
-def write_record(path: Path, record: RunRecord) -> None:
-    """Write one record atomically."""
-    write_json_atomic(path, record.to_dict())
+def write_record(path: Path, record: RunRecord, *, root: Path | None = None) -> None:
+    """Write one record atomically (inside ``root``)."""
+    write_json_atomic(path, record.to_dict(), root=root)
 
 
 def read_record(path: Path) -> RunRecord:
@@ -382,8 +394,16 @@ def read_record(path: Path) -> RunRecord:
 
 
 def iter_records(runs_dir: Path) -> Iterator[tuple[Path, RunRecord | RecordError]]:
-    """Yield ``(path, record or error)`` for every ``<runs_dir>/*/record.json``."""
+    """Yield ``(path, record or error)`` for every ``<runs_dir>/*/record.json``.
+
+    A run folder or record that is a symlink is not followed: local runs are read only inside
+    ``runs_dir``; it yields an error naming the link.
+    """
     for path in sorted(Path(runs_dir).glob("*/record.json")):
+        link = next((p for p in (path.parent, path) if p.is_symlink()), None)
+        if link is not None:
+            yield path, RecordError(f"{link}: is a symlink; runs are read only inside {runs_dir}")
+            continue
         try:
             yield path, read_record(path)
         except RecordError as exc:

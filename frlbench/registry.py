@@ -109,6 +109,9 @@ class TaskBuilderInfo:
             (then it is scored only on coarser grids).
         data_source: Where the data come from, in plain words (records and leaderboard).
         version: Version of the generated data, part of the dataset cache key.
+        source_identity: ``source_identity(task) -> {"run": ..., "cache": ...} | None``: the
+            identity of the files a builder reads (real data), hashed into run ids and the
+            dataset cache key; ``None`` (or a hook returning ``None``) for generated data.
     """
 
     options: type | None = None
@@ -116,6 +119,7 @@ class TaskBuilderInfo:
     solver_is_truth: bool = True
     data_source: str = ""
     version: int = 1
+    source_identity: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)

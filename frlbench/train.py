@@ -11,7 +11,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from frlbench.augment import augment_batch
+from frlbench.compiled import compile_model, should_compile
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
 from frlbench.evaluation.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
@@ -139,6 +140,15 @@ class FitResult:
     best_val_rmse: float = math.nan
     diverged: str = ""
 
+    def add_validation(self, step: int, val: float) -> bool:
+        """Record the validation RMSE ``val`` after ``step``; True when it is the best so far."""
+        self.val_rmse.append(val)
+        self.val_steps.append(step)
+        if not val >= self.best_val_rmse:  # first check, or a new best (NaN-safe)
+            self.best_val_rmse, self.best_step = val, step
+            return True
+        return False
+
 
 @torch.no_grad()
 def validation_rmse(model: torch.nn.Module, data: PairedDataset, device: torch.device) -> float:
@@ -161,6 +171,7 @@ def fit(
     progress: ProgressFn | None = None,
     *,
     task: ResolvedTask | None = None,
+    forward: torch.nn.Module | None = None,
 ) -> FitResult:
     """Train ``model`` in place for the step budget of ``settings``; keep the best state.
 
@@ -173,42 +184,37 @@ def fit(
     (see :mod:`frlbench.augment`; none for a task without one), drawn from the same seeded
     generator as the batches.
 
+    ``forward`` (default ``model``) is what the objective and validation call: a compiled
+    wrapper sharing ``model``'s parameters; the optimizer and the kept state use ``model``.
+
     Raises:
         ValueError: If ``eval_every > 0`` and the dataset has no validation pairs.
         ValueError: If ``settings.augment`` is set and ``task`` is not given.
     """
     if settings.augment and task is None:
         raise ValueError("fit: settings.augment needs the task (its symmetry): pass task=")
+    forward = model if forward is None else forward
     train = data.splits["train"]
     x_all = train.inputs[data.train_resolution]
     y_all = train.targets[data.train_resolution]
     total = settings.total_steps(len(x_all))
-    if settings.eval_every > 0 and (
-        "val" not in data.splits or len(data.splits["val"].inputs[data.train_resolution]) == 0
-    ):
+    if settings.eval_every > 0 and not _has_validation(data):
         raise ValueError("eval_every > 0 needs validation pairs (task key n_val >= 1)")
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-    )
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: warmup_cosine(s, settings.warmup_steps, total)
-    )
+    optimizer, schedule = _optimizer(model, settings, total)
     generator = torch.Generator().manual_seed(seed)
     result = FitResult(best_step=total)
     best_state: dict[str, torch.Tensor] | None = None
     interval = settings.eval_every or 10
     losses: list[float] = []
-    order = torch.empty(0, dtype=torch.long)
+    batches = _batch_indices(len(x_all), settings.batch_size, generator)
     model.train()
     for step in range(1, total + 1):
-        if len(order) < settings.batch_size:
-            order = torch.cat([order, torch.randperm(len(x_all), generator=generator)])
-        idx, order = order[: settings.batch_size], order[settings.batch_size :]
+        idx = next(batches)
         x, y = x_all[idx].to(device), y_all[idx].to(device)
         if settings.augment:
             x, y = augment_batch(task, x, y, generator, data.mean, data.std)
         start = time.perf_counter()
-        loss, _parts = objective(model, x, y)
+        loss, _parts = objective(forward, x, y)
         if not torch.isfinite(loss):
             result.diverged = f"non-finite loss {loss.item()} at step {step}"
             return result
@@ -225,21 +231,53 @@ def fit(
         if step % interval == 0 or step == total:
             result.history.append(float(np.mean(losses)))
             losses = []
-            if settings.eval_every > 0:
-                val = validation_rmse(model, data, device)
-                result.val_rmse.append(val)
-                result.val_steps.append(step)
-                if not val >= result.best_val_rmse:  # first check, or a new best (NaN-safe)
-                    result.best_val_rmse, result.best_step = val, step
-                    best_state = _snapshot(model)
+            checked = settings.eval_every > 0
+            if checked and result.add_validation(step, validation_rmse(forward, data, device)):
+                best_state = _snapshot(model)
             if progress is not None:
-                info = {"epoch": step, "epochs": total, "loss": result.history[-1]}
-                if result.val_steps and result.val_steps[-1] == step:
-                    info["val_rmse"] = result.val_rmse[-1]
-                progress(info)
+                progress(_progress_info(result, step, total))
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
+
+
+def _batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless batches of indices into ``n`` pairs, drawn without replacement from a fresh
+    permutation each pass (a pass's remainder starts the next batch). A permutation is drawn
+    from ``generator`` only when a batch needs it, so draws interleave with the caller's."""
+    order = torch.empty(0, dtype=torch.long)
+    while True:
+        if len(order) < batch_size:
+            order = torch.cat([order, torch.randperm(n, generator=generator)])
+        idx, order = order[:batch_size], order[batch_size:]
+        yield idx
+
+
+def _has_validation(data: PairedDataset) -> bool:
+    """Whether ``data`` holds validation pairs at its training grid."""
+    val = data.splits.get("val")
+    return val is not None and len(val.inputs[data.train_resolution]) > 0
+
+
+def _optimizer(
+    model: torch.nn.Module, settings: TrainSettings, total: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam over ``model``'s parameters and its warm-up + cosine schedule over ``total`` steps."""
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, settings.warmup_steps, total)
+    )
+    return optimizer, schedule
+
+
+def _progress_info(result: FitResult, step: int, total: int) -> dict[str, Any]:
+    """What the progress callback gets after ``step``: loss, and validation RMSE if measured."""
+    info: dict[str, Any] = {"epoch": step, "epochs": total, "loss": result.history[-1]}
+    if result.val_steps and result.val_steps[-1] == step:
+        info["val_rmse"] = result.val_rmse[-1]
+    return info
 
 
 def evaluate_model(
@@ -260,6 +298,7 @@ def train_and_evaluate(
     device: str = "auto",
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
+    compile: bool | None = None,
 ) -> tuple[RunRecord, dict[str, torch.Tensor] | None]:
     """Train ``plan`` and evaluate it at every test resolution.
 
@@ -272,6 +311,10 @@ def train_and_evaluate(
         cache_dir: Dataset cache directory.
         progress: Called with ``{"epoch", "epochs", "loss"}`` (optimizer step, budget, mean
             recent loss) at every validation check (every 10 steps without validation).
+        compile: Run compiled training and evaluation steps (one static graph per grid size);
+            ``None`` reads ``FRLBENCH_COMPILE`` and the family default
+            (:func:`frlbench.compiled.should_compile`). Recorded as ``record.compiled``, not
+            part of the run id.
 
     Returns:
         The record and the trained state dict (``None`` if training diverged).
@@ -301,8 +344,12 @@ def train_and_evaluate(
         settings=dataclasses.asdict(settings),
         env=environment(dev),
     )
+    record.compiled = should_compile(plan.baseline.backbone, model, compile)
+    forward = compile_model(model) if record.compiled else model
     train_start = time.perf_counter()
-    result = fit(model, data, objective, settings, dev, plan.seed, progress, task=plan.task)
+    result = fit(
+        model, data, objective, settings, dev, plan.seed, progress, task=plan.task, forward=forward
+    )
     record.train_time_s = time.perf_counter() - train_start
     if result.diverged:
         record.status = "diverged"
@@ -315,12 +362,13 @@ def train_and_evaluate(
     record.time_per_step_s = float(np.mean(timed)) if timed else math.nan
     if record.status == "ok":
         eval_start = time.perf_counter()
-        protocol, evaluation = evaluate_model(model, data, plan, dev)
+        protocol, evaluation = evaluate_model(forward, data, plan, dev)
         record.replace_evaluation(protocol, evaluation.metrics, evaluation.anchoring_slope)
+        record.mark_non_finite()  # weights kept: a re-evaluation may still use them
         record.env["evaluation_wall_s"] = f"{time.perf_counter() - eval_start:.3f}"
     record.peak_memory_mb = peak_memory_mb(dev)
     record.created = now()
-    state = None if record.status != "ok" else _cpu_state(model)
+    state = None if result.diverged else _cpu_state(model)
     return record, state
 
 

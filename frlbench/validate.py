@@ -37,6 +37,49 @@ def check_run_id(run_id: str, option: str = "--run-id") -> str:
     return run_id
 
 
+#: What separates the items of a list option: commas and/or whitespace.
+LIST_SEPARATORS = re.compile(r"[,\s]+")
+
+
+def split_list(
+    values: str | Sequence[str] | None, option: str, *, what: str = "names"
+) -> list[str] | None:
+    """Items of a list option given as repetitions and/or comma- or space-separated lists.
+
+    ``["cnn,unet", "fno"]`` and ``"cnn unet, fno"`` -> ``["cnn", "unet", "fno"]`` (in order,
+    without repeats); ``None`` (the option not given) -> ``None``.
+
+    Raises:
+        UserError: If the option was given but holds no item (``""``, ``" "``, ``","``): an
+            unset shell variable must not mean "all".
+    """
+    if values is None:
+        return None
+    given = [values] if isinstance(values, str) else list(values)
+    if not given:
+        return None
+    items = [item for value in given for item in LIST_SEPARATORS.split(value) if item]
+    if not items:
+        shown = given[0] if len(given) == 1 else given
+        raise UserError(
+            f"{option}: got {shown!r}, which names nothing; expected comma-separated {what} "
+            "(leave the option out to use the default)"
+        )
+    return list(dict.fromkeys(items))
+
+
+def nonempty_path(value: str | Path, option: str) -> Path:
+    """A path option's value, refused when empty or only whitespace (``--out ""`` must not mean
+    the current directory).
+
+    Raises:
+        UserError: Naming the option.
+    """
+    if not str(value).strip():
+        raise UserError(f"{option}: got {str(value)!r}; expected a directory path")
+    return Path(value)
+
+
 def parse_ints(
     value: str | None,
     option: str,
@@ -45,15 +88,16 @@ def parse_ints(
     what: str = "integers",
     example: str = "0,1,2",
 ) -> list[int] | None:
-    """A comma-separated list of integers given to ``option`` (``None`` when not given).
+    """A comma- or space-separated list of integers given to ``option`` (``None`` when not
+    given): ``"0 1"`` and ``"0,1"`` are both 0 and 1.
 
     Raises:
-        UserError: For a value with no numbers (``","``), a non-integer, or one below
+        UserError: For a value with no numbers (``""``, ``","``), a non-integer, or one below
             ``minimum``.
     """
     if value is None:
         return None
-    parts = [s for s in value.replace(" ", "").split(",") if s]
+    parts = [s for s in LIST_SEPARATORS.split(value) if s]
     if not parts:
         raise UserError(f"{option}: got {value!r}; expected comma-separated {what}, e.g. {example}")
     numbers = []
@@ -100,6 +144,29 @@ def _size(n: float) -> str:
             return f"{n:.3g} {unit}"
         n /= 1024
     return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def check_task_memory(tasks: Sequence[ResolvedTask], *, memory: int | None = None) -> None:
+    """One sample of every task's grids at its profile (one float64 field) fits in
+    :data:`MEMORY_SHARE` of this machine's memory, checked before any array is allocated
+    (``reference_resolution = 2**40`` is a clear error, not an overflow deep inside torch).
+    The bound is deliberately loose: it refuses only grids no run could ever hold.
+
+    Raises:
+        UserError: Naming the task file, the key and the sizes.
+    """
+    budget = (memory if memory is not None else available_memory_bytes()) * MEMORY_SHARE
+    for task in tasks:
+        sizes = task.sizes
+        for key in ("reference_resolution", "train_resolution"):
+            resolution = getattr(sizes, key)
+            need = math.prod(task.grid_shape(resolution)) * len(task.channels) * 8
+            if need > budget:
+                raise UserError(
+                    f"{task.where}: key 'profiles.{task.profile}.{key}' = {resolution}: "
+                    f"one sample of task {task.name!r} at that grid needs about {_size(need)} of "
+                    f"memory; this machine has {_size(budget / MEMORY_SHARE)}"
+                )
 
 
 def parse_resolutions(
@@ -205,7 +272,9 @@ def check_output_dir(path: Path | None, option: str) -> None:
                 raise UserError(f"{option} {path}: {where}, expected a directory")
             break
     if path.exists() and not os.access(path, os.W_OK):
-        raise UserError(f"{option} {path}: not writable")
+        read_only = bool(os.statvfs(path).f_flag & getattr(os, "ST_RDONLY", 1))
+        why = "read-only file system" if read_only else "not writable (permission denied)"
+        raise UserError(f"{option} {path}: {why}")
 
 
 def check_backbone_output(

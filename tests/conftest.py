@@ -15,22 +15,18 @@ discover_plugins()
 #: Backbones that succeed, raise, diverge or return a wrong shape (runner and bad-input tests).
 PROBES = Path(__file__).parent / "data" / "probe_backbones.py"
 
-#: A user's task file: tiny 2D advection, smoke profile only.
-ADVECTION_TASK = """
-builder = "advection"
-description = "tiny advection task for runner and bad-input tests"
-ndim = 2
-channels = ["c"]
-[profiles.smoke]
-train_resolution = 16
-test_resolutions = [16, 32]
-reference_resolution = 32
-n_train = 4
-n_val = 1
-n_test = 2
-[profiles.smoke.data]
-dt = 0.3
-"""
+#: A user's task file: tiny 2D advection, smoke profile only (docs/contributing.md's example).
+ADVECTION_TASK = (Path(__file__).parent / "data" / "tasks" / "advection.toml").read_text()
+
+
+def real_backbones() -> list[str]:
+    """Registered backbones without the test probes (family ``"test"``) that some test modules
+    register on import and that fail on purpose: registry-wide tests parametrize over these,
+    whatever order the modules were collected in."""
+    from frlbench.registry import BACKBONES
+
+    return [n for n in BACKBONES.list() if BACKBONES.entry(n).info.family != "test"]
+
 
 #: A user's baseline file for one probe backbone (``.format(backbone=..., epochs=...)``).
 PROBE_BASELINE = """

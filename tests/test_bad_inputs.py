@@ -159,6 +159,38 @@ def run_file(name: str, content: bytes | str) -> Callable[[Ctx], None]:
     return setup
 
 
+def write_bytes(rel: str, data: bytes) -> Callable[[Ctx], None]:
+    def setup(ctx: Ctx) -> None:
+        (ctx.proj / rel).write_bytes(data)
+
+    return setup
+
+
+def link(rel: str, target: str, folder: bool = False) -> Callable[[Ctx], None]:
+    """Make ``rel`` a symlink to ``target`` (a file or folder of the user's, in the project)."""
+
+    def setup(ctx: Ctx) -> None:
+        destination = ctx.proj / target
+        if folder:
+            destination.mkdir()
+            (destination / "keep.png").write_text("mine")
+        else:
+            destination.write_text("my own notes")
+        path = ctx.proj / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+        path.unlink(missing_ok=True)
+        path.symlink_to(destination)
+
+    return setup
+
+
+def link_run(ctx: Ctx) -> None:
+    """``runs/linked`` points at a copy of the run outside the results folder."""
+    shutil.copytree(ctx.run, ctx.proj / "elsewhere")
+    (ctx.out / "runs" / "linked").symlink_to(ctx.proj / "elsewhere")
+
+
 def record_edit(edit: Callable[[dict], object]) -> Callable[[Ctx], None]:
     def setup(ctx: Ctx) -> None:
         data = ctx.record()
@@ -452,12 +484,58 @@ CASES = [
     Case("audit-device-gpu", ["audit", "--out", OUT, "--device", "gpu"], ["--device", "'gpu'"]),
     Case("audit-rollout-too-long", ["audit", "--out", OUT, "--max-rollout", "99",
                                     "--no-progress"], ["--max-rollout 99", "valid: 0 to"]),
-    Case("audit-no-match", ["audit", "--out", OUT, "--task", "nosuchtask"],
+    Case("audit-no-match", ["audit", "--out", OUT, "--task", "nosuch*"],
          ["no stored run", "--task"]),
+    Case("audit-task-unknown", ["audit", "--out", OUT, "--task", "nosuchtask"],
+         ["--task", "unknown task 'nosuchtask'", "adv"]),
     Case("audit-frl-unknown", ["audit", "--out", OUT, "--frl", "off,ful"],
          ["--frl", "'ful'", "full-sched"]),
     Case("audit-trajectories-negative", ["audit", "--out", OUT, "--trajectories", "-1"],
          ["--trajectories", "Invalid value"]),
+    # second sweep: an empty value never means "all"
+    Case("run-backbone-empty", ["run", "--task", "adv", "--backbone", "", "--profile", "smoke",
+         "--out", OUT], ["--backbone", "names nothing"]),
+    Case("run-task-empty", ["run", "--task", " ", "--backbone", "probe_conv", "--profile",
+         "smoke", "--out", OUT], ["--task", "names nothing"]),
+    Case("run-frl-empty", ["run", "--task", "adv", "--backbone", "probe_conv", "--frl", ",",
+         "--profile", "smoke", "--out", OUT], ["--frl", "names nothing"]),
+    Case("run-seeds-blank", [*RUN, "--out", OUT, "--seeds", "  "], ["--seeds", "expected"]),
+    Case("run-out-empty", [*RUN, "--out", ""], ["--out", "expected a directory path"]),
+    Case("run-cache-dir-empty", [*RUN, "--out", OUT, "--cache-dir", " "], ["--cache-dir"]),
+    Case("data-cache-dir-empty", ["data", "adv", "--profile", "smoke", "--cache-dir", ""],
+         ["--cache-dir", "expected a directory path"]),
+    Case("eval-run-id-empty", [*EVAL, "--out", OUT, "--run-id", ""], ["--run-id", "nothing"]),
+    Case("report-out-empty", ["report", "--out", ""], ["--out", "expected a directory path"]),
+    Case("audit-protocols-empty", ["audit", "--out", OUT, "--protocols", ""],
+         ["--protocols", "names nothing"]),
+    Case("audit-backbone-unknown", ["audit", "--out", OUT, "--backbone", "nosuch"],
+         ["--backbone", "nosuch", "probe_conv"]),
+    Case("audit-trajectories-too-many", ["audit", "--out", OUT, "--trajectories", "1000",
+         "--no-progress"], ["--trajectories 1000", "valid: 0 (all) to 2"]),
+    # second sweep: symlinks below the results folder are never written through or read
+    Case("report-leaderboard-symlink", ["report", "--out", OUT],
+         ["leaderboard.md", "symlink"], setup=link("results/leaderboard.md", "mine.md")),
+    Case("report-figures-symlink", ["report", "--out", OUT], ["figures", "symlink"],
+         setup=link("results/figures", "my_figures", folder=True)),
+    Case("eval-run-folder-symlink", [*EVAL, "--out", OUT, "--run-id", "linked"],
+         ["linked", "symlink"], setup=link_run),
+    # second sweep: files that cannot be decoded, sizes no machine holds, hostile text
+    Case("task-latin1", ["list", "tasks"], ["latin.toml", "not UTF-8", "UnicodeDecodeError"],
+         setup=write_bytes("tasks/latin.toml", ('description = "d\xe9bit"\n' + TASK)
+                           .replace("[16, 32]", "[16]").encode("latin-1"))),
+    Case("task-reference-2-40", ["run", "--task", "huge", "--backbone", "probe_conv",
+         "--profile", "smoke", "--out", OUT],
+         ["huge.toml", "reference_resolution", "1099511627776", "memory"],
+         setup=write("tasks/huge.toml", 'name = "huge"\n' + TASK.replace(
+             "reference_resolution = 32", "reference_resolution = 1099511627776"))),
+    Case("task-description-ansi", ["list", "tasks"], ["ok text"], code=0, absent=["\x1b"],
+         setup=write("tasks/ansi.toml", 'name = "ansi"\ndescription = "ok\\u001b[2J text"\n'
+                     + TASK.replace('description = "tiny advection task for runner and '
+                                    'bad-input tests"\n', ""))),
+    # second sweep: a lock no live process can hold is taken over, saying so
+    Case("run-lock-empty", [*RUN, "--out", OUT, "--seeds", "0"], ["stale lock", "taken over"],
+         code=0, setup=lambda c: (c.run / ".lock").write_text(""),
+         may_change="results/runs/{rid}/.lock"),
     # zoo
     Case("zoo-baselines-dir-missing", ["zoo", "--baselines-dir", "{proj}/none"],
          ["--baselines-dir", "no such directory"]),

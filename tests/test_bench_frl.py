@@ -26,4 +26,10 @@ def test_doc_section_is_replaced_not_duplicated(tmp_path):
     text = path.read_text()
     assert text.startswith("# Model zoo\n\ntable\n")
     assert text.count(bench_frl.DOC_BEGIN) == 1 and text.count(bench_frl.DOC_END) == 1
-    assert "| fno | 100 | 1.20× |" in text and "1.30×" not in text
+    assert "| fno | eager | 100 | 1.20× |" in text and "1.30×" not in text
+
+
+def test_doc_section_names_each_family_s_mode():
+    section = bench_frl.doc_section(_rows(1.10), repeats=8, modes={"fno": "compiled"}, clock="cpu")
+    assert "| fno | compiled | 100 | 1.10× |" in section
+    assert "Mean CPU time" in section

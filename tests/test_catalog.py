@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 
 from frlbench import catalog, registry
 from frlbench.catalog import BUILTIN_DIR, Catalog
-from frlbench.cli import app, split_names
+from frlbench.cli import app
+from frlbench.errors import UserError
 from frlbench.spec import ConfigError
+from frlbench.validate import split_list
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "example_plugin.py"
 
@@ -90,10 +92,17 @@ def test_missing_catalog_option_directory_is_an_error(tmp_path):
     assert result.exit_code == 2 and "--tasks-dir" in result.output
 
 
-def test_name_lists_accept_commas_and_repetition():
-    assert split_names(["cnn,unet", "fno", "unet"]) == ["cnn", "unet", "fno"]
-    assert split_names(["off, full"]) == ["off", "full"]
-    assert split_names(None) is None and split_names([]) is None
+def test_name_lists_accept_commas_spaces_and_repetition():
+    assert split_list(["cnn,unet", "fno", "unet"], "--backbone") == ["cnn", "unet", "fno"]
+    assert split_list(["off, full"], "--frl") == ["off", "full"]
+    assert split_list("off full\tcnn", "--frl") == ["off", "full", "cnn"]
+    assert split_list(None, "--frl") is None and split_list([], "--frl") is None
+
+
+@pytest.mark.parametrize("value", [[""], ["  "], [","], ["", " , "]])
+def test_an_empty_name_list_is_an_error_not_all(value):
+    with pytest.raises(UserError, match=r"--task: got .* names nothing"):
+        split_list(value, "--task")
 
 
 def test_profile_names_come_from_the_profile_registry(tmp_path):
@@ -103,3 +112,26 @@ def test_profile_names_come_from_the_profile_registry(tmp_path):
     (tasks / "other.toml").write_text(textwrap.dedent(task).replace('name = "fluid3d"', ""))
     with pytest.raises(ConfigError, match=r"profiles\.smoky.*Did you mean 'smoke'"):
         Catalog(tasks, tmp_path / "baselines").load()
+
+
+def test_tools_have_one_name_each(capsys):
+    """`frlbench tune` and `frlbench zoo` are commands; `python -m frlbench.tune` is an alias of
+    the same parser, and the zoo's module entry is only its internal measurement."""
+    runner = CliRunner()
+    tune = runner.invoke(app, ["tune", "--help"], env={"COLUMNS": "200"})
+    assert tune.exit_code == 0 and "usage: frlbench tune" in tune.output
+    assert "--frl-set" in tune.output and "--lrs" in tune.output
+    bad = runner.invoke(app, ["tune", "--task", "nope", "--baseline", "cnn"])
+    assert bad.exit_code == 2 and "unknown task 'nope'" in bad.output
+    zoo = runner.invoke(app, ["zoo", "--help"], env={"COLUMNS": "200"})
+    assert zoo.exit_code == 0
+    for option in ("--backbone", "--size", "--ndim", "--train-resolution", "--scale"):
+        assert option in zoo.output
+    from frlbench.tools import zoo as zoo_module
+    from frlbench.tune import main as alias
+
+    with pytest.raises(SystemExit) as info:
+        alias(["--help"])
+    assert info.value.code == 0 and "usage: frlbench tune" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # no user-facing options left there
+        zoo_module.main(["--output", "x.md"])

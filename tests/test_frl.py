@@ -25,9 +25,10 @@ from frlbench.frl import (
     wrap,
 )
 from frlbench.frl.spectral_loss import zonal_spectral_error
+from frlbench.frl.variants import FULL_CHANGES
 from frlbench.registry import BACKBONES, FRL_VARIANTS, UnknownNameError
 from frlbench.spec import BackboneSpec, FRLConfig, InvalidValue, TaskSpec, TrainSettings
-from tests.conftest import make_task
+from tests.conftest import make_task, real_backbones
 
 VARIANT_NAMES = (
     "off",
@@ -38,6 +39,8 @@ VARIANT_NAMES = (
     "loss-only",
     "no-encoding",
 )
+#: Named variants that change one of FRL's open choices (convention, M, J, the two weights).
+CHOICE_NAMES = ("encoding-only-physical", *FULL_CHANGES)
 FULL = FRLConfig(name="t", multires=True, encoding=True, spectral_loss=True, levels=2)
 
 
@@ -413,8 +416,8 @@ def test_latlon_frl_levels_are_area_weighted_and_every_variant_trains():
 # --- every registered variant with every registered backbone --------------------------------
 
 
-def test_registered_variants_are_exactly_the_ablations():
-    assert set(FRL_VARIANTS.list()) == set(VARIANT_NAMES)
+def test_registered_variants_are_exactly_the_ablations_and_the_named_choices():
+    assert set(FRL_VARIANTS.list()) == {*VARIANT_NAMES, *CHOICE_NAMES}
     full = FRL_VARIANTS.get("full")
     assert full.multires and full.encoding and full.spectral_loss
     assert not FRL_VARIANTS.get("off").enabled
@@ -443,8 +446,18 @@ def _build_tiny(backbone: str, task: TaskSpec, in_channels: int, out_channels: i
     return BACKBONES.get(backbone)(spec, task, in_channels, out_channels)
 
 
-@pytest.mark.parametrize("variant", VARIANT_NAMES)
-@pytest.mark.parametrize("backbone", BACKBONES.list() or ["local-tiny-conv"])
+def _one_choice_per_backbone_kind() -> list[tuple[str, str]]:
+    """The named-choice variants change settings, not code paths: a grid-local and a spectral
+    backbone cover them (every backbone already trains with every ablation above)."""
+    kinds = [b for b in ("cnn", "fno") if b in BACKBONES.list()] or ["local-tiny-conv"]
+    return [(b, v) for b in kinds for v in CHOICE_NAMES]
+
+
+@pytest.mark.parametrize(
+    ("backbone", "variant"),
+    [(b, v) for v in VARIANT_NAMES for b in real_backbones() or ["local-tiny-conv"]]
+    + _one_choice_per_backbone_kind(),
+)
 def test_every_backbone_trains_one_step_with_every_variant(backbone, variant):
     cfg = FRL_VARIANTS.get(variant)
     train = max(8, cfg.min_resolution * 2**cfg.levels) if cfg.multires else 8

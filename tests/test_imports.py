@@ -1,103 +1,115 @@
-"""The package's import graph has no cycle, and the registry is a leaf (imports no frlbench).
+"""The package's layers hold: no import cycle, at most 8 layers, imports point down only.
 
-Every ``import frlbench...`` and ``from frlbench... import ...`` statement counts, inside
-functions too (a deferred import that closes a cycle is still a cycle in the design); only
-``if TYPE_CHECKING:`` blocks are skipped. An import of ``frlbench.a.b`` is an edge to the
-module ``frlbench.a.b`` (its parent package runs too, but a package importing its own
-submodules is how registration works, so that implied edge is not counted).
+The graph, its units and tiers are computed by ``tests/import_layers.py`` (``python -m
+tests.import_layers`` prints them); every import statement counts, function-local and
+``TYPE_CHECKING`` ones included.
 """
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
+import pytest
 
-import frlbench
+from tests.import_layers import (
+    MODULES,
+    TIERS,
+    cycles,
+    find_cycle,
+    import_graph,
+    longest_chain,
+    tier_of,
+    unit_graph,
+    upward_imports,
+)
 
-PACKAGE = Path(frlbench.__file__).resolve().parent
+MAX_LAYERS = 8
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    return import_graph()
 
 
-MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+def closure(graph: dict[str, set[str]], roots: set[str]) -> set[str]:
+    """Every module reachable from ``roots`` (roots included)."""
+    seen, todo = set(), list(roots)
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph[node])
+    return seen
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+def under(prefix: str) -> set[str]:
+    return {m for m in MODULES if m == prefix or m.startswith(prefix + ".")}
+
+
+def test_the_walk_sees_every_kind_of_import(graph):
+    assert sum(map(len, graph.values())) > 200
+    # function-local: the CLI imports the model zoo inside its command
+    assert "frlbench.tools.zoo" in graph["frlbench.cli.catalog"]
+    # TYPE_CHECKING-only imports count too
+    assert "frlbench.evaluation.audit_result" in graph["frlbench.report.audit"]
+
+
+def test_no_import_cycle_between_modules_or_units(graph):
+    assert cycles(graph) == []
+    assert cycles(unit_graph(graph)) == []
+
+
+def test_at_most_eight_layers(graph):
+    chain = longest_chain(unit_graph(graph))
+    assert len(chain) <= MAX_LAYERS, " -> ".join(chain)
+
+
+def test_imports_point_down_the_tiers(graph):
+    assert upward_imports(graph) == []
+
+
+def test_every_module_has_a_tier():
+    for name in MODULES:
+        tier_of(name)  # raises KeyError naming a unit no tier lists
+
+
+def test_registry_is_a_leaf(graph):
+    assert graph["frlbench.registry"] == set()
+    assert tier_of("frlbench.registry") == 0
+
+
+@pytest.mark.parametrize(
+    ("importer", "forbidden"),
+    [
+        ("frlbench.models", "frlbench.runner"),  # backbones never import the runner
+        ("frlbench.frl", "frlbench.models"),  # FRL never imports a backbone
+        ("frlbench.data", "frlbench.models"),  # data builders never import models
+    ],
+)
+def test_forbidden_directions(graph, importer, forbidden):
+    reached = closure(graph, under(importer)) & under(forbidden)
+    assert not reached, f"{importer} reaches {sorted(reached)}"
+
+
+def test_report_knows_nothing_of_torch_models_or_training(graph):
+    reached = closure(graph, under("frlbench.report"))
+    torch_side = (
+        under("frlbench.models")
+        | under("frlbench.train")
+        | under("frlbench.runner")
+        | under("frlbench.data")
+        | (under("frlbench.frl") - {"frlbench.frl", "frlbench.frl.variants"})
+        | (
+            under("frlbench.evaluation")
+            - {"frlbench.evaluation", "frlbench.evaluation.audit_result"}
+        )
     )
+    assert not reached & torch_side, sorted(reached & torch_side)
 
 
-def imports_of(name: str) -> set[str]:
-    """frlbench modules ``name`` imports."""
-    path = MODULES[name]
-    tree = ast.parse(path.read_text())
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.split(".")[0] == "frlbench")
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{anchor}.{base}" if base else anchor
-            if base.split(".")[0] == "frlbench":
-                for alias in node.names:
-                    child = f"{base}.{alias.name}"
-                    found.add(child if child in MODULES else base)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    found.discard(name)
-    return {m for m in found if m in MODULES}
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One cycle of ``graph`` as a list of modules, or ``None``."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def dfs(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state and (cycle := dfs(nxt)):
-                return cycle
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if node not in state and (cycle := dfs(node)):
-            return cycle
-    return None
-
-
-def test_package_import_graph_has_no_cycle():
-    graph = {name: imports_of(name) for name in MODULES}
-    assert sum(map(len, graph.values())) > 50  # the walk does see the package's imports
-    cycle = find_cycle(graph)
-    assert cycle is None, " -> ".join(cycle)
-
-
-def test_find_cycle_detects_one():
+def test_layer_tools_detect_what_they_measure():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
-
-
-def test_registry_is_a_leaf():
-    assert imports_of("frlbench.registry") == set()
-    assert "frlbench.catalog" in imports_of("frlbench.runner.execute")
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b", "a"]]
+    assert longest_chain({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"c"}}) == ["a", "b", "c"]
+    # a cycle counts as one step of a chain
+    assert len(longest_chain({"a": {"b"}, "b": {"a", "c"}, "c": set()})) == 2
+    assert TIERS[0][0] == "core"

@@ -22,12 +22,12 @@ from frlbench.models.transformer import GalerkinTransformer, TransformerOptions
 from frlbench.registry import BACKBONES, UnknownNameError
 from frlbench.spec import BackboneSpec, ConfigError, TaskSpec, TrainSettings, load_baseline
 from frlbench.tools.zoo import Measurement, describe_backbones, measure_in_process
-from tests.conftest import make_task
+from tests.conftest import make_task, real_backbones
 
 CATALOG = Catalog.default()
 BASELINES_DIR = CATALOG.baselines_dir
 discover_plugins(BASELINES_DIR)  # the user's own plugins (./baselines/*.py) are tested too
-NAMES = BACKBONES.list()
+NAMES = real_backbones()
 BUILTINS = ["cnn", "diffusion", "fno", "gnn", "mamba", "node", "tfno", "transformer", "unet"]
 BASELINE_FILES = CATALOG.baseline_files()  # the built-ins shipped in the package, then the user's
 # Resolutions divisible by 4, the grid multiple of the tiny U-Net (depth 2).

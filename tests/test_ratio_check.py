@@ -11,6 +11,7 @@ from benchmarks import ratio_check
 # Deterministic stand-ins for the real measurements: (numerator s, denominator s).
 FAKE = {
     "frl_full_over_off": lambda: (1.26, 1.0),
+    "frl_full_over_off_unet": lambda: (1.4, 1.0),
     "harness_over_plain": lambda: (1.01, 1.0),
     "solver_step_over_fft_32": lambda: (0.031, 0.01),
     "eval_per_sample_over_forward": lambda: (0.5, 0.25),

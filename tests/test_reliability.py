@@ -20,13 +20,14 @@ from typer.testing import CliRunner
 from frlbench.cli import app
 from frlbench.errors import UserError, describe_failure
 from frlbench.records import RunRecord, read_record, write_record
-from frlbench.registry import register_backbone
+from frlbench.registry import BACKBONES, register_backbone
 from frlbench.report.document import Table, markdown_escape, to_markdown
 from frlbench.report.manifest import read_manifest, write_manifest
 from frlbench.runner import plan
 from frlbench.runner.execute import execute_run
 from frlbench.runner.lock import RunLock
 from frlbench.runner.store import RunStore
+from frlbench.safeio import UnsafePathError
 from frlbench.spec import BackboneSpec, FRLConfig, RunSpec, TrainSettings
 from frlbench.validate import check_backbone_output
 
@@ -58,11 +59,44 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path):
     lock.release()
 
 
-def test_lock_of_another_host_or_unreadable_is_respected(tmp_path: Path):
+def test_lock_of_another_host_is_respected(tmp_path: Path):
     (tmp_path / ".lock").write_text(f"{_dead_pid()} some-other-host\n")
-    assert not RunLock(tmp_path).acquire()
-    (tmp_path / ".lock").write_text("")  # being written this instant
-    assert not RunLock(tmp_path).acquire()
+    lock = RunLock(tmp_path)
+    assert not lock.acquire() and not lock.taken_over
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "does not hold"),  # a lock is linked in whole: never seen half-written
+        (b"abc host\n", "does not hold"),
+        (b"\xff\xfe host\n", "does not hold"),
+        (b"12345\n", "does not hold"),
+        (b"-1 host\n", "pid -1 is not a possible"),
+        (b"0 host\n", "pid 0 is not a possible"),
+        (b"99999999999999999999999 host\n", "not a possible"),  # os.kill: OverflowError
+        (f"{2**40} {socket.gethostname()}\n".encode(), "not a possible"),
+    ],
+)
+def test_an_impossible_lock_is_stale_and_taken_over_with_a_line(
+    tmp_path: Path, content: bytes, why: str
+):
+    (tmp_path / ".lock").write_bytes(content)
+    lock = RunLock(tmp_path)
+    assert lock.acquire()
+    assert why in lock.taken_over and str(tmp_path / ".lock") in lock.taken_over
+    assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
+    lock.release()
+
+
+def test_a_lock_is_never_taken_through_a_symlinked_run_folder(tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out" / "runs").mkdir(parents=True)
+    (tmp_path / "out" / "runs" / "r1").symlink_to(elsewhere)
+    with pytest.raises(UnsafePathError, match="symlink"):
+        RunLock(tmp_path / "out" / "runs" / "r1", tmp_path / "out").acquire()
+    assert list(elsewhere.iterdir()) == []
 
 
 def _spec(backbone: str = "probe_conv") -> RunSpec:
@@ -148,11 +182,18 @@ class WrongChannels(nn.Module):
         return torch.cat([x, x], dim=1)
 
 
-@register_backbone("probe_wrong_shape", family="test", sizes=("tiny",))
 def build_wrong_shape(spec, task, in_channels, out_channels):
     return WrongChannels()
 
 
+@pytest.fixture
+def wrong_shape_backbone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registers ``probe_wrong_shape`` for one test only (the registry-wide tests never see it)."""
+    monkeypatch.setattr(BACKBONES, "_entries", dict(BACKBONES._entries))
+    register_backbone("probe_wrong_shape", family="test", sizes=("tiny",))(build_wrong_shape)
+
+
+@pytest.mark.usefixtures("wrong_shape_backbone")
 def test_backbone_output_shape_is_checked_before_training(tmp_path: Path):
     with pytest.raises(UserError) as info:
         check_backbone_output(
@@ -186,7 +227,7 @@ def test_an_unexpected_error_is_called_a_bug(monkeypatch: pytest.MonkeyPatch):
     def bug(*args, **kwargs):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr("frlbench.cli.load_catalog", bug)
+    monkeypatch.setattr("frlbench.cli.shell.load_catalog", bug)
     result = CliRunner().invoke(app, ["list", "tasks"])
     assert result.exit_code == 70
     assert "Traceback" not in result.output

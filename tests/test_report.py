@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import subprocess
@@ -15,8 +16,9 @@ import pytest
 
 from frlbench.records import ResolutionMetrics, RunRecord, write_record
 from frlbench.report import render_report
-from frlbench.report.aggregate import build_leaderboard, equivalent_resolution
+from frlbench.report.aggregate import build_leaderboard
 from frlbench.report.document import markdown_escape
+from frlbench.report.equivalence import equivalent_resolution
 from frlbench.report.formatting import fmt_interval, fmt_num, fmt_slope
 from frlbench.report.schedule import schedule_rows, schedule_table
 from frlbench.stats import (
@@ -161,10 +163,14 @@ def synthetic_records() -> list[RunRecord]:
         )
     )  # fmt: skip
     records.append(
-        fake_record("advect", "cnn", "full", 3, status="diverged", reason="loss is NaN at step 7")
+        fake_record(
+            "advect", "cnn", "loss-only", 0, status="diverged", reason="loss is NaN at step 7"
+        )
     )
     records.append(
-        fake_record("swe", "fno", "off", 3, status="failed", reason="RuntimeError: out of memory")
+        fake_record(
+            "swe", "fno", "multires-only", 0, status="failed", reason="RuntimeError: out of memory"
+        )
     )
     return records
 
@@ -200,7 +206,9 @@ def test_files_written(rendered):
                 assert f"figures/{fig}_{task}_{PROFILE}.{ext}" in names
     assert all(p.is_file() and p.stat().st_size > 0 for p in summary.paths)
     html = (root / "leaderboard.html").read_text()
-    assert 'src="figures/rmse_ratio_advect_quick.png"' in html
+    # One self-contained file: this render's figures are embedded, none is linked.
+    assert 'alt="' in html and 'src="data:image/png;base64,' in html
+    assert 'src="figures/' not in html
     assert html.startswith("<!DOCTYPE html>")
     tex = (root / "leaderboard.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\end{document}" in tex
@@ -211,8 +219,8 @@ def test_failed_diverged_and_corrupt_are_listed_and_excluded(rendered):
     root, summary = rendered
     assert summary.n_records == 2 * (3 * len(MODEL_RUNS) + 1) + 1
     assert sorted(r.run_id for r in summary.not_finished) == [
-        "advect-cnn-full-s3-testdata",
-        "swe-fno-off-s3-testdata",
+        "advect-cnn-loss-only-s0-testdata",
+        "swe-fno-multires-only-s0-testdata",
     ]
     assert [r.baseline for r in summary.not_applicable] == ["solver"]
     assert len(summary.unreadable) == 1 and "advect-broken-off-s0" in summary.unreadable[0]
@@ -222,9 +230,14 @@ def test_failed_diverged_and_corrupt_are_listed_and_excluded(rendered):
     assert "advect-broken-off-s0-testdata" in md.split("## Unreadable records")[1]
     assert "n/a: no numerical solver" in md
     table = pd.read_csv(root / "leaderboard_summary.csv")
-    assert set(table["n_seeds"]) <= {1, 3}
-    cnn_full = table[(table["task"] == "advect") & (table["baseline"] == "cnn")]
-    assert int(cnn_full[cnn_full["frl"] == "full"]["n_seeds"].iloc[0]) == 3
+    assert set(table["n_seeds"]) <= {0, 1, 3}
+    cnn = table[(table["task"] == "advect") & (table["baseline"] == "cnn")].set_index("frl")
+    assert int(cnn.loc["full", "n_seeds"]) == 3
+    # A configuration with a seed not ok enters no number; its row counts the seeds.
+    assert cnn.loc["loss-only", "label"] == "1 of 1 seeds diverged (non-finite loss)"
+    assert math.isnan(cnn.loc["loss-only", "rmse_ratio_mean"])
+    fno = table[(table["task"] == "swe") & (table["baseline"] == "fno")].set_index("frl")
+    assert fno.loc["multires-only", "label"] == "1 of 1 seeds failed"
     long = pd.read_csv(root / "leaderboard.csv")
     assert set(long["status"]) == {"ok", "diverged", "failed", "not_applicable"}
 
@@ -282,18 +295,29 @@ def test_each_section_says_its_data_source(rendered):
     assert set(finished["data_source"]) == {ADVECT_SOURCE}
 
 
-def test_mixed_data_sources_are_flagged():
+def test_runs_of_two_data_sources_are_never_pooled():
     from frlbench.report.tables import build_document, data_source_text
 
+    era5, standin = "ERA5 (zarr store at /data/era5.zarr)", "frlbench shallow-water stand-in"
     records = [
-        fake_record("w", "cnn", "off", 0, data_source="ERA5 (WeatherBench2-layout zarr store)"),
-        fake_record("w", "cnn", "off", 1, data_source="frlbench shallow-water stand-in"),
+        fake_record("w", "cnn", "off", 0, data_source=era5),
+        fake_record("w", "cnn", "off", 1, data_source=standin),
+        fake_record("w", "cnn", "off", 2, data_source=era5),
     ]
     board = build_leaderboard(records)
-    (section,) = board.sections
-    text = data_source_text(section)
-    assert "not comparable" in text and "ERA5 (WeatherBench2" in text and "stand-in" in text
-    assert any(getattr(b, "text", "") == text for b in build_document(board))
+    assert [(s.profile, s.data_sources) for s in board.sections] == [
+        ("quick [source 1]", (era5,)),
+        ("quick [source 2]", (standin,)),
+    ]
+    assert sorted(board.seeds.groupby("profile")["seed"].unique().map(list).sum()) == [0, 1, 2]
+    assert [r.profile for r in records] == ["quick"] * 3  # the records given are not changed
+    texts = [data_source_text(s) for s in board.sections]
+    assert texts == [f"{era5}.", f"{standin}."]
+    blocks = [getattr(b, "text", "") for b in build_document(board)]
+    assert all(text in blocks for text in texts)
+    # The flag remains for a section whose records somehow name two sources.
+    section = dataclasses.replace(board.sections[0], data_sources=(era5, standin))
+    assert "not comparable" in data_source_text(section)
 
 
 def test_weather_sections_show_acc_and_per_variable_errors():
@@ -335,7 +359,7 @@ def test_verdict_is_computed(rendered):
     # gnn + FRL has no skill: left out of the counts, and counted as skill lost by FRL.
     assert "Under FRL 1 of 2 backbones with skill improve with resolution" in advect
     assert "without FRL 1 of 3" in advect
-    assert "6 of 7 model rows have skill at ρ0 = 16" in advect
+    assert "6 of 8 model rows have skill at ρ0 = 16" in advect  # cnn loss-only diverged
     assert "FRL lost the skill of its baseline for 1 of 3 backbones" in advect
     assert "where both have skill, FRL lowers RMSE_Ratio @64 for 2 of 2" in advect
     assert "solver slope -2.00" in advect

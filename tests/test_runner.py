@@ -255,9 +255,10 @@ def test_changing_only_evaluation_settings_reevaluates_without_retraining(projec
     assert weights.stat().st_mtime_ns == mtime
 
 
-def test_runs_stored_under_the_schema_1_id_are_adopted_not_retrained(project: Path):
+def test_a_schema_1_store_is_refused_until_migrate_adopts_its_runs(project: Path):
     from frlbench.catalog import Catalog
     from frlbench.runner import RunStore, expand_grid
+    from frlbench.runner.migrate import legacy_run_id
 
     out = project / "results"
     args = ["run", "--task", "adv", "--backbone", "probe_conv", "--profile", "smoke",
@@ -268,21 +269,58 @@ def test_runs_stored_under_the_schema_1_id_are_adopted_not_retrained(project: Pa
     (spec,) = expand_grid(profile="smoke", tasks=["adv"], baselines=["probe_conv"], frl=["off"])
     store = RunStore(out)
     # Make it look like a record of the previous version: schema 1 under the legacy id.
-    legacy = store.run_dir(spec.legacy_run_id())
+    old_id = legacy_run_id(spec)
+    assert old_id != spec.run_id
+    legacy = store.run_dir(old_id)
     store.run_dir(spec.run_id).rename(legacy)
+    (legacy / "spec.json").unlink()
     data = json.loads((legacy / "record.json").read_text())
     for key in ("reference_resolution", "evaluation", "evaluation_history"):
         data.pop(key)
-    data.update(schema=1, run_id=spec.legacy_run_id())
+    data.update(schema=1, run_id=old_id)
     for m in data["metrics"]:
         for key in ("rmse_per_trajectory", "per_variable", "extra"):
             m.pop(key)
     (legacy / "record.json").write_text(json.dumps(data))
     mtime = (legacy / "weights.pt").stat().st_mtime_ns
 
-    result = cli(project, *args)
+    # run, eval and report refuse the store with one line naming it and the command.
+    for command in (args, ["eval", "--out", str(out), "--no-report"]):
+        result = cli(project, *command)
+        assert result.exit_code == 2, result.output
+        assert f"frlbench migrate --out {out}" in result.output and old_id in result.output
+    result = CliRunner().invoke(app, ["report", "--out", str(out)])
+    assert result.exit_code == 2 and "record schema 1" in result.output
+    assert legacy.exists() and not store.run_dir(spec.run_id).exists()  # nothing was touched
+
+    result = cli(project, "migrate", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"adopted: {old_id} -> {spec.run_id}" in result.output
+    record = store.read(spec.run_id)
+    assert record.schema == 2 and record.run_id == spec.run_id
+    assert record.env["legacy_run_id"] == old_id and not legacy.exists()
+    assert record.evaluation  # the settings the schema-1 id hashed
+    assert store.spec_path(spec.run_id).exists()
+    assert store.weights_path(spec.run_id).stat().st_mtime_ns == mtime
+
+    result = cli(project, *args)  # a schema-2 store: finished, nothing retrained
     assert result.exit_code == 0, result.output
     assert "1 already finished" in result.output and "0 re-evaluated" in result.output
-    record = store.read(spec.run_id)
-    assert record.env["legacy_run_id"] == spec.legacy_run_id() and not legacy.exists()
     assert store.weights_path(spec.run_id).stat().st_mtime_ns == mtime
+    again = cli(project, "migrate", "--out", str(out))
+    assert again.exit_code == 0 and "0 run(s) adopted, 0 left" in again.output
+
+
+def test_migrate_leaves_a_schema_1_run_no_current_spec_matches(project: Path):
+    out = project / "results"
+    folder = out / "runs" / "adv-gone-off-s0-0123456789"
+    folder.mkdir(parents=True)
+    record = {"schema": 1, "run_id": folder.name, "kind": "model", "task": "adv",
+              "baseline": "gone", "frl": "off", "seed": 0, "profile": "smoke"}  # fmt: skip
+    (folder / "record.json").write_text(json.dumps(record))
+    result = cli(project, "migrate", "--out", str(out))
+    assert result.exit_code == 1
+    assert "not adopted" in result.output and folder.name in result.output
+    assert (folder / "record.json").exists()
+    refused = cli(project, "eval", "--out", str(out))
+    assert refused.exit_code == 2 and "frlbench migrate" in refused.output

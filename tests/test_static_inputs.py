@@ -14,7 +14,14 @@ from frlbench.frl import encoding_channels
 from frlbench.frl.wrap import returns_estimate, training_loss_of
 from frlbench.models.static import FIELDS, StaticInputs, static_fields
 from frlbench.registry import FRL_VARIANTS
-from frlbench.spec import BackboneSpec, ConfigError, RunSpec, TrainSettings, task_identity
+from frlbench.spec import (
+    BackboneSpec,
+    ConfigError,
+    RunSpec,
+    TrainSettings,
+    resolve_task,
+    task_identity,
+)
 from frlbench.static_inputs import STATIC_INPUTS
 from frlbench.train import build_model
 from tests.conftest import make_task
@@ -89,8 +96,8 @@ def test_bad_static_inputs_name_the_key_and_the_choices(static, grid, message):
 
 def test_run_ids_change_only_for_tasks_that_list_static_inputs():
     plain = latlon(())
-    assert "static_inputs" not in task_identity(plain, "smoke")
-    assert task_identity(latlon(), "smoke")["static_inputs"] == LAT
+    assert "static_inputs" not in task_identity(resolve_task(plain, "smoke"))
+    assert task_identity(resolve_task(latlon(), "smoke"))["static_inputs"] == LAT
     assert spec(plain).run_id != spec(latlon()).run_id
 
 

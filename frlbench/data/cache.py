@@ -2,9 +2,11 @@
 
 A dataset is stored as ``<cache>/<task>-<profile>-<key>.pt`` where ``key`` hashes everything
 that determines the data (the task's grid, channels, the profile's sizes and builder options,
-and the builder's version). Files are written to a temporary name and renamed, and a
-``.sha256`` file beside them is checked on every load: a corrupted or partial file is
-rebuilt, never used.
+the builder's version, and, for a builder that reads files, its data source: resolved path and a
+cheap identity of the content, from the builder's registered ``source_identity``; so one source
+is never served for another, and the stand-in's key is unchanged). Files are written to a
+temporary name and renamed, and a ``.sha256`` file beside them is checked on every load: a
+corrupted or partial file is rebuilt, never used.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 
 from frlbench.data.base import PairedDataset, PairedSplit
 from frlbench.registry import TASK_BUILDERS
+from frlbench.safeio import atomic_path, resolve_root, write_atomic
 from frlbench.spec import ResolvedTask
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ def dataset_key(task: ResolvedTask) -> str:
             if k not in ("rollout_steps", "rollout_trajectories")
         },
     }
+    identify = entry.info.source_identity
+    source = identify(task) if identify is not None else None
+    if source is not None:  # absent for generated data: their keys stay as they were
+        content["data_source"] = source["cache"]
     blob = json.dumps(content, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -124,20 +130,17 @@ def _from_payload(payload: dict[str, Any]) -> PairedDataset:
 
 
 def save_dataset(ds: PairedDataset, path: Path) -> None:
-    """Write ``ds`` atomically to ``path`` with its checksum file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    """Write ``ds`` atomically to ``path`` with its checksum file.
+
+    The cache folder is the root (resolved once); a full disk removes the partial file and
+    raises ``OSError(ENOSPC)``, leaving every finished dataset in place.
+    """
+    root = resolve_root(Path(path).parent)
+    path = root / Path(path).name
+    with atomic_path(path, root=root) as tmp:
         torch.save(_to_payload(ds), tmp)
-        checksum = _sha256(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    sidecar = path.with_suffix(".sha256")
-    tmp_side = sidecar.with_suffix(".sha256.tmp")
-    tmp_side.write_text(checksum + "\n")
-    os.replace(tmp_side, sidecar)
+        checksum = _sha256(tmp)
+    write_atomic(path.with_suffix(".sha256"), checksum + "\n", root=root)
 
 
 def try_load(path: Path) -> PairedDataset | None:

@@ -34,6 +34,7 @@ from frlbench.data.base import (
     SolverNotApplicable,
     assemble_dataset,
 )
+from frlbench.data.era5_files import source_identity as file_identity
 from frlbench.data.latlon import (
     ConservativeRegridder,
     _to_pole_grid,
@@ -197,29 +198,82 @@ def _split_arrays(
     segments: list[np.ndarray],
     resolutions: list[int],
     regridders: dict[int, ConservativeRegridder],
+    dtype: torch.dtype,
 ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor], list[int]]:
-    inputs: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
-    targets: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
+    """Forecast pairs of every segment on every model grid, read and regridded one segment at a
+    time into preallocated ``dtype`` tensors (no whole-store read, no concatenation copy)."""
+    pairs = sum(len(seg) - 1 for seg in segments)
+    channels = len(source.variables)
+    shape = {r: (pairs, channels, r // 2, r) for r in resolutions}
+    inputs = {r: torch.empty(shape[r], dtype=dtype) for r in resolutions}
+    targets = {r: torch.empty(shape[r], dtype=dtype) for r in resolutions}
     ids: list[int] = []
+    row = 0
     for seg in segments:
         native = source.read(seg)
+        n = len(seg) - 1
         for r in resolutions:
             level = regridders[r](native)
-            inputs[r].append(level[:-1])
-            targets[r].append(level[1:])
-        ids += [int(seg[0])] * (len(seg) - 1)
-    return (
-        {r: torch.cat(v) for r, v in inputs.items()},
-        {r: torch.cat(v) for r, v in targets.items()},
-        ids,
+            inputs[r][row : row + n] = level[:-1]
+            targets[r][row : row + n] = level[1:]
+        ids += [int(seg[0])] * n
+        row += n
+    return inputs, targets, ids
+
+
+def source_identity(task: ResolvedTask) -> dict[str, dict[str, Any]] | None:
+    """The real ERA5 source's identity (:func:`frlbench.data.era5_files.source_identity`), or
+    ``None`` for the stand-in (its data follow from the task's options alone).
+
+    Raises:
+        WB2Error: If a configured path does not exist or cannot be read (never the stand-in).
+    """
+    path = resolve_path(task.options.path)
+    return None if path is None else file_identity(path)
+
+
+def _open_source(
+    task: ResolvedTask, opts: ERA5Options, bar: Progress
+) -> tuple[WB2Source, dict[str, tuple[str, ...]], str, dict[str, Any]]:
+    """The checked source (real ERA5, or the stand-in, simulated first if not cached), its
+    periods, its description in plain words and the stand-in's facts (empty for ERA5)."""
+    sizes = task.sizes
+    path = resolve_path(opts.path)
+    if path is not None:
+        source = WB2Source(path, opts.variables, check_ranges=True)
+        periods = {
+            "train": tuple(opts.train_period),
+            "val": tuple(opts.val_period),
+            "test": tuple(opts.test_period),
+        }
+        return source, periods, f"ERA5 ({source.format_name} at {path.resolve()})", {}
+    path = standin_path(task, opts)
+    facts = write_standin(task, opts, bar) if not path.exists() else {}
+    source = WB2Source(path, opts.variables, check_ranges=False)
+    if not facts and "kinetic_energy_drift" in source.ds.attrs:
+        facts = {
+            k: json.loads(v)
+            for k, v in source.ds.attrs.items()
+            if k not in ("source",) and isinstance(v, str)
+        }
+    described = (
+        "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
+        "equations on the rotating sphere, solved by frlbench at "
+        f"{sizes.reference_resolution} longitudes with torch-harmonics)"
     )
+    return source, standin_periods(sizes), described, facts
 
 
 # The stand-in's truth is its solver on the pole grid, conservatively averaged to each model grid;
 # the solver row's forecast on the reference model grid interpolates to that grid and back, so it
 # is not the truth there and is scored on every grid.
 @register_task_builder(
-    "era5", options=ERA5Options, version=2, solver=forecast, solver_is_truth=False
+    "era5",
+    options=ERA5Options,
+    version=2,
+    solver=forecast,
+    solver_is_truth=False,
+    source_identity=source_identity,
 )
 def build_era5(task: ResolvedTask, progress: bool = True) -> PairedDataset:
     """Build the paired lat-lon dataset of ``task`` at its profile (ERA5 or the stand-in)."""
@@ -227,35 +281,12 @@ def build_era5(task: ResolvedTask, progress: bool = True) -> PairedDataset:
     check_task(task, opts)
     sizes = task.sizes
     path = resolve_path(opts.path)
-    facts: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
-        if path is None:
-            path = standin_path(task)
-            if not path.exists():
-                facts = write_standin(task, bar)
-            periods = standin_periods(sizes)
-            described = (
-                "frlbench shallow-water stand-in for ERA5 (not real ERA5: forced shallow-water "
-                "equations on the rotating sphere, solved by frlbench at "
-                f"{sizes.reference_resolution} longitudes with torch-harmonics)"
-            )
-        else:
-            periods = {
-                "train": tuple(opts.train_period),
-                "val": tuple(opts.val_period),
-                "test": tuple(opts.test_period),
-            }
-            layout = "zarr store" if path.suffix == ".zarr" or path.is_dir() else "netCDF file"
-            described = f"ERA5 (WeatherBench2-layout {layout} at {path})"
-        source = WB2Source(path, opts.variables)
-        if not facts and "kinetic_energy_drift" in source.ds.attrs:
-            facts = {
-                k: json.loads(v)
-                for k, v in source.ds.attrs.items()
-                if k not in ("source",) and isinstance(v, str)
-            }
+        real = path is not None
+        source, periods, described, facts = _open_source(task, opts, bar)
         prefix = f"profiles.{task.profile}"
+        source.check_lead(opts.lead_hours, f"{prefix}.data.lead_hours")
         for r in sizes.test_resolutions:
             source.check_resolution(r, f"{prefix}.test_resolutions")
         source.check_resolution(sizes.train_resolution, f"{prefix}.train_resolution")
@@ -271,16 +302,19 @@ def build_era5(task: ResolvedTask, progress: bool = True) -> PairedDataset:
             )
             for split in SPLITS
         }
+        # Real ERA5 is stored in float32 (or int16): its regridded fields are kept in float32,
+        # halving the build's memory. The stand-in keeps float64 (its cached datasets unchanged).
+        dtype = torch.float32 if real else torch.float64
         resolutions = sorted(set(sizes.test_resolutions) | {sizes.train_resolution})
         regridders = {r: source.regridder(r) for r in resolutions}
         job = bar.add_task(f"era5/{task.profile} regrid", total=sum(counts.values()))
         raw = {}
         for split in SPLITS:
             wanted = sizes.test_resolutions if split == "test" else (sizes.train_resolution,)
-            raw[split] = _split_arrays(source, segments[split], list(wanted), regridders)
+            raw[split] = _split_arrays(source, segments[split], list(wanted), regridders, dtype)
             bar.advance(job, counts[split])
         train_idx = np.concatenate(segments["train"])
-        if path != standin_path(task):
+        if real:
             stride = np.timedelta64(opts.climatology_stride_hours, "h")
             all_idx = source.period_indices(periods["train"], f"{prefix}.data.train_period")
             times = source.times[all_idx]
@@ -303,7 +337,7 @@ def build_era5(task: ResolvedTask, progress: bool = True) -> PairedDataset:
     metadata = {
         "builder": "era5",
         "data_source": described,
-        "path": str(path),
+        "path": str(source.path),
         "variables": list(opts.variables),
         "native_grid": grid_name(source.grid[1], source.grid[0]),
         "grids": {str(r): grid_name(r, r // 2) for r in resolutions},

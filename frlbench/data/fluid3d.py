@@ -12,8 +12,7 @@ and validation splits hold the training resolution only, the test split every te
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,13 +24,11 @@ from frlbench.data.base import (
     PairedDataset,
     assemble_dataset,
 )
+from frlbench.data.fluid3d_options import Fluid3DOptions
 from frlbench.data.ns3d import (
     DTYPES,
-    FORCINGS,
     MIN_RESOLUTION,
-    RK4_CFL_LIMIT,
     BlowUpError,
-    Forcing,
     NS3DSolver,
 )
 from frlbench.data.turbulence import (
@@ -41,157 +38,7 @@ from frlbench.data.turbulence import (
     random_velocity,
 )
 from frlbench.registry import register_task_builder
-from frlbench.spec import ConfigError, InvalidValue, ResolvedTask
-
-
-@dataclass(frozen=True)
-class Fluid3DOptions:
-    """Options of the ``fluid3d`` builder (``[profiles.<name>.data]``).
-
-    Attributes:
-        viscosity: Kinematic viscosity ν ≥ 0.
-        forcing: ``"none"`` (decaying turbulence), ``"linear"`` (Lundgren's linear forcing at
-            constant injected power) or ``"kolmogorov"`` (``sin(k_f y) e_x``).
-        forcing_power: Energy injection rate ε of the linear forcing (> 0).
-        forcing_wavenumber: Linear forcing: radius of the forced band (0 = every mode);
-            Kolmogorov forcing: its integer wavenumber k_f.
-        forcing_amplitude: Amplitude of the Kolmogorov forcing.
-        dt: Solver time step; the CFL number ``dt·max(|u|+|v|+|w|)/dx`` at the reference
-            resolution must stay at or below ``max_cfl``.
-        max_cfl: Largest CFL number allowed (checked on every initial condition before the run
-            and on every saved state during it); at most the RK4 limit ≈ 1.35.
-        steps_per_pair: Solver steps between the input and the target of a pair (Δt =
-            ``steps_per_pair · dt``).
-        pairs_per_trajectory: Consecutive pairs taken from each trajectory.
-        spinup_time: Time simulated at the reference resolution before the first saved state
-            (rounded up to a whole number of pair intervals), so that the turbulence is developed.
-        coarse_spinup_time: Time simulated first on the coarser grid
-            ``coarse_spinup_resolution`` (rounded up to whole steps), whose state is then
-            zero-padded to the reference grid; a cheap way to develop the large scales. 0 skips it.
-        coarse_spinup_resolution: Grid of the coarse spin-up (0: half the reference resolution).
-        coarse_spinup_dt: Time step of the coarse spin-up (0: ``dt``). On a grid half as fine
-            the same CFL number allows twice the step, which halves the cost of a long spin-up.
-        ic_peak_wavenumber: Peak wavenumber of the initial-condition spectrum.
-        ic_energy: Kinetic energy ``½⟨|u|²⟩`` of the initial conditions.
-        ic_slope: Spectral slope of the initial conditions above the peak.
-        seed: Base seed; trajectory i of split s uses seed ``seed + offset(s) + i``.
-        precision: Solver precision, ``"float64"`` or ``"float32"`` (data are stored as float32).
-        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
-    """
-
-    viscosity: float = 0.01
-    forcing: str = "linear"
-    forcing_power: float = 0.1
-    forcing_wavenumber: float = 2.0
-    forcing_amplitude: float = 1.0
-    dt: float = 0.01
-    max_cfl: float = 0.6
-    steps_per_pair: int = 10
-    pairs_per_trajectory: int = 4
-    spinup_time: float = 4.0
-    coarse_spinup_time: float = 0.0
-    coarse_spinup_resolution: int = 0
-    coarse_spinup_dt: float = 0.0
-    ic_peak_wavenumber: float = 3.0
-    ic_energy: float = 0.5
-    ic_slope: float = -5.0 / 3.0
-    seed: int = 0
-    precision: Literal["float64", "float32"] = "float64"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-
-    def __post_init__(self) -> None:
-        _require(self.viscosity >= 0, "viscosity", self.viscosity, ">= 0")
-        _require(
-            self.forcing in FORCINGS,
-            "forcing",
-            self.forcing,
-            "one of " + ", ".join(repr(f) for f in FORCINGS),
-        )
-        if self.forcing == "linear":
-            _require(self.forcing_power > 0, "forcing_power", self.forcing_power, "> 0")
-            _require(
-                self.forcing_wavenumber >= 0,
-                "forcing_wavenumber",
-                self.forcing_wavenumber,
-                ">= 0 for linear forcing (0 forces every mode)",
-            )
-        if self.forcing == "kolmogorov":
-            _require(
-                self.forcing_wavenumber >= 1 and float(self.forcing_wavenumber).is_integer(),
-                "forcing_wavenumber",
-                self.forcing_wavenumber,
-                "an integer >= 1 for Kolmogorov forcing",
-            )
-        _require(self.dt > 0, "dt", self.dt, "> 0")
-        _require(
-            0 < self.max_cfl <= RK4_CFL_LIMIT,
-            "max_cfl",
-            self.max_cfl,
-            f"0 < max_cfl <= {RK4_CFL_LIMIT:.3f} (the RK4 stability limit with the 2/3 rule)",
-        )
-        _require(self.steps_per_pair >= 1, "steps_per_pair", self.steps_per_pair, ">= 1")
-        pairs = self.pairs_per_trajectory
-        _require(pairs >= 1, "pairs_per_trajectory", pairs, ">= 1")
-        _require(self.spinup_time >= 0, "spinup_time", self.spinup_time, ">= 0")
-        _require(
-            self.coarse_spinup_time >= 0, "coarse_spinup_time", self.coarse_spinup_time, ">= 0"
-        )
-        _require(
-            self.coarse_spinup_resolution == 0
-            or (
-                self.coarse_spinup_resolution >= MIN_RESOLUTION
-                and self.coarse_spinup_resolution % 2 == 0
-            ),
-            "coarse_spinup_resolution",
-            self.coarse_spinup_resolution,
-            f"0 (half the reference resolution) or an even size >= {MIN_RESOLUTION}",
-        )
-        _require(
-            self.coarse_spinup_dt >= 0, "coarse_spinup_dt", self.coarse_spinup_dt, ">= 0 (0: dt)"
-        )
-        _require(self.ic_peak_wavenumber > 0, "ic_peak_wavenumber", self.ic_peak_wavenumber, "> 0")
-        _require(self.ic_energy > 0, "ic_energy", self.ic_energy, "> 0")
-        _require(self.ic_slope < 0, "ic_slope", self.ic_slope, "< 0")
-        _require(self.seed >= 0, "seed", self.seed, ">= 0")
-
-    def forcing_spec(self) -> Forcing:
-        """The solver's :class:`Forcing` described by these options."""
-        return Forcing(
-            self.forcing,
-            power=self.forcing_power,
-            wavenumber=self.forcing_wavenumber,
-            amplitude=self.forcing_amplitude,
-        )
-
-    @property
-    def pair_dt(self) -> float:
-        """Time Δt between the input and the target of a pair."""
-        return self.steps_per_pair * self.dt
-
-    @property
-    def spinup_steps(self) -> int:
-        """Solver steps before the first saved state: a whole number of pair intervals."""
-        intervals = math.ceil(self.spinup_time / self.pair_dt - 1e-9)
-        return max(intervals, 0) * self.steps_per_pair
-
-    @property
-    def coarse_dt(self) -> float:
-        """Time step of the coarse spin-up."""
-        return self.coarse_spinup_dt or self.dt
-
-    @property
-    def coarse_spinup_steps(self) -> int:
-        """Solver steps of the coarse spin-up."""
-        return max(math.ceil(self.coarse_spinup_time / self.coarse_dt - 1e-9), 0)
-
-    def coarse_resolution(self, reference_resolution: int) -> int:
-        """Grid of the coarse spin-up for a given reference resolution."""
-        return self.coarse_spinup_resolution or reference_resolution // 2
-
-
-def _require(condition: bool, key: str, value: Any, valid: str) -> None:
-    if not condition:  # written so that NaN fails every check
-        raise InvalidValue(key, value, valid)
+from frlbench.spec import ConfigError, ResolvedTask
 
 
 class SimulationBlowUp(ConfigError):
@@ -392,6 +239,64 @@ def forecast(task: ResolvedTask, inputs: torch.Tensor, resolution: int) -> torch
     return torch.stack(outputs).to(inputs.dtype)
 
 
+def _check_initial_dt(
+    task: ResolvedTask, opts: Fluid3DOptions, solver: NS3DSolver, seeds: list[int]
+) -> None:
+    """Check dt on every initial condition before spending time on any trajectory.
+
+    Raises:
+        ConfigError: Naming the seed whose initial condition breaks the CFL limit.
+    """
+    for seed in seeds:
+        u0 = initial_condition(solver, opts, seed)
+        if solver.cfl(u0, opts.dt) > opts.max_cfl:
+            speed = u0.abs().sum(dim=0).max().item()
+            raise _dt_error(task, opts, solver, speed, f"initial condition of seed {seed}")
+
+
+def _metadata(
+    task: ResolvedTask,
+    opts: Fluid3DOptions,
+    raw: dict[str, Any],
+    coarse: int | None,
+    energies: list[list[float]],
+    test_reference: list[torch.Tensor],
+) -> dict[str, Any]:
+    """The dataset's metadata: the physics and numerics used, drift, band energies,
+    persistence's error (the field statistics are the caller's)."""
+    sizes = task.sizes
+    test_inputs, test_targets, _ = raw["test"]
+    return {
+        "builder": "fluid3d",
+        "viscosity": opts.viscosity,
+        "forcing": {
+            "kind": opts.forcing,
+            "power": opts.forcing_power,
+            "wavenumber": opts.forcing_wavenumber,
+            "amplitude": opts.forcing_amplitude,
+        },
+        "dt": opts.dt,
+        "pair_dt": opts.pair_dt,
+        "steps_per_pair": opts.steps_per_pair,
+        "spinup_time": opts.spinup_steps * opts.dt,
+        "coarse_spinup_time": opts.coarse_spinup_steps * opts.coarse_dt,
+        "coarse_spinup_dt": opts.coarse_dt if coarse else None,
+        "coarse_spinup_resolution": coarse,
+        "reference_resolution": sizes.reference_resolution,
+        "precision": opts.precision,
+        "energy_drift": energy_drift(energies),
+        "unseen_energy_fraction": band_fractions(
+            torch.cat(test_reference),
+            task.lengths,
+            sizes.train_resolution,
+            list(sizes.test_resolutions),
+        ),
+        "persistence_relative_rmse": {
+            str(r): persistence_error(test_inputs[r], test_targets[r]) for r in test_inputs
+        },
+    }
+
+
 @register_task_builder(
     "fluid3d",
     options=Fluid3DOptions,
@@ -417,13 +322,7 @@ def build_fluid3d(task: ResolvedTask, progress: bool = True) -> PairedDataset:
         split: [opts.seed + SPLIT_SEED_OFFSET[split] + i for i in range(counts[split])]
         for split in SPLITS
     }
-    # Check dt on every initial condition before spending time on any trajectory.
-    for split in SPLITS:
-        for seed in seeds[split]:
-            u0 = initial_condition(solver, opts, seed)
-            if solver.cfl(u0, opts.dt) > opts.max_cfl:
-                speed = u0.abs().sum(dim=0).max().item()
-                raise _dt_error(task, opts, solver, speed, f"initial condition of seed {seed}")
+    _check_initial_dt(task, opts, solver, [x for split in SPLITS for x in seeds[split]])
     steps = (
         opts.coarse_spinup_steps
         + opts.spinup_steps
@@ -459,39 +358,9 @@ def build_fluid3d(task: ResolvedTask, progress: bool = True) -> PairedDataset:
                 {r: torch.cat(v) for r, v in targets.items()},
                 pair_seeds,
             )
-    test_inputs, test_targets, _ = raw["test"]
-    metadata = {
-        "builder": "fluid3d",
-        "viscosity": opts.viscosity,
-        "forcing": {
-            "kind": opts.forcing,
-            "power": opts.forcing_power,
-            "wavenumber": opts.forcing_wavenumber,
-            "amplitude": opts.forcing_amplitude,
-        },
-        "dt": opts.dt,
-        "pair_dt": opts.pair_dt,
-        "steps_per_pair": opts.steps_per_pair,
-        "spinup_time": opts.spinup_steps * opts.dt,
-        "coarse_spinup_time": opts.coarse_spinup_steps * opts.coarse_dt,
-        "coarse_spinup_dt": opts.coarse_dt if coarse_solver else None,
-        "coarse_spinup_resolution": (
-            opts.coarse_resolution(sizes.reference_resolution) if coarse_solver else None
-        ),
-        "reference_resolution": sizes.reference_resolution,
-        "precision": opts.precision,
-        **stats.metadata(),
-        "energy_drift": energy_drift(energies),
-        "unseen_energy_fraction": band_fractions(
-            torch.cat(test_reference),
-            task.lengths,
-            sizes.train_resolution,
-            list(sizes.test_resolutions),
-        ),
-        "persistence_relative_rmse": {
-            str(r): persistence_error(test_inputs[r], test_targets[r]) for r in test_inputs
-        },
-    }
+    coarse = opts.coarse_resolution(sizes.reference_resolution) if coarse_solver else None
+    metadata = _metadata(task, opts, raw, coarse, energies, test_reference)
+    metadata.update(stats.metadata())
     return assemble_dataset(task, raw, metadata)
 
 

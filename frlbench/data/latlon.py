@@ -2,7 +2,7 @@
 
 frlbench's lat-lon *model* grid at resolution ``n`` has ``n`` longitudes ``i · 360°/n`` and
 ``n / 2`` cell-centred latitudes ``-90° + (j + 1/2) · 360°/n``, south to north (the grid of
-:meth:`frlbench.spec.TaskSpec.grid_shape` and :func:`frlbench.metrics.latitude_weights`); it is
+:meth:`frlbench.spec.ResolvedTask.grid_shape` and :func:`frlbench.metrics.latitude_weights`); it is
 named ``"<lon>×<lat>"`` (``64×32``). Data grids may instead include the poles (ERA5's 1440×721:
 latitudes ``-90° + j · 180°/(m - 1)``, whose first and last cells are half cells capped at the
 pole).
@@ -66,11 +66,6 @@ def latitude_edges(centres: np.ndarray) -> np.ndarray:
     if edges[-1] + step > 90.0:
         edges[-1] = 90.0
     return np.clip(edges, -90.0, 90.0)
-
-
-def has_poles(centres: np.ndarray) -> bool:
-    """True when a latitude grid has points on both poles (ERA5's 721-row convention)."""
-    return bool(np.isclose(centres[0], -90.0) and np.isclose(centres[-1], 90.0))
 
 
 def _latitude_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -127,12 +127,21 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def standin_path(task: ResolvedTask) -> Path:
+class ERA5OptionsLike(Protocol):
+    """What the stand-in reads of the ``era5`` builder's options
+    (:class:`frlbench.data.era5.ERA5Options`, declared there; named here by shape so that
+    this module, which ``era5`` imports, does not import it back)."""
+
+    lead_hours: int
+    pairs_per_trajectory: int
+    standin: StandinOptions
+
+
+def standin_path(task: ResolvedTask, opts: ERA5OptionsLike) -> Path:
     """Where the stand-in of ``task`` is written: the cache directory of the dataset being
     built (``--cache-dir``), else the default cache directory."""
     from frlbench.data.cache import build_dir
 
-    opts = task.options  # the era5 builder's ERA5Options
     sizes = task.sizes
     content = {
         "standin": dataclasses.asdict(opts.standin),
@@ -147,7 +156,7 @@ def standin_path(task: ResolvedTask) -> Path:
 
 
 def simulate_standin(
-    task: ResolvedTask, bar: Any = None
+    task: ResolvedTask, opts: ERA5OptionsLike, bar: Any = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
     """Run the stand-in: every member spun up, then its saved states.
 
@@ -156,7 +165,6 @@ def simulate_standin(
         (north first, as solved), solver latitudes, ``datetime64`` times (member k in year
         ``2000 + k``) and facts for the metadata (energy drift, solver grid).
     """
-    opts = task.options  # the era5 builder's ERA5Options
     sizes = task.sizes
     so = opts.standin
     members = sizes.n_train + sizes.n_val + sizes.n_test
@@ -258,10 +266,10 @@ def member_correlation(fields: np.ndarray, weights: np.ndarray) -> float:
     return float(((x @ x.T).sum() - n) / (n * (n - 1)))
 
 
-def write_standin(task: ResolvedTask, bar: Any = None) -> dict:
+def write_standin(task: ResolvedTask, opts: ERA5OptionsLike, bar: Any = None) -> dict:
     """Simulate the stand-in and write it in the WB2 layout; return its facts."""
-    fields, latitudes, times, facts = simulate_standin(task, bar)
-    path = standin_path(task)
+    fields, latitudes, times, facts = simulate_standin(task, opts, bar)
+    path = standin_path(task, opts)
     attrs = {
         "source": "frlbench shallow-water stand-in for ERA5",
         **{k: json.dumps(v) for k, v in facts.items()},

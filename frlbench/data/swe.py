@@ -31,13 +31,9 @@ import numpy as np
 import torch
 import torch_harmonics as th
 
+from frlbench.safeio import atomic_path, resolve_root
+
 #: WeatherBench2 names of the stand-in's variables (all at one pseudo pressure level).
-STANDIN_VARIABLES = (
-    "geopotential",
-    "u_component_of_wind",
-    "v_component_of_wind",
-    "vorticity",
-)
 STANDIN_LEVEL = 500
 EARTH_RADIUS = 6.37122e6
 EARTH_OMEGA = 7.292e-5
@@ -320,7 +316,6 @@ def write_wb2(
         for name, values in fields.items()
     }
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    ds.to_netcdf(tmp, engine="scipy")
-    tmp.replace(path)
+    root = resolve_root(path.parent)
+    with atomic_path(root / path.name, root=root) as tmp:
+        ds.to_netcdf(tmp, engine="scipy")

@@ -1,15 +1,18 @@
 """ERA5 in the WeatherBench2 layout: open, check, select variables, regrid, cut forecast pairs.
 
 A WeatherBench2 (WB2) dataset is a zarr store or netCDF file with dims ``time``, ``latitude``,
-``longitude`` and, for upper-air variables, ``level`` (hPa). Variables are named as in WB2
-(``geopotential``, ``temperature``, ``2m_temperature``, ``10m_u_component_of_wind``, ...); a
-task selects them as ``"name"`` or ``"name@level"`` (``"geopotential@500"``). Latitudes may be
-stored in either order and with or without the poles (721 or 720 rows at 0.25°); fields are
-returned south to north. Every model grid is a conservative (area-weighted) average of the
-data's own grid (:mod:`frlbench.data.latlon`), so all resolutions come from the same fields.
+``longitude`` and, for upper-air variables, ``level`` (hPa); a Copernicus (CDS) netCDF
+download is renamed to that layout on opening (:mod:`frlbench.data.era5_files`). Variables
+are named as in WB2 (``geopotential``, ``temperature``, ``2m_temperature``,
+``10m_u_component_of_wind``, ...); a task selects them as ``"name"`` or ``"name@level"``
+(``"geopotential@500"``). Latitudes may be stored in either order and with or without the
+poles (721 or 720 rows at 0.25°); fields are returned south to north. Every model grid is a
+conservative (area-weighted) average of the data's own grid (:mod:`frlbench.data.latlon`), so
+all resolutions come from the same fields.
 
-Every check runs when the dataset is opened (:meth:`WB2Source.check`), before any training, and
-its error names the file and what was expected.
+Every layout check runs when the dataset is opened (:meth:`WB2Source.check`), before any
+training; values are checked as they are read (:mod:`frlbench.data.era5_values`). Each error
+names the file and what was expected.
 """
 
 from __future__ import annotations
@@ -21,17 +24,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from frlbench.data.era5_files import FORMAT_NAMES, WB2Error, open_era5
+from frlbench.data.era5_values import check_finite, check_range
 from frlbench.data.latlon import ConservativeRegridder, model_latitudes, regular_longitudes
 from frlbench.spec import ConfigError
 
 ENV_PATH = "FRLBENCH_ERA5"
 SPATIAL_DIMS = ("latitude", "longitude")
-#: Common alternative names of the WB2 dims, accepted and renamed on opening.
-DIM_ALIASES = {"lat": "latitude", "lon": "longitude", "valid_time": "time"}
-
-
-class WB2Error(ConfigError):
-    """A WeatherBench2-layout dataset does not match what the task expects."""
+#: The hourly WeatherBench2 ERA5 store, named where a lead needs hourly data.
+WB2_HOURLY = "gs://weatherbench2/datasets/era5/1959-2022-full_37-1h-0p25deg-chunk-1.zarr-v2"
 
 
 @dataclass(frozen=True)
@@ -59,51 +60,35 @@ def resolve_path(configured: str) -> Path | None:
     return Path(text).expanduser() if text else None
 
 
-def open_wb2(path: Path):
-    """Open a WB2 zarr store (a directory or ``*.zarr``) or netCDF file lazily with xarray.
-
-    Raises:
-        WB2Error: If the path does not exist, or zarr is needed but not installed.
-    """
-    import xarray as xr
-
-    path = Path(path)
-    if not path.exists():
-        raise WB2Error(
-            f"{path}: ERA5 path does not exist (set the task's data option 'path' or "
-            f"${ENV_PATH} to a WeatherBench2 zarr store or netCDF file)"
-        )
-    if path.is_dir() or path.suffix == ".zarr":
-        try:
-            import zarr  # noqa: F401
-        except ModuleNotFoundError:
-            raise WB2Error(
-                f"{path}: reading a zarr store needs the 'zarr' package (pip install zarr); "
-                "or convert the selection to netCDF"
-            ) from None
-        ds = xr.open_zarr(path)
-    else:
-        ds = xr.open_dataset(path)
-    return ds.rename({k: v for k, v in DIM_ALIASES.items() if k in ds.dims})
-
-
 class WB2Source:
     """A checked WB2 dataset: selected variables, ascending latitudes, times.
 
     Args:
-        path: Zarr store or netCDF file.
+        path: Zarr store or netCDF file (:mod:`frlbench.data.era5_files` reads and normalises it).
         variables: Selected variables (``"name"`` or ``"name@level"``).
+        check_ranges: Check every block read against the variables' physical ranges
+            (:mod:`frlbench.data.era5_values`; off for the stand-in, whose shallow layer is not the
+            atmosphere). Non-finite values are refused either way.
 
     Raises:
         WB2Error: Naming the file and what was expected, for a missing variable or level, wrong
             dims, latitudes that are not monotonic and evenly spaced, or times not increasing.
     """
 
-    def __init__(self, path: Path, variables: list[str] | tuple[str, ...]) -> None:
+    def __init__(
+        self, path: Path, variables: list[str] | tuple[str, ...], check_ranges: bool = True
+    ) -> None:
         self.path = Path(path)
         self.variables = [VariableSpec.parse(v) for v in variables]
-        self.ds = open_wb2(self.path)
+        self.check_ranges = check_ranges
+        self.ds, self.kind = open_era5(self.path)
         self.check()
+        self._descending = bool(self.ds["latitude"].values[0] > self.ds["latitude"].values[-1])
+
+    @property
+    def format_name(self) -> str:
+        """The format in words (``"zarr store"``, ``"netCDF4 file"``, ``"netCDF3 file"``)."""
+        return FORMAT_NAMES[self.kind]
 
     def _error(self, what: str) -> WB2Error:
         return WB2Error(f"{self.path}: {what}")
@@ -195,15 +180,57 @@ class WB2Source:
             )
 
     def read(self, indices: np.ndarray | list[int]) -> torch.Tensor:
-        """Native fields at the given time indices: ``(T, C, lat, lon)`` float64, south first."""
-        arrays = []
-        for var in self.variables:
+        """Native fields at the given time indices: ``(T, C, lat, lon)`` float64, south first.
+
+        Only those times are read from disk. Each variable's block is checked for non-finite
+        values and (with ``check_ranges``) its physical range.
+
+        Raises:
+            WB2Error: Naming the file, variable and time of a non-finite or implausible value.
+        """
+        indices = [int(i) for i in indices]
+        times = self.times[indices]
+        out = np.empty((len(indices), len(self.variables), *self.grid), dtype=np.float64)
+        for c, var in enumerate(self.variables):
             da = self.ds[var.name]
             if var.level is not None:
                 da = da.sel(level=var.level)
-            da = da.isel(time=list(indices)).sortby("latitude")
-            arrays.append(np.asarray(da.transpose("time", *SPATIAL_DIMS).values))
-        return torch.from_numpy(np.stack(arrays, axis=1).astype(np.float64))
+            try:
+                block = np.asarray(da.isel(time=indices).transpose("time", *SPATIAL_DIMS).values)
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:  # a damaged chunk
+                raise self._error(
+                    f"variable {str(var)!r} at {times[0]}..{times[-1]} cannot be read "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
+            if self._descending:
+                block = block[:, ::-1]
+            check_finite(block, str(var), times, str(self.path))
+            if self.check_ranges:
+                check_range(block, var.name, var.level, str(var), times, str(self.path))
+            out[:, c] = block
+        return torch.from_numpy(out)
+
+    def time_step_hours(self) -> float | None:
+        """The data's time step (h): the smallest spacing of its times (None for one time)."""
+        times = self.times
+        if len(times) < 2:
+            return None
+        return float(np.diff(times).min() / np.timedelta64(1, "h"))
+
+    def check_lead(self, lead_hours: int, key: str) -> None:
+        """Raise unless ``lead_hours`` is a whole multiple of the data's time step.
+
+        Raises:
+            WB2Error: Naming the lead, the data's step and the hourly WB2 store.
+        """
+        step = self.time_step_hours()
+        if step is None or (lead_hours / step).is_integer():
+            return
+        raise self._error(
+            f"{key} = {lead_hours} h is not a multiple of the data's time step {step:g} h; valid: "
+            f"a lead that is a multiple of {step:g} h (set lead_hours in your own task file), or "
+            f"an hourly store such as WeatherBench2's {WB2_HOURLY}"
+        )
 
     def regridder(self, resolution: int) -> ConservativeRegridder:
         """Conservative averaging from the native grid to the model grid at ``resolution``."""

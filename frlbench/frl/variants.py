@@ -34,22 +34,34 @@ FULL = "full"
 #: ``full-sched`` visits the coarse level every COARSE_EVERY-th step (cheaper; an option).
 COARSE_EVERY = 4
 
+#: ``full``'s own settings; the named variants below change one of them each.
+FULL_SETTINGS = {"multires": True, "encoding": True, "spectral_loss": True, **LADDER, **SPECTRAL}
+#: One open choice of FRL changed at a time around ``full`` (docs/frl_selection.md): the
+#: encoding convention, the number of encoding frequencies M, the consistency and spectral
+#: weights, and (an ablation only: a grid of 8 points per axis cannot hold two levels below it)
+#: J = 2 levels. Each is a registered variant, so a table row names the choice it measured.
+FULL_CHANGES: dict[str, dict[str, object]] = {
+    "full-physical": {"encoding_convention": "physical"},
+    "full-m2": {"encoding_frequencies": 2},
+    "full-m8": {"encoding_frequencies": 8},
+    "full-cons0": {"lambda_cons": 0.0},
+    "full-cons1": {"lambda_cons": 1.0},
+    "full-spec1e-2": {"lambda_spec": 1e-2},
+    "full-j2": {"levels": 2},
+}
+
 VARIANTS = (
     FRLConfig(name=OFF),
-    FRLConfig(name=FULL, multires=True, encoding=True, spectral_loss=True, **LADDER, **SPECTRAL),
-    FRLConfig(
-        name="full-sched",
-        multires=True,
-        encoding=True,
-        spectral_loss=True,
-        coarse_every=COARSE_EVERY,
-        **LADDER,
-        **SPECTRAL,
-    ),
+    FRLConfig(name=FULL, **FULL_SETTINGS),
+    FRLConfig(name="full-sched", coarse_every=COARSE_EVERY, **FULL_SETTINGS),
     FRLConfig(name="encoding-only", encoding=True),
     FRLConfig(name="multires-only", multires=True, **LADDER),
     FRLConfig(name="loss-only", spectral_loss=True, **SPECTRAL),
     FRLConfig(name="no-encoding", multires=True, spectral_loss=True, **LADDER, **SPECTRAL),
+    # The encoding's other reading: fixed physical frequencies, fractions of the *training* grid's
+    # Nyquist, so a finer grid's channels differ from the training grid's in index space.
+    FRLConfig(name="encoding-only-physical", encoding=True, encoding_convention="physical"),
+    *(FRLConfig(name=name, **{**FULL_SETTINGS, **change}) for name, change in FULL_CHANGES.items()),
 )
 
 #: Built-in variant names in display order (the report's order and colours follow it).

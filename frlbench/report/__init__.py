@@ -24,9 +24,11 @@ import pandas as pd
 
 from frlbench.records import RecordError, RunRecord, load_records, records_to_rows
 from frlbench.report.aggregate import CONFIG_KEYS, Leaderboard, build_leaderboard
-from frlbench.report.document import Image, to_html, to_latex, to_markdown
+from frlbench.report.document import Image, to_latex, to_markdown
+from frlbench.report.html import to_html
 from frlbench.report.manifest import read_manifest, write_manifest
 from frlbench.report.tables import build_document, verdict
+from frlbench.safeio import atomic_path, check_inside, resolve_root, write_atomic
 
 __all__ = ["Leaderboard", "ReportSummary", "build_leaderboard", "render_report"]
 
@@ -58,8 +60,14 @@ class ReportSummary:
     removed: list[Path] = field(default_factory=list)
 
 
-def _write(path: Path, text: str, written: list[Path]) -> None:
-    path.write_text(text, encoding="utf-8")
+def _write(path: Path, text: str, written: list[Path], root: Path) -> None:
+    write_atomic(path, text, root=root)
+    written.append(path)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, written: list[Path], root: Path) -> None:
+    with atomic_path(path, root=root) as tmp:
+        frame.to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT)
     written.append(path)
 
 
@@ -71,6 +79,16 @@ def long_frame(records: list[RunRecord]) -> pd.DataFrame:
     return frame.sort_values(
         [*CONFIG_KEYS, "seed", "run_id", "resolution"], na_position="first", kind="stable"
     ).reset_index(drop=True)
+
+
+def _write_csvs(
+    results_dir: Path, records: list[RunRecord], board: Leaderboard, written: list[Path]
+) -> None:
+    """The long-form and summary CSVs, and the rollout CSV when some run rolled out."""
+    _write_csv(long_frame(records), results_dir / "leaderboard.csv", written, results_dir)
+    _write_csv(board.summary, results_dir / "leaderboard_summary.csv", written, results_dir)
+    if not board.rollout.empty:
+        _write_csv(board.rollout, results_dir / "leaderboard_rollout.csv", written, results_dir)
 
 
 def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
@@ -96,7 +114,7 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     Raises:
         FileNotFoundError: If ``results_dir/runs`` does not exist.
     """
-    results_dir = Path(results_dir)
+    results_dir = resolve_root(results_dir)
     runs_dir = results_dir / "runs"
     if not runs_dir.is_dir():
         raise FileNotFoundError(
@@ -117,26 +135,23 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
         from frlbench.report.figures import section_figures
 
         for section in board.sections:
-            images[section.slug], paths = section_figures(board, section, results_dir / "figures")
+            images[section.slug], paths = section_figures(
+                board, section, results_dir / "figures", root=results_dir
+            )
             written += paths
 
     blocks = build_document(board, images)
-    _write(results_dir / "leaderboard.md", to_markdown(blocks), written)
-    _write(results_dir / "leaderboard.tex", to_latex(blocks), written)
-    _write(results_dir / "leaderboard.html", to_html(blocks), written)
-    long_frame(records).to_csv(
-        results_dir / "leaderboard.csv", index=False, float_format=CSV_FLOAT_FORMAT
-    )
-    written.append(results_dir / "leaderboard.csv")
-    board.summary.to_csv(
-        results_dir / "leaderboard_summary.csv", index=False, float_format=CSV_FLOAT_FORMAT
-    )
-    written.append(results_dir / "leaderboard_summary.csv")
-    if not board.rollout.empty:
-        board.rollout.to_csv(
-            results_dir / "leaderboard_rollout.csv", index=False, float_format=CSV_FLOAT_FORMAT
-        )
-        written.append(results_dir / "leaderboard_rollout.csv")
+    _write(results_dir / "leaderboard.md", to_markdown(blocks), written, results_dir)
+    _write(results_dir / "leaderboard.tex", to_latex(blocks), written, results_dir)
+    own_figures = {p for p in written if p.suffix == ".png"}  # embedded: this render's only
+
+    def read_figure(stem: str) -> bytes | None:
+        path = results_dir / f"{stem}.png"
+        return path.read_bytes() if path in own_figures else None
+
+    html_page = to_html(blocks, read_figure)
+    _write(results_dir / "leaderboard.html", html_page, written, results_dir)
+    _write_csvs(results_dir, records, board, written)
     if not figures:  # figures of an earlier render stay, and stay owned
         kept = [p for p in owned if p.parent == results_dir / "figures" and p.is_file()]
         owned = [p for p in owned if p not in kept]
@@ -144,7 +159,7 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
         kept = []
     removed = [p for p in owned if p.is_file() and p not in written]
     for path in removed:
-        path.unlink()
+        check_inside(path, results_dir).unlink()
     write_manifest(results_dir, written + kept)
     return ReportSummary(
         paths=written,

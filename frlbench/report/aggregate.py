@@ -17,7 +17,8 @@ Frames built here, all sorted deterministically:
 - :func:`~.curves.rollout_frame`: mean autoregressive-rollout RMSE and its ratio to the training
   resolution per (configuration, resolution, step); empty when no run did a rollout.
 
-A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``(task, profile)``.
+A *configuration* is ``(task, profile, kind, baseline, frl)``; a *section* is ``(task, profile)``,
+one per data source (:mod:`frlbench.report.sources`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import pandas as pd
 from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RecordError, RunRecord, records_to_rows
 from frlbench.report.curves import frequency_frame, interval_columns, rollout_frame
+from frlbench.report.equivalence import solver_equivalent_text
 from frlbench.report.evidence import (
     PERSISTENCE,
     SOLVER,
@@ -44,6 +46,8 @@ from frlbench.report.keys import (
     SECTION_KEYS,
     sort_configs,
 )
+from frlbench.report.sources import separate_data_sources
+from frlbench.report.unfinished import add_unfinished_rows, drop_unfinished, unfinished_configs
 from frlbench.stats import (
     NO_SKILL,
     Interval,
@@ -225,52 +229,6 @@ def per_resolution_frame(seeds: pd.DataFrame) -> pd.DataFrame:
     return sort_configs(frame, extra=("resolution",))
 
 
-def equivalent_resolution(
-    resolutions: Sequence[float], rmses: Sequence[float], target_rmse: float
-) -> float:
-    """Resolution at which a reference (the solver) reaches ``target_rmse``.
-
-    The reference's RMSE is interpolated linearly in log RMSE against log resolution between
-    measured points, scanning from the coarsest grid; the first crossing is returned.
-
-    Returns:
-        The interpolated resolution; ``-inf`` when the reference is already at least as
-        accurate at its coarsest resolution ("< min"); ``inf`` when it never gets as accurate
-        ("> max"); NaN when there is no usable curve or target.
-    """
-    res = np.asarray(resolutions, dtype=float)
-    err = np.asarray(rmses, dtype=float)
-    ok = np.isfinite(res) & np.isfinite(err) & (res > 0) & (err > 0)
-    if not ok.any() or not (math.isfinite(target_rmse) and target_rmse > 0):
-        return math.nan
-    order = np.argsort(res[ok])
-    res, err = res[ok][order], err[ok][order]
-    if err[0] == target_rmse:
-        return float(res[0])
-    if err[0] < target_rmse:
-        return -math.inf
-    for i in range(len(res) - 1):
-        if err[i + 1] <= target_rmse < err[i]:
-            frac = (math.log(target_rmse) - math.log(err[i])) / (
-                math.log(err[i + 1]) - math.log(err[i])
-            )
-            return float(math.exp(math.log(res[i]) + frac * (math.log(res[i + 1] / res[i]))))
-    return math.inf
-
-
-def equivalent_resolution_text(value: float, resolutions: Sequence[int]) -> str:
-    """An equivalent resolution as written in the summary: ``"22.63"``, ``"coarser than 16"``
-    (the solver is at least as accurate on its coarsest grid), ``"finer than 32"`` (it is
-    never as accurate on its measured grids) or ``""`` when there is none."""
-    if math.isnan(value) or not resolutions:
-        return ""
-    if value == -math.inf:
-        return f"coarser than {min(resolutions)}"
-    if value == math.inf:
-        return f"finer than {max(resolutions)}"
-    return f"{value:.6g}"
-
-
 def _mean_rmse(per_resolution: pd.DataFrame) -> dict[tuple, float]:
     """Mean RMSE over seeds per (task, profile, kind, baseline, frl, resolution)."""
     keys = [*CONFIG_KEYS, "resolution"]
@@ -298,7 +256,8 @@ def summary_frame(
     :func:`frlbench.stats.anchoring_label`), ``seen_rmse``/``unseen_rmse`` and
     ``unseen_fraction`` (unseen share of the squared error) at the finest resolution,
     ``time_per_step_s`` and ``peak_memory_mb`` (means), ``params`` and, for models,
-    ``equivalent_solver_resolution`` (text, see :func:`equivalent_resolution_text`).
+    ``equivalent_solver_resolution`` (text, see
+    :func:`~frlbench.report.equivalence.equivalent_resolution_text`).
     """
     if seeds.empty:
         return pd.DataFrame()
@@ -353,14 +312,7 @@ def summary_frame(
             params=int(per_run["params"].first().median()),
         )
         curve = solver_curves.get((row["task"], row["profile"]))
-        row["equivalent_solver_resolution"] = (
-            equivalent_resolution_text(
-                equivalent_resolution(curve["resolution"], curve["rmse_mean"], row["rmse_finest"]),
-                sorted(int(r) for r in curve["resolution"]),
-            )
-            if curve is not None and row["kind"] == "model"
-            else ""
-        )
+        row["equivalent_solver_resolution"] = solver_equivalent_text(row, curve)
         rows.append(row)
     return sort_configs(pd.DataFrame(rows))
 
@@ -458,10 +410,14 @@ def build_leaderboard(
     """Aggregate records (as returned by :func:`frlbench.records.load_records`).
 
     The solver's reference-grid row is dropped first (:func:`~.evidence.drop_reference_rows`);
-    ``Leaderboard.records`` keeps the records as read.
+    ``Leaderboard.records`` keeps the records as read, but for the profile label of runs of one
+    task and profile scored on several data sources (:mod:`frlbench.report.sources`). A
+    configuration with a seed that diverged or failed enters no number (:mod:`~.unfinished`);
+    its summary row only counts them.
     """
-    split = split_records(records, errors)
-    scored, references = drop_reference_rows(split.ok)
+    split = split_records(separate_data_sources(records), errors)
+    unfinished = unfinished_configs(split.ok, split.not_finished)
+    scored, references = drop_reference_rows(drop_unfinished(split.ok, unfinished))
     seeds = per_seed_frame(scored)
     per_resolution = per_resolution_frame(seeds)
     sections = []
@@ -485,7 +441,11 @@ def build_leaderboard(
         sections=sections,
         seeds=seeds,
         per_resolution=per_resolution,
-        summary=summary_frame(seeds, per_resolution, nested_slope_intervals(scored)),
+        summary=add_unfinished_rows(
+            summary_frame(seeds, per_resolution, nested_slope_intervals(scored)),
+            unfinished,
+            records,
+        ),
         frequency=frequency_frame(scored),
         rollout=rollout_frame(scored),
         duplicates=duplicate_seeds(split.ok),

@@ -20,12 +20,13 @@ from frlbench.report import CSV_FLOAT_FORMAT
 from frlbench.report.document import Bullets, Heading, Image, Paragraph, Table, to_markdown
 from frlbench.report.formatting import MISSING, fmt_interval
 from frlbench.report.keys import config_rank, frl_rank
+from frlbench.safeio import atomic_path, resolve_root, write_atomic
 from frlbench.stats import mean_interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from frlbench.runner.audit import AuditResult
+    from frlbench.evaluation.audit_result import AuditResult
 
 CSV_NAME = "protocol_audit.csv"
 MD_NAME = "protocol_audit.md"
@@ -259,21 +260,21 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
 
 def write_audit(result: AuditResult, out: Path, *, figure: bool = True) -> list[Path]:
     """Write the audit's CSV, Markdown and (with ``figure``) PNG under ``out``; return them."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = resolve_root(out)
     frame = audit_frame(result)
     written = [out / CSV_NAME, out / MD_NAME]
-    frame.to_csv(written[0], index=False, float_format=CSV_FLOAT_FORMAT)
+    with atomic_path(written[0], root=out) as tmp:
+        frame.to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT)
     summary = seed_summary(frame) if not frame.empty else frame
     blocks = _document(result, summary)
     if figure and not summary.empty:
         from frlbench.report.figures import save_figure
 
         stem = out / "figures" / FIGURE_STEM
-        save_figure(plot_audit(summary), stem)
+        save_figure(plot_audit(summary), stem, root=out)
         written.append(stem.with_suffix(".png"))
         blocks.insert(2, Image(f"figures/{FIGURE_STEM}", "RMSE_Ratio by truth construction"))
-    written[1].write_text(to_markdown(blocks), encoding="utf-8")
+    write_atomic(written[1], to_markdown(blocks), root=out)
     return written
 
 

@@ -1,4 +1,5 @@
-"""A tiny document model (headings, paragraphs, tables, figures) and its three writers.
+"""A tiny document model (headings, paragraphs, tables, figures) and its Markdown and LaTeX
+writers (the HTML page is :mod:`frlbench.report.html`).
 
 The leaderboard is built once as a list of blocks and written as Markdown, LaTeX and HTML
 by plain string building (no tabulate, no jinja2), so the three files always agree.
@@ -6,7 +7,6 @@ by plain string building (no tabulate, no jinja2), so the three files always agr
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 
@@ -213,76 +213,3 @@ def to_latex(blocks: list[Block]) -> str:
             )
     out.append(r"\end{document}")
     return "\n".join(line for line in out if line) + "\n"
-
-
-_CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em;
-       color: #222; line-height: 1.45; }
-table { border-collapse: collapse; margin: 0.5em 0 0.3em; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; }
-th { border-bottom: 2px solid #444; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-p.note { font-size: 0.85em; color: #555; margin-top: 0; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; }
-figcaption { font-size: 0.9em; color: #444; }
-""".strip()
-
-
-def to_html(blocks: list[Block]) -> str:
-    """A standalone HTML page; figures are embedded by relative path to their PNG files."""
-    esc = html.escape
-    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), "")
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f"<title>{esc(title)}</title>",
-        f"<style>\n{_CSS}\n</style>",
-        "</head>",
-        "<body>",
-    ]
-    for block in blocks:
-        if isinstance(block, Heading):
-            level = min(block.level, 6)
-            out.append(f"<h{level}>{esc(block.text)}</h{level}>")
-        elif isinstance(block, Paragraph):
-            lead = f"<strong>{esc(block.lead)}</strong> " if block.lead else ""
-            out.append(f"<p>{lead}{esc(block.text)}</p>")
-        elif isinstance(block, Bullets):
-            out.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>")
-        elif isinstance(block, Table):
-            if block.title:
-                out.append(f"<h4>{esc(block.title)}</h4>")
-            head = "".join(f"<th>{esc(c)}</th>" for c in block.columns)
-            body = [
-                "<tr>"
-                + "".join(
-                    f"<td>{esc(c)}</td>" if a == "l" else f'<td class="num">{esc(c)}</td>'
-                    for a, c in zip(block.aligns(), row, strict=True)
-                )
-                + "</tr>"
-                for row in block.rows
-            ]
-            out.append(
-                "\n".join(
-                    [
-                        "<table>",
-                        f"<thead><tr>{head}</tr></thead>",
-                        "<tbody>",
-                        *body,
-                        "</tbody>",
-                        "</table>",
-                    ]
-                )
-            )
-            if block.note:
-                out.append(f'<p class="note">{esc(block.note)}</p>')
-        elif isinstance(block, Image):
-            out.append(
-                f'<figure><img src="{esc(block.stem)}.png" alt="{esc(block.caption)}">'
-                f"<figcaption>{esc(block.caption)}</figcaption></figure>"
-            )
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"

@@ -53,4 +53,4 @@ def write_manifest(results_dir: Path, written: list[Path]) -> None:
     """Record ``written`` (paths inside ``results_dir``) as this render's outputs."""
     results_dir = Path(results_dir)
     names = sorted({str(Path(p).relative_to(results_dir)) for p in written})
-    write_json_atomic(manifest_path(results_dir), {"outputs": names})
+    write_json_atomic(manifest_path(results_dir), {"outputs": names}, root=results_dir)

@@ -31,6 +31,7 @@ from frlbench.report.formatting import (
     pair,
 )
 from frlbench.report.keys import frl_rank, index_rows
+from frlbench.report.rollout import rollout_steps, rollout_table
 from frlbench.report.schedule import schedule_table
 from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
 
@@ -80,6 +81,61 @@ def _models(summary: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(models["baseline"]))
 
 
+def _main_cells(
+    section: Section,
+    rows_by_config: dict,
+    per_res: dict,
+    config: tuple[str, str, str],
+    n_columns: int,
+) -> list[str]:
+    """The main table's cells of one ``(kind, baseline, frl)`` after the Backbone column
+    (the Time × and Memory × columns are the caller's)."""
+    row = rows_by_config.get(config)
+    if row is None:
+        return [MISSING] * (n_columns - 3)  # all but Backbone, Time ×, Memory ×
+    kind, baseline, frl = config
+    truth = section.reference_resolution if baseline == SOLVER else None
+    rmses = [
+        TRUTH
+        if key[-1] == truth
+        else fmt_num(per_res[key]["rmse_mean"])
+        if key in per_res
+        else MISSING
+        for key in ((kind, baseline, frl, r) for r in section.resolutions)
+    ]
+    ratio = (
+        TRUTH
+        if section.finest == truth
+        else fmt_interval(row["rmse_ratio_mean"], row["rmse_ratio_low"], row["rmse_ratio_high"])
+    )
+    return [
+        fmt_count(row["params"]),
+        *rmses,
+        fmt_skill(row["skill"]),
+        ratio,
+        fmt_slope(row["slope_mean"], row["slope_low"], row["slope_high"]),
+        fmt_label(row),
+        fmt_num(row["seen_rmse"]),
+        fmt_num(row["unseen_rmse"]),
+    ]
+
+
+def _main_note(section: Section) -> str:
+    """How to read the main table."""
+    return (
+        "Cells read baseline (FRL off) → FRL (full). Skill: 1 − RMSE / persistence's RMSE "
+        f"at ρ0 = {section.train_resolution}. Time × and Memory × are FRL over "
+        "baseline: ratio of the mean time per optimiser step and of the mean peak memory. "
+        "Reference rows are not trained; the solver's slope is the target slope"
+        + (
+            f", fitted on the grids coarser than its reference grid "
+            f"{section.reference_resolution} (there it is the truth)."
+            if section.reference_resolution
+            else "."
+        )
+    )
+
+
 def main_table(board: Leaderboard, section: Section) -> Table:
     """Backbones with FRL off → full side by side, then the reference rows."""
     summary = section.select(board.summary)
@@ -105,33 +161,7 @@ def main_table(board: Leaderboard, section: Section) -> Table:
     ]
 
     def cells(kind: str, baseline: str, frl: str) -> list[str]:
-        row = rows_by_config.get((kind, baseline, frl))
-        if row is None:
-            return [MISSING] * (len(columns) - 3)  # all but Backbone, Time ×, Memory ×
-        truth = section.reference_resolution if baseline == SOLVER else None
-        rmses = [
-            TRUTH
-            if key[-1] == truth
-            else fmt_num(per_res[key]["rmse_mean"])
-            if key in per_res
-            else MISSING
-            for key in ((kind, baseline, frl, r) for r in section.resolutions)
-        ]
-        ratio = (
-            TRUTH
-            if finest == truth
-            else fmt_interval(row["rmse_ratio_mean"], row["rmse_ratio_low"], row["rmse_ratio_high"])
-        )
-        return [
-            fmt_count(row["params"]),
-            *rmses,
-            fmt_skill(row["skill"]),
-            ratio,
-            fmt_slope(row["slope_mean"], row["slope_low"], row["slope_high"]),
-            fmt_label(row),
-            fmt_num(row["seen_rmse"]),
-            fmt_num(row["unseen_rmse"]),
-        ]
+        return _main_cells(section, rows_by_config, per_res, (kind, baseline, frl), len(columns))
 
     rows = []
     for baseline in _models(summary):
@@ -159,18 +189,7 @@ def main_table(board: Leaderboard, section: Section) -> Table:
         title=f"Main table — {section.task}, {section.profile} profile",
         columns=columns,
         rows=rows,
-        note=(
-            "Cells read baseline (FRL off) → FRL (full). Skill: 1 − RMSE / persistence's RMSE "
-            f"at ρ0 = {section.train_resolution}. Time × and Memory × are FRL over "
-            "baseline: ratio of the mean time per optimiser step and of the mean peak memory. "
-            "Reference rows are not trained; the solver's slope is the target slope"
-            + (
-                f", fitted on the grids coarser than its reference grid "
-                f"{section.reference_resolution} (there it is the truth)."
-                if section.reference_resolution
-                else "."
-            )
-        ),
+        note=_main_note(section),
     )
 
 
@@ -274,81 +293,6 @@ def cost_table(board: Leaderboard, section: Section) -> Table:
         rows=rows,
         text=(0, 1),
         note=note,
-    )
-
-
-def rollout_steps(rollout: pd.DataFrame, section: Section) -> int:
-    """Rollout length k shown for a section: the last step at its finest resolution.
-
-    Falls back to the last step at any resolution when no run rolled out at the finest one;
-    0 when the section has no rollout rows.
-    """
-    rows = section.select(rollout)
-    if rows.empty:
-        return 0
-    at_finest = rows[rows["resolution"] == section.finest]
-    return int((at_finest if not at_finest.empty else rows)["step"].max())
-
-
-def rollout_table(board: Leaderboard, section: Section) -> Table:
-    """Rollout RMSE at the finest resolution per step, baseline → FRL, then the references.
-
-    Raises:
-        ValueError: If the section has no rollout rows (the document then leaves it out).
-    """
-    frame = section.select(board.rollout)
-    steps = rollout_steps(board.rollout, section)
-    if not steps:
-        raise ValueError(f"{section.task} ({section.profile}): no rollout rows to tabulate")
-    finest = section.finest
-    by_step = index_rows(frame[frame["resolution"] == finest], ["kind", "baseline", "frl", "step"])
-    columns = [
-        "Backbone",
-        *(f"RMSE @{finest} step {s}" for s in range(1, steps + 1)),
-        f"RMSE_Ratio @{finest} step {steps}",
-    ]
-
-    def cells(kind: str, baseline: str, frl: str) -> list[str]:
-        rmses = [
-            fmt_num(by_step[key]["rmse_mean"]) if key in by_step else MISSING
-            for key in ((kind, baseline, frl, s) for s in range(1, steps + 1))
-        ]
-        last = by_step.get((kind, baseline, frl, steps))
-        ratio = (
-            fmt_interval(last["rmse_ratio_mean"], last["rmse_ratio_low"], last["rmse_ratio_high"])
-            if last is not None
-            else MISSING
-        )
-        return [*rmses, ratio]
-
-    rows = []
-    for baseline in _models(frame):
-        off, full = cells("model", baseline, OFF), cells("model", baseline, FRL)
-        rows.append([baseline, *(pair(a, b) for a, b in zip(off, full, strict=True))])
-    references = frame[frame["kind"] == "reference"].drop_duplicates(["baseline", "frl"])
-    rows += [
-        [f"{baseline} (reference)", *cells("reference", baseline, frl)]
-        for baseline, frl in zip(references["baseline"], references["frl"], strict=True)
-    ]
-    rows += [
-        [f"{rec.baseline} (reference)", *["n/a"] * (len(columns) - 1)]
-        for rec in board.not_applicable(section)
-    ]
-    return Table(
-        title=f"Rollout — {section.task}, {section.profile} profile",
-        columns=columns,
-        rows=rows,
-        note=(
-            f"Autoregressive rollout at resolution {finest}: the model's own forecast is fed "
-            f"back as its next input {steps} times, starting from every test state with "
-            f"{steps} successors in its trajectory, and the state after step j is compared "
-            "with the paired truth j "
-            f"steps ahead; RMSE @{finest} step j is the RMSE after step j (mean over seeds). "
-            "Reference rows are rolled out the same way with their own forecast. "
-            f"RMSE_Ratio @{finest} step {steps} is the rollout RMSE at {finest} over the "
-            f"rollout RMSE at the training resolution ρ0 = {section.train_resolution} at step "
-            f"{steps}, taken per seed. Cells read baseline (FRL off) → FRL (full)."
-        ),
     )
 
 

@@ -2,8 +2,8 @@
 
 A finished run whose stored evaluation differs from what its task profile now asks for (test
 resolutions, n_test, rollout steps) is re-evaluated from its stored weights, never retrained:
-those settings are not part of the run id. Runs stored under the schema-1 id (which hashed the
-evaluation settings) are adopted under their new id.
+those settings are not part of the run id. Runs stored by the record-schema-1 versions are
+adopted once, by ``frlbench migrate`` (:mod:`frlbench.runner.migrate`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from frlbench.records import RunRecord, write_record
+from frlbench.records import RunRecord
 from frlbench.registry import BACKENDS
 from frlbench.runner import distributed, local  # noqa: F401  (register backends)
 from frlbench.runner.grid import expand_grid
@@ -37,8 +37,9 @@ class GridSummary:
         records: Every record of the grid after this call.
         reevaluated: Finished runs re-evaluated from their weights because the evaluation
             settings changed (no retraining).
-        adopted: Runs found under their schema-1 id and moved to their current id.
         busy: Runs left alone because another live ``frlbench run`` holds their lock.
+        taken_over: One sentence per stale lock (its owner gone, or not a valid lock) that
+            this call took over.
     """
 
     total: int
@@ -47,36 +48,13 @@ class GridSummary:
     corrupt: list[str] = field(default_factory=list)
     records: list[RunRecord] = field(default_factory=list)
     reevaluated: int = 0
-    adopted: int = 0
     busy: list[str] = field(default_factory=list)
+    taken_over: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[RunRecord]:
         """Records that did not finish (``diverged`` or ``failed``; not ``not_applicable``)."""
         return [r for r in self.records if r.status in ("diverged", "failed")]
-
-
-def adopt_legacy(plan: RunPlan, store: RunStore) -> bool:
-    """Move a run stored under its schema-1 id to its current id (weights untouched).
-
-    Returns:
-        True if a legacy run was found and moved.
-    """
-    old, new = plan.legacy_run_id(), plan.run_id
-    if old == new or store.state(new) != "missing" or store.state(old) != "done":
-        return False
-    from frlbench.evaluation.evaluate import EvalProtocol
-
-    store.move(old, new)  # renames keep the weights' mtime
-    record = store.read(new)
-    record.run_id = new
-    record.env = {**record.env, "legacy_run_id": old}
-    if record.status == "ok" and not record.evaluation:
-        # The schema-1 id hashed the evaluation settings, so they are this plan's.
-        record.evaluation = EvalProtocol.of(plan.task, plan.evaluation).to_dict()
-    write_record(store.record_path(new), record)
-    store.save_spec(plan)
-    return True
 
 
 def plan(
@@ -94,13 +72,12 @@ def plan(
     todo, skipped, corrupt = [], 0, []
     for plan in plans:
         if locks is not None:
-            lock = RunLock(store.run_dir(plan.run_id))
+            lock = RunLock(store.run_dir(plan.run_id), store.out)
             if not lock.acquire():
                 if busy is not None:
                     busy.append(plan.run_id)
                 continue
             locks.append(lock)
-        adopt_legacy(plan, store)
         state = store.state(plan.run_id)
         if state == "done":
             skipped += 1
@@ -157,7 +134,10 @@ def run_grid(
         references: Also evaluate the persistence and solver rows of every task.
         **backend_options: Passed to the backend (``ray_address``, ``slurm_partition``, ...).
     """
+    from frlbench.runner.migrate import refuse_schema_1
+
     execute = BACKENDS.get(backend)
+    refuse_schema_1(out)
     store = RunStore(out)
     locks: list[RunLock] = []
     busy: list[str] = []
@@ -186,7 +166,14 @@ def run_grid(
     if references:
         records += run_references(plans, store, cache_dir)
     return GridSummary(
-        len(plans), skipped, len(todo), corrupt, records, reevaluated=reevaluated, busy=busy
+        len(plans),
+        skipped,
+        len(todo),
+        corrupt,
+        records,
+        reevaluated=reevaluated,
+        busy=busy,
+        taken_over=[lock.taken_over for lock in locks if lock.taken_over],
     )
 
 
@@ -218,7 +205,6 @@ def run_references(
     from frlbench.evaluation.evaluate import EvalProtocol, same_settings
     from frlbench.runner.reference import (
         REFERENCES,
-        legacy_reference_run_id,
         reference_run_id,
         run_reference,
     )
@@ -229,12 +215,9 @@ def run_references(
         protocol = EvalProtocol.from_task(task)
         for name in REFERENCES:
             run_id = reference_run_id(task, name)
-            legacy = legacy_reference_run_id(task, name)
-            with RunLock(store.run_dir(run_id)) as lock:
+            with RunLock(store.run_dir(run_id), store.out) as lock:
                 if not lock.acquire():
                     continue  # another live command is computing it
-                if store.state(run_id) == "missing" and store.state(legacy) == "done":
-                    store.move(legacy, run_id)  # kept, then re-evaluated
                 state = store.state(run_id)
                 if state == "corrupt":
                     store.quarantine(run_id)

@@ -19,14 +19,30 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.data.cache import dataset_key
+from frlbench.errors import UserError
 from frlbench.evaluation import truth as protocols
+from frlbench.evaluation.audit_result import (
+    PHYSICAL,
+    AuditResult,
+    AuditRow,
+    Diagnostic,
+    Skipped,
+)
 from frlbench.evaluation.evaluate import (
     EvalProtocol,
     Evaluation,
@@ -37,87 +53,19 @@ from frlbench.evaluation.evaluate import (
 )
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RecordError, RunRecord, iter_records
-from frlbench.registry import TASKS, UnknownNameError
+from frlbench.registry import (
+    BACKBONES,
+    BASELINES,
+    FRL_VARIANTS,
+    TASKS,
+    Registry,
+    UnknownNameError,
+)
 from frlbench.runner.reeval import check_weights, load_model, restore_spec
 from frlbench.runner.reference import reference_forecaster, reference_run_id
 from frlbench.runner.store import RunStore
 from frlbench.spec import ConfigError, ResolvedTask, RunPlan, resolve_task
 from frlbench.train import resolve_device
-
-#: The normalization label of reference rows (persistence and solver work in physical units).
-PHYSICAL = "physical"
-
-
-@dataclass
-class AuditRow:
-    """One RMSE of one run under one protocol at one grid and lead (a CSV row).
-
-    Attributes:
-        lead: Steps forecast: 1 is the one-step score over every scored pair; j > 1 is the
-            autoregressive rollout's j-th step (over the rollout windows).
-        ratio_resolution: The grid whose RMSE at the same lead divides ``rmse``.
-        trajectories: Test trajectories scored (one-step); rollouts use the profile's subset
-            of them.
-    """
-
-    task: str
-    profile: str
-    kind: str
-    baseline: str
-    frl: str
-    seed: int
-    run_id: str
-    protocol: str
-    normalization: str
-    resolution: int
-    lead: int
-    rmse: float
-    rmse_ratio: float
-    ratio_resolution: int
-    trajectories: int
-
-
-@dataclass
-class Skipped:
-    """A run or evaluation left out, and why."""
-
-    run_id: str
-    label: str
-    reason: str
-
-
-@dataclass
-class Diagnostic:
-    """Spectral facts of the truth of one task under one protocol at one grid.
-
-    Attributes:
-        energy_above_train_nyquist: Fraction of the targets' energy (spatial means removed,
-            channels in training-normalized units) above the training Nyquist.
-        aliased_energy: Fraction of the reference targets' energy that point subsampling to
-            this grid folds into the resolved band (power-of-two grids; NaN elsewhere).
-    """
-
-    task: str
-    profile: str
-    protocol: str
-    resolution: int
-    train_resolution: int
-    energy_above_train_nyquist: float
-    aliased_energy: float
-
-
-@dataclass
-class AuditResult:
-    """Everything ``frlbench audit`` measured, for :mod:`frlbench.report.audit`."""
-
-    rows: list[AuditRow] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    not_applicable: list[Skipped] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    protocols: tuple[str, ...] = ()
-    max_rollout: dict[str, int] = field(default_factory=dict)
-    trajectories: int = 0
-    wall_s: float = 0.0
 
 
 @dataclass
@@ -278,6 +226,21 @@ def _evaluations(job: _Job, truths: Sequence[str]) -> Iterator[tuple[str, str]]:
                 yield truth, norm
 
 
+def check_trajectories(trajectories: int, task: ResolvedTask, data: PairedDataset) -> None:
+    """``--trajectories`` must not ask for more test trajectories than the data hold.
+
+    Raises:
+        ConfigError: Naming the option, the task and the valid range.
+    """
+    test = data.splits["test"]
+    count = len(dict.fromkeys(test.sample_seeds or range(len(test))))
+    if trajectories > count:
+        raise ConfigError(
+            f"--trajectories {trajectories}: task {task.name} ({task.profile} profile) has "
+            f"{count} test trajectories; valid: 0 (all) to {count}"
+        )
+
+
 def run_audit(
     store: RunStore,
     *,
@@ -314,9 +277,6 @@ def run_audit(
     start = time.perf_counter()
     result = AuditResult(protocols=check_protocols(truths), trajectories=trajectories)
     jobs, result.skipped = collect_jobs(store, tasks, backbones, frl)
-    dev = resolve_device(device)
-    datasets: dict[tuple[str, str, str], PairedDataset] = {}
-    diagnosed: set[tuple[str, str, str]] = set()
     total = sum(len(list(_evaluations(j, result.protocols))) for j in jobs)
     bar = Progress(
         TextColumn("{task.description}"),
@@ -327,55 +287,138 @@ def run_audit(
         disable=not progress,
     )
     with bar:
-        task_id = bar.add_task("audit", total=total)
+        bar_task = bar.add_task("audit", total=total)
+        dev = resolve_device(device)
+        session = _Session(store, dev, result, max_rollout, trajectories, cache_dir, bar, bar_task)
         for job in jobs:
-            rec = job.record
-            key = (job.task.name, job.task.profile, dataset_key(job.task))
-            steps = job.task.sizes.rollout_steps
-            if max_rollout is not None:
-                steps = max_rollout
-            if key not in datasets:
-                datasets[key] = load_dataset(job.task, cache_dir=cache_dir, progress=False)
-            data = datasets[key]
-            task = job.task.with_sizes(rollout_steps=steps)
-            try:
-                check_rollout(task, data)
-            except ConfigError as exc:
-                limit = str(exc).split(", but ", 1)[-1]
-                raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
-            result.max_rollout[task.name] = steps
-            # Lead 1 is the one-step score; a rollout is only needed for leads 2..K.
-            base = dataclasses.replace(
-                EvalProtocol.from_task(task),
-                trajectories=trajectories,
-                rollout_steps=steps if steps > 1 else 0,
-            )
-            if key not in diagnosed:
-                diagnosed.add(key)
-                present = [t for t in protocols.truths_for(task) if t in result.protocols]
-                result.diagnostics += diagnostics(data, base, present)
-            try:
-                forecaster = _forecaster(job, store, dev, base.reference_resolution, steps)
-            except (RecordError, NotApplicable) as exc:  # weights that do not fit the spec
-                result.skipped.append(Skipped(job.folder, _label(rec), str(exc)))
-                bar.advance(task_id, len(list(_evaluations(job, result.protocols))))
-                continue
-            for truth, norm in _evaluations(job, result.protocols):
-                bar.update(task_id, description=f"{_label(rec)} {truth}/{norm}")
-                protocol = dataclasses.replace(
-                    base, truth=truth, normalization="train" if norm == PHYSICAL else norm
-                )
-                try:
-                    evaluation = evaluate(forecaster, data, protocol)
-                except (NotApplicable, RuntimeError, ValueError) as exc:  # e.g. a model on 17³
-                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    result.not_applicable.append(
-                        Skipped(job.folder, f"{_label(rec)} {truth}/{norm}", reason)
-                    )
-                else:
-                    result.rows += _rows(job, protocol, evaluation, norm)
-                bar.advance(task_id)
+            _audit_job(session, job)
     result.wall_s = time.perf_counter() - start
+    return result
+
+
+@dataclass
+class _Session:
+    """What one audit shares across its runs: settings, results, loaded data, the bar."""
+
+    store: RunStore
+    device: torch.device
+    result: AuditResult
+    max_rollout: int | None
+    trajectories: int
+    cache_dir: Path | None
+    bar: Progress
+    bar_task: TaskID
+    datasets: dict[tuple[str, str, str], PairedDataset] = field(default_factory=dict)
+    diagnosed: set[tuple[str, str, str]] = field(default_factory=set)
+
+
+def _job_setup(session: _Session, job: _Job) -> tuple[PairedDataset, int, EvalProtocol]:
+    """The test data of ``job``'s task (loaded once per dataset), its rollout length K and
+    the base protocol its evaluations vary; records the task's diagnostics once.
+
+    Raises:
+        ConfigError: If K exceeds what the task's test data hold.
+    """
+    result = session.result
+    key = (job.task.name, job.task.profile, dataset_key(job.task))
+    steps = job.task.sizes.rollout_steps
+    if session.max_rollout is not None:
+        steps = session.max_rollout
+    if key not in session.datasets:
+        session.datasets[key] = load_dataset(job.task, cache_dir=session.cache_dir, progress=False)
+    data = session.datasets[key]
+    task = job.task.with_sizes(rollout_steps=steps)
+    try:
+        check_rollout(task, data)
+    except ConfigError as exc:
+        limit = str(exc).split(", but ", 1)[-1]
+        raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
+    result.max_rollout[task.name] = steps
+    check_trajectories(session.trajectories, task, data)
+    # Lead 1 is the one-step score; a rollout is only needed for leads 2..K.
+    base = dataclasses.replace(
+        EvalProtocol.from_task(task),
+        trajectories=session.trajectories,
+        rollout_steps=steps if steps > 1 else 0,
+    )
+    if key not in session.diagnosed:
+        session.diagnosed.add(key)
+        present = [t for t in protocols.truths_for(task) if t in result.protocols]
+        result.diagnostics += diagnostics(data, base, present)
+    return data, steps, base
+
+
+def _audit_job(session: _Session, job: _Job) -> None:
+    """Score one stored run under every protocol and normalization that applies to it."""
+    rec, result, bar = job.record, session.result, session.bar
+    data, steps, base = _job_setup(session, job)
+    try:
+        forecaster = _forecaster(
+            job, session.store, session.device, base.reference_resolution, steps
+        )
+    except (RecordError, NotApplicable) as exc:  # weights that do not fit the spec
+        result.skipped.append(Skipped(job.folder, _label(rec), str(exc)))
+        bar.advance(session.bar_task, len(list(_evaluations(job, result.protocols))))
+        return
+    for truth, norm in _evaluations(job, result.protocols):
+        bar.update(session.bar_task, description=f"{_label(rec)} {truth}/{norm}")
+        protocol = dataclasses.replace(
+            base, truth=truth, normalization="train" if norm == PHYSICAL else norm
+        )
+        try:
+            evaluation = evaluate(forecaster, data, protocol)
+        except (NotApplicable, RuntimeError, ValueError) as exc:  # e.g. a model on 17³
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            result.not_applicable.append(
+                Skipped(job.folder, f"{_label(rec)} {truth}/{norm}", reason)
+            )
+        else:
+            result.rows += _rows(job, protocol, evaluation, norm)
+        bar.advance(session.bar_task)
+
+
+def _patterns(names: Sequence[str] | None, option: str, *registries: Registry) -> list[str]:
+    """Name patterns of an ``audit`` option; a plain name (no ``*?[``) must be registered, so a
+    typo names the valid choices instead of matching nothing (or only the reference rows).
+
+    Raises:
+        UserError: Naming the option and the valid names.
+    """
+    for name in names or []:
+        if any(c in name for c in "*?[") or any(name in r.list() for r in registries):
+            continue
+        try:
+            registries[0].get(name)
+        except UnknownNameError as exc:
+            raise UserError(f"{option}: {exc}") from None
+    return list(names or [])
+
+
+def audit_store(
+    store: RunStore,
+    *,
+    tasks: Sequence[str] | None = None,
+    backbones: Sequence[str] | None = None,
+    frl: Sequence[str] | None = None,
+    **options: Any,
+) -> AuditResult:
+    """``frlbench audit``: check the request, then :func:`run_audit` (same arguments).
+
+    Raises:
+        UserError: If the store has no runs folder, a plain task, baseline or FRL variant name
+            is not registered (the message lists the valid ones), or no stored run matches.
+    """
+    if not store.runs_dir.is_dir():
+        raise UserError(f"--out {store.out}: no runs directory {store.runs_dir}")
+    result = run_audit(
+        store,
+        tasks=_patterns(tasks, "--task", TASKS),
+        backbones=_patterns(backbones, "--backbone", BASELINES, BACKBONES),
+        frl=_patterns(frl, "--frl", FRL_VARIANTS),
+        **options,
+    )
+    if not (result.rows or result.skipped or result.not_applicable):
+        raise UserError(f"no stored run under {store.runs_dir} matches --task/--backbone/--frl")
     return result
 
 

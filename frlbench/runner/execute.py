@@ -15,6 +15,7 @@ from frlbench.catalog import discover_plugins
 from frlbench.errors import describe_failure
 from frlbench.records import RunRecord, model_record
 from frlbench.runner.store import RunStore
+from frlbench.safeio import write_atomic
 from frlbench.spec import RunPlan
 from frlbench.train import ProgressFn, configure_threads, train_and_evaluate
 
@@ -51,10 +52,10 @@ def execute_run(
         record, state = failed_record(plan, describe_failure(exc)), None
         log = store.run_dir(plan.run_id) / "error.log"
         with contextlib.suppress(OSError):  # a full disk: the record's reason says so
-            log.write_text(traceback.format_exc())
+            write_atomic(log, traceback.format_exc(), root=store.out)
     try:
         store.save(record, state)
     except OSError as exc:  # e.g. the disk filled while writing the weights
         record = failed_record(plan, describe_failure(exc))
-        store.save(record, None)
+        store.save(record, None)  # if even this fails, the caller reports the OSError
     return record.to_dict()

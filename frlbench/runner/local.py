@@ -11,10 +11,13 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from frlbench.errors import describe_failure
 from frlbench.registry import register_backend
 from frlbench.runner.execute import execute_run, failed_record
 from frlbench.runner.progress import GridProgress
@@ -28,8 +31,25 @@ def _child(plan: RunPlan, out: Path, messages: Any, options: dict[str, Any]) -> 
 
     try:
         execute_run(plan, out, progress=report, **options)
-    except KeyboardInterrupt:  # Ctrl-C reaches every worker; the parent says it once
+    except KeyboardInterrupt:  # only if SIGINT reached it anyway; the parent says it once
         os._exit(130)
+    except OSError as exc:  # even the failure could not be stored (a full disk)
+        print(f"frlbench: run {plan.run_id}: {describe_failure(exc)}", file=sys.stderr)
+        os._exit(1)
+
+
+def _start_ignoring_sigint(proc: Any) -> None:
+    """Start ``proc`` with SIGINT ignored: the ignored disposition survives the spawn's exec, so
+    Ctrl-C to the process group reaches only the parent, which terminates the workers quietly
+    (no worker prints a traceback, even one still importing torch)."""
+    if threading.current_thread() is not threading.main_thread():  # signals: main thread only
+        proc.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @register_backend("local", description="process per run on this machine (default)")
@@ -84,7 +104,7 @@ def _loop(
                 args=(plan, out, messages, options),
                 name=f"frlbench-{plan.run_id}",
             )
-            proc.start()
+            _start_ignoring_sigint(proc)
             running[plan.run_id] = (proc, plan)
             display.started(plan.run_id)
         try:

@@ -8,17 +8,19 @@ current one, which moves to ``record.evaluation_history``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
 from torch.nn import Module
 
 from frlbench.data import load_dataset
+from frlbench.errors import UserError
 from frlbench.evaluation.evaluate import EvalProtocol, ModelForecaster, evaluate, same_settings
 from frlbench.evaluation.rollout import check_rollout
-from frlbench.records import RecordError, RunRecord, write_json_atomic, write_record
+from frlbench.records import RecordError, RunRecord, iter_records, write_json_atomic, write_record
 from frlbench.registry import UnknownNameError
+from frlbench.runner.lock import RunLock
 from frlbench.runner.store import RunStore
 from frlbench.spec import ConfigError, RunPlan, RunSpec
 from frlbench.train import build_model, resolve_device
@@ -98,11 +100,12 @@ def reevaluate(
     protocol = EvalProtocol.of(plan.task, plan.evaluation)
     evaluation = evaluate(ModelForecaster(model, dev), data, protocol)
     record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
+    record.mark_non_finite()
     record.env = {**record.env, "reevaluated_on": str(dev)}
     record.data_source = data.data_source  # records from before the field gain it here
     # Written into the folder that was read, whatever run id the record carries (a copied
     # run folder must never overwrite its original).
-    write_record(store.record_path(run_id), record)
+    write_record(store.record_path(run_id), record, root=store.out)
     return record
 
 
@@ -167,5 +170,72 @@ def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunPlan:
             f"{path}: missing, and the task/baseline files changed since the run (they now give "
             f"run id {plan.run_id}, the record says {record.run_id}); restore spec.json"
         )
-    write_json_atomic(path, dataclasses.asdict(plan.request()))  # this folder, not the id's
+    spec = dataclasses.asdict(plan.request())
+    write_json_atomic(path, spec, root=store.out)  # this folder, not the id's
     return plan
+
+
+def finished_model_runs(store: RunStore, run_ids: Sequence[str] | None = None) -> list[str]:
+    """The run folders ``frlbench eval`` re-evaluates: ``run_ids`` (each checked), or every
+    finished model run under the store (folder names, not the ids inside the records: a
+    copied folder is its own run).
+
+    Raises:
+        UserError: If the store has no runs folder, a named run has no record, or nothing is
+            left to evaluate.
+    """
+    if not store.runs_dir.is_dir():
+        raise UserError(f"--out {store.out}: no runs directory {store.runs_dir}")
+    if run_ids:
+        for rid in run_ids:
+            if not store.record_path(rid).is_file():
+                raise UserError(f"--run-id {rid}: no record {store.record_path(rid)}")
+        return list(run_ids)
+    ids = [
+        path.parent.name
+        for path, rec in iter_records(store.runs_dir)
+        if not isinstance(rec, Exception) and rec.kind == "model" and rec.status == "ok"
+    ]
+    if not ids:
+        raise UserError(f"no finished model runs under {store.runs_dir}")
+    return ids
+
+
+def reevaluate_runs(
+    store: RunStore,
+    run_ids: Sequence[str],
+    *,
+    resolutions: Sequence[int] | None = None,
+    rollout_steps: int | None = None,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Iterator[tuple[str, RunRecord]]:
+    """:func:`reevaluate` each run in turn, under its lock; yields each folder and its updated
+    record. ``warn`` is told of each stale lock taken over.
+
+    Raises:
+        UserError: If another command holds a run's lock, or a run cannot be re-evaluated
+            (the message starts with its id).
+    """
+    for rid in run_ids:
+        with RunLock(store.run_dir(rid), store.out) as lock:
+            if not lock.acquire():
+                raise UserError(
+                    f"run {rid}: another frlbench command holds {lock.path}; wait for it "
+                    "(a lock of a process that has exited is taken over automatically)"
+                )
+            if lock.taken_over and warn is not None:
+                warn(lock.taken_over)
+            try:
+                record = reevaluate(
+                    store,
+                    rid,
+                    resolutions=resolutions,
+                    rollout_steps=rollout_steps,
+                    device=device,
+                    cache_dir=cache_dir,
+                )
+            except (ConfigError, UnknownNameError, FileNotFoundError, RecordError) as exc:
+                raise UserError(f"{rid}: {exc}") from None
+        yield rid, record

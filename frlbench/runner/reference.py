@@ -32,13 +32,12 @@ from frlbench.evaluation.evaluate import (
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RunRecord, new_record
 from frlbench.registry import TASK_BUILDERS
-from frlbench.spec import ResolvedTask, content_hash, task_fields, task_identity
+from frlbench.spec import ResolvedTask, content_hash, task_identity
 
 REFERENCES = ("persistence", "solver")
 
 __all__ = [
     "REFERENCES",
-    "legacy_reference_run_id",
     "reference_forecaster",
     "reference_run_id",
     "run_reference",
@@ -51,20 +50,9 @@ def reference_run_id(task: ResolvedTask, name: str) -> str:
 
     Evaluation settings are not part of it (as for model runs): changing them re-evaluates.
     """
-    identity = task_identity(task.spec, task.profile)
+    identity = task_identity(task)
     digest = content_hash({"task": identity, "profile": task.profile, "name": name})
     return f"{task.name}-{name}-ref-{digest}"
-
-
-def legacy_reference_run_id(task: ResolvedTask, name: str) -> str:
-    """The id schema-1 reference rows used (the whole profile hashed); to adopt old rows."""
-    content = {
-        "task": task_fields(task.spec),
-        "profile": task.profile,
-        "name": name,
-    }
-    content["task"]["profiles"] = {task.profile: content["task"]["profiles"][task.profile]}
-    return f"{task.name}-{name}-ref-{content_hash(content)}"
 
 
 def reference_forecaster(name: str, task: ResolvedTask) -> Forecaster:

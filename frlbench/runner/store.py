@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -19,6 +18,13 @@ from typing import Literal
 import torch
 
 from frlbench.records import RecordError, RunRecord, read_record, write_json_atomic, write_record
+from frlbench.safeio import (
+    UnsafePathError,
+    atomic_path,
+    check_inside,
+    make_dirs,
+    resolve_root,
+)
 from frlbench.spec import ConfigError, RunPlan, RunSpec, parse_dataclass
 
 RunState = Literal["done", "missing", "corrupt", "failed"]
@@ -32,7 +38,7 @@ class RunStore:
     """
 
     def __init__(self, out: Path) -> None:
-        self.out = Path(out)
+        self.out = resolve_root(out)  # the root the user named; nothing below it is followed
         self.runs_dir = self.out / "runs"
 
     def run_dir(self, run_id: str) -> Path:
@@ -63,7 +69,7 @@ class RunStore:
         if not path.exists():
             return "missing"
         try:
-            record = read_record(path)
+            record = self.read(run_id)
         except RecordError:
             return "corrupt"
         if record.status == "failed":
@@ -82,7 +88,7 @@ class RunStore:
             RecordError: If the weights are missing, fail the checksum or do not load.
         """
         record = record if record is not None else self.read(run_id)
-        path = self.weights_path(run_id)
+        path = self.inside(self.weights_path(run_id))
         if not path.is_file():
             raise RecordError(f"{path}: the run's weights are missing")
         digest = file_sha256(path)
@@ -96,20 +102,33 @@ class RunStore:
         self.load_weights(run_id)  # raises RecordError if it does not load
         record.weights_sha256 = digest
         with contextlib.suppress(OSError):  # a read-only results folder: checksum it next time
-            write_record(self.record_path(run_id), record)
+            write_record(self.record_path(run_id), record, root=self.out)
         return record
 
     def read(self, run_id: str) -> RunRecord:
-        """The record of one run (raises RecordError if unreadable)."""
-        return read_record(self.record_path(run_id))
+        """The record of one run (raises RecordError if unreadable or reached by a symlink)."""
+        return read_record(self.inside(self.record_path(run_id)))
+
+    def inside(self, path: Path) -> Path:
+        """``path`` (a file of a local run), checked to resolve inside ``<out>/runs``.
+
+        Raises:
+            RecordError: Naming the folder or file that is a symlink.
+        """
+        try:
+            return check_inside(path, self.runs_dir)
+        except UnsafePathError as exc:
+            raise RecordError(
+                f"{exc.filename}: is a symlink; runs are read only inside {self.runs_dir}"
+            ) from None
 
     def move(self, old: str, new: str) -> None:
         """Move run ``old``'s files into run ``new``'s folder (renames keep their mtimes).
 
         ``new``'s folder may already exist, holding only this command's lock.
         """
-        source, target = self.run_dir(old), self.run_dir(new)
-        target.mkdir(parents=True, exist_ok=True)
+        source, target = self.inside(self.run_dir(old)), self.run_dir(new)
+        make_dirs(target, self.out)
         for entry in source.iterdir():
             if entry.name != ".lock":
                 os.replace(entry, target / entry.name)
@@ -119,7 +138,7 @@ class RunStore:
     def quarantine(self, run_id: str) -> Path:
         """Move an unreadable record (and bad weights) aside, kept for inspection, so the run
         is redone."""
-        path = self.record_path(run_id)
+        path = self.inside(self.record_path(run_id))
         stamp = int(time.time())
         target = path.with_name(f"record.json.corrupt-{stamp}")
         os.replace(path, target)
@@ -131,7 +150,8 @@ class RunStore:
     def save_spec(self, plan: RunPlan) -> None:
         """Write the run's :class:`~frlbench.spec.RunSpec` (what ``frlbench eval`` needs to
         rebuild the model)."""
-        write_json_atomic(self.spec_path(plan.run_id), dataclasses.asdict(plan.request()))
+        spec = dataclasses.asdict(plan.request())
+        write_json_atomic(self.spec_path(plan.run_id), spec, root=self.out)
 
     def load_spec(self, run_id: str) -> RunPlan:
         """The run's plan, resolved again from the RunSpec stored with it.
@@ -139,9 +159,9 @@ class RunStore:
         Raises:
             RecordError: If ``spec.json`` is missing, unreadable or invalid.
         """
-        path = self.spec_path(run_id)
+        path = self.inside(self.spec_path(run_id))
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise RecordError(f"expected a JSON object, got a {type(data).__name__}")
             return parse_dataclass(RunSpec, data, str(path)).resolve()
@@ -152,18 +172,11 @@ class RunStore:
 
     def save(self, record: RunRecord, state: dict[str, torch.Tensor] | None) -> None:
         """Store weights (if any), then the record, each atomically."""
-        run_dir = self.run_dir(record.run_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
         if state is not None:
-            fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".weights.", suffix=".tmp")
-            os.close(fd)
-            try:
+            with atomic_path(self.weights_path(record.run_id), root=self.out) as tmp:
                 torch.save(state, tmp)
-                record.weights_sha256 = file_sha256(Path(tmp))
-                os.replace(tmp, self.weights_path(record.run_id))
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-        write_record(self.record_path(record.run_id), record)
+                record.weights_sha256 = file_sha256(tmp)
+        write_record(self.record_path(record.run_id), record, root=self.out)
 
     def load_weights(self, run_id: str) -> dict[str, torch.Tensor]:
         """The trained state dict, loaded safely (tensors only).
@@ -171,7 +184,7 @@ class RunStore:
         Raises:
             RecordError: If the file is missing or is not a tensors-only state dict.
         """
-        path = self.weights_path(run_id)
+        path = self.inside(self.weights_path(run_id))
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
         except FileNotFoundError:

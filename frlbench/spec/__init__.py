@@ -8,7 +8,7 @@ what is valid. One module per concept: :mod:`.task`, :mod:`.baseline`, :mod:`.fr
 
 from frlbench.spec.baseline import BackboneSpec, TrainSettings, load_baseline
 from frlbench.spec.frl import FRL_VERSION, FRLConfig
-from frlbench.spec.identity import backbone_version, content_hash, task_fields, task_identity
+from frlbench.spec.identity import backbone_version, content_hash, task_fields
 from frlbench.spec.parse import (
     SAFE_NAME,
     SAFE_NAME_RULE,
@@ -18,7 +18,15 @@ from frlbench.spec.parse import (
     load_toml,
     parse_dataclass,
 )
-from frlbench.spec.plan import EvalSettings, ResolvedTask, RunPlan, RunSpec, resolve_task
+from frlbench.spec.plan import (
+    EvalSettings,
+    ResolvedTask,
+    RunPlan,
+    RunSpec,
+    data_source_identity,
+    resolve_task,
+    task_identity,
+)
 from frlbench.spec.profile import Profile
 from frlbench.spec.task import EVALUATION_KEYS, GRIDS, TaskProfile, TaskSpec, load_task
 
@@ -42,6 +50,7 @@ __all__ = [
     "TrainSettings",
     "backbone_version",
     "content_hash",
+    "data_source_identity",
     "is_safe_name",
     "load_baseline",
     "load_task",

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from frlbench.registry import BACKBONES
-from frlbench.spec.task import EVALUATION_KEYS, TaskSpec
+from frlbench.spec.task import TaskSpec
 
 
 def content_hash(content: Any) -> str:
@@ -26,14 +26,6 @@ def task_fields(task: TaskSpec) -> dict[str, Any]:
     for key in ("static_inputs", "odd_channels"):
         if not data[key]:
             del data[key]
-    return data
-
-
-def task_identity(task: TaskSpec, profile: str) -> dict[str, Any]:
-    """The task under ``profile`` as it determines training data: evaluation keys excluded."""
-    data = task_fields(task)
-    sizes = data["profiles"][profile]
-    data["profiles"] = {profile: {k: v for k, v in sizes.items() if k not in EVALUATION_KEYS}}
     return data
 
 

@@ -12,6 +12,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
@@ -67,26 +68,44 @@ def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
     if tp is Any:
         return value
     if origin is Literal:
-        choices = get_args(tp)
-        if value not in choices:
-            raise ConfigError(
-                f"{_where(source, key)}: got {value!r}; valid choices: "
-                + ", ".join(repr(c) for c in choices)
-            )
-        return value
+        return _coerce_choice(value, get_args(tp), source, key)
     if origin in (typing.Union, types.UnionType):
-        args = get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, source, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(f"{_where(source, key)}: got {value!r}; expected {_type_name(tp)}")
+        return _coerce_union(value, tp, source, key)
+    if origin in (tuple, list, dict) or dataclasses.is_dataclass(tp):
+        return _coerce_container(value, tp, source, key)
+    if tp in _SCALARS:
+        return _coerce_scalar(value, tp, source, key)
+    raise TypeError(f"unsupported annotation {tp!r} for {key!r}")
+
+
+def _coerce_choice(value: Any, choices: tuple, source: str, key: str) -> Any:
+    """A ``Literal`` value: one of ``choices``, named in the error."""
+    if value not in choices:
+        raise ConfigError(
+            f"{_where(source, key)}: got {value!r}; valid choices: "
+            + ", ".join(repr(c) for c in choices)
+        )
+    return value
+
+
+def _coerce_union(value: Any, tp: Any, source: str, key: str) -> Any:
+    """The first member of the union ``tp`` that accepts ``value`` (``None`` if optional)."""
+    args = get_args(tp)
+    if value is None and type(None) in args:
+        return None
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return _coerce(value, arg, source, key)
+        except ConfigError:
+            continue
+    raise ConfigError(f"{_where(source, key)}: got {value!r}; expected {_type_name(tp)}")
+
+
+def _coerce_container(value: Any, tp: Any, source: str, key: str) -> Any:
+    """A list or tuple (each item checked), a table (each value checked) or a dataclass."""
+    origin = get_origin(tp)
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise ConfigError(
@@ -96,36 +115,43 @@ def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
         item_tp = args[0] if args else Any
         items = [_coerce(v, item_tp, source, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
+    if origin is not dict and isinstance(value, tp):  # an already-built dataclass
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a table")
     if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a table")
         _, val_tp = get_args(tp)
         return {k: _coerce(v, val_tp, source, f"{key}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a table")
-        return parse_dataclass(tp, value, source, prefix=key)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected true or false")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected an integer")
-        return value
+    return parse_dataclass(tp, value, source, prefix=key)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+#: Scalar annotations: the check of a TOML value, and what the error says was expected.
+_SCALARS: dict[type, tuple[Callable[[Any], bool], str]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (_is_int, "an integer"),
+    float: (_is_number, "a number"),
+    str: (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _coerce_scalar(value: Any, tp: type, source: str, key: str) -> Any:
+    """A bool, int, float (finite; an integer is converted) or str."""
+    check, expected = _SCALARS[tp]
+    if not check(value):
+        raise ConfigError(f"{_where(source, key)}: got {value!r}; expected {expected}")
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a number")
         if not math.isfinite(float(value)):
             raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a finite number")
         return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{_where(source, key)}: got {value!r}; expected a string")
-        return value
-    raise TypeError(f"unsupported annotation {tp!r} for {key!r}")
+    return value
 
 
 def parse_dataclass(cls: type[C], data: dict[str, Any], source: str, prefix: str = "") -> C:
@@ -179,6 +205,13 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # e.g. saved in Latin-1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (UnicodeDecodeError: byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); TOML files must be saved as UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
 
 
 def check(condition: bool, key: str, value: Any, valid: str) -> None:

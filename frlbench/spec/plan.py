@@ -23,9 +23,9 @@ from frlbench.geometry import Geometry
 from frlbench.registry import METRICS, TASK_BUILDERS
 from frlbench.spec.baseline import BackboneSpec, TrainSettings
 from frlbench.spec.frl import FRL_VERSION, FRLConfig
-from frlbench.spec.identity import backbone_version, content_hash, task_fields, task_identity
+from frlbench.spec.identity import backbone_version, content_hash, task_fields
 from frlbench.spec.parse import ConfigError, parse_dataclass
-from frlbench.spec.task import TaskProfile, TaskSpec
+from frlbench.spec.task import EVALUATION_KEYS, TaskProfile, TaskSpec
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,33 @@ def resolve_task(task: TaskSpec, profile: str) -> ResolvedTask:
     return resolved
 
 
+def task_identity(task: ResolvedTask) -> dict[str, Any]:
+    """The task at its profile as it determines training data: evaluation keys excluded, and
+    the identity of the files it reads (:func:`data_source_identity`) where there are any."""
+    data = task_fields(task.spec)
+    sizes = data["profiles"][task.profile]
+    data["profiles"] = {task.profile: {k: v for k, v in sizes.items() if k not in EVALUATION_KEYS}}
+    source = data_source_identity(task)
+    if source is not None:
+        data["data_source_identity"] = source
+    return data
+
+
+def data_source_identity(task: ResolvedTask) -> dict[str, Any] | None:
+    """The identity of the files the task's data are read from (e.g. real ERA5), independent of
+    where the copy lives; ``None`` for generated data (the stand-in, solvers), whose ids stay as
+    they were. From the ``source_identity`` hook a task builder registers, its ``"run"`` part.
+
+    Raises:
+        ConfigError: If a configured data path does not exist or cannot be read.
+    """
+    if task.builder not in TASK_BUILDERS:
+        return None
+    identify = TASK_BUILDERS.entry(task.builder).info.source_identity
+    source = identify(task) if identify is not None else None
+    return None if source is None else source["run"]
+
+
 @dataclass(frozen=True)
 class EvalSettings:
     """How a run is evaluated; stored in its record beside the metrics, never in its id.
@@ -306,26 +333,13 @@ class RunPlan:
         if frl["coarse_every"] == 1:
             del frl["coarse_every"]
         return {
-            "task": task_identity(self.task.spec, self.profile),
+            "task": task_identity(self.task),
             "baseline": baseline,
             "frl": frl,
             "seed": self.seed,
             "profile": self.profile,
             "versions": {"backbone": backbone_version(self.baseline.backbone), "frl": FRL_VERSION},
         }
-
-    def legacy_run_id(self) -> str:
-        """The id schema-1 records used (evaluation settings hashed in, no versions).
-
-        Only used to find runs stored by earlier versions and adopt them under :attr:`run_id`.
-        """
-        task = task_fields(self.task.spec)
-        task["profiles"] = {self.profile: task["profiles"][self.profile]}
-        fingerprint = self.fingerprint()
-        fingerprint["task"] = task
-        fingerprint.pop("versions")
-        digest = content_hash(fingerprint)
-        return f"{self.task.name}-{self.baseline.name}-{self.frl.name}-s{self.seed}-{digest}"
 
     def request(self) -> RunSpec:
         """The names and specs this plan was resolved from (what ``spec.json`` stores)."""

@@ -8,13 +8,14 @@ never used to choose; ``--evaluate`` only reports it afterwards.
 
 Usage::
 
-    python -m frlbench.tune --task fluid3d --baseline cnn --profile quick --frl off
-    python -m frlbench.tune --task fluid3d --baseline fno --frl full --lrs 1e-3 3e-3 \\
+    frlbench tune --task fluid3d --baseline cnn --profile quick --frl off
+    frlbench tune --task fluid3d --baseline fno --frl full --lrs 1e-3 3e-3 \\
         --set steps=300 --set residual=true --evaluate
-    python -m frlbench.tune --task fluid3d --baseline transformer --option pos_frequencies=0
-    python -m frlbench.tune --task fluid3d --baseline cnn --frl full --frl-set lambda_spec=0.01
+    frlbench tune --task fluid3d --baseline transformer --option pos_frequencies=0
+    frlbench tune --task fluid3d --baseline cnn --frl full --frl-set lambda_spec=0.01
 
-The printed table is what the baseline TOMLs quote in their comments.
+The printed table is what the baseline TOMLs quote in their comments (older ones write
+``python -m frlbench.tune``: that alias still runs this command).
 """
 
 from __future__ import annotations
@@ -116,6 +117,29 @@ def persistence_rmse(data: PairedDataset, task: ResolvedTask) -> dict[int, float
     return {m.resolution: m.rmse for m in evaluation.metrics}
 
 
+def frl_label(frl: str, overrides: dict[str, Any]) -> str:
+    """The FRL column of a row: the variant, and the settings changed, e.g.
+    ``full[lambda_spec=0.01]``."""
+    if not overrides:
+        return frl
+    items = sorted(overrides.items())
+    return frl + "[" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in items) + "]"  # fmt: skip
+
+
+def _printer(what: str, start: float) -> Callable[[dict[str, Any]], None]:
+    """A training callback printing the step, mean training loss, validation RMSE and time."""
+
+    def report(info: dict[str, Any]) -> None:
+        print(
+            f"  {what} step {info['epoch']}/{info['epochs']} loss {info['loss']:.4g} "
+            f"val {info.get('val_rmse', math.nan):.4g} ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+
+    return report
+
+
 def tune(
     task: TaskSpec,
     baseline: BackboneSpec,
@@ -155,11 +179,7 @@ def tune(
     """
     dev = resolve_device(device)
     frl_cfg = with_frl_overrides(FRL_VARIANTS.get(frl), frl_overrides or {})
-    label = frl + (
-        "[" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in sorted((frl_overrides or {}).items())) + "]"
-        if frl_overrides else ""
-    )  # fmt: skip
+    label = frl_label(frl, frl_overrides or {})
     base = dataclasses.asdict(baseline.settings(profile, frl, task.name))
     base.update(overrides or {})
     no_rollout = resolve_task(task, profile).with_sizes(rollout_steps=0)
@@ -168,33 +188,18 @@ def tune(
     rows = []
     for lr in lrs:
         settings = TrainSettings(**{**base, "lr": lr})
-        spec = RunSpec(
-            task=no_rollout.spec,
-            baseline=dataclasses.replace(
-                baseline,
-                defaults=settings,
-                options={**baseline.profile_options(profile, task.name), **(options or {})},
-                profiles={},
-            ),
-            frl=frl_cfg,
-            seed=seed,
-            profile=profile,
-        ).resolve()
+        tuned = dataclasses.replace(
+            baseline,
+            defaults=settings,
+            options={**baseline.profile_options(profile, task.name), **(options or {})},
+            profiles={},
+        )
+        spec = RunSpec(no_rollout.spec, tuned, frl_cfg, seed, profile).resolve()
         seed_everything(seed)
         model = build_model(spec, dev)
         objective = FRLObjective(frl_cfg, spec.task, data.train_resolution)
         start = time.perf_counter()
-
-        def report(info: dict[str, Any], lr: float = lr, start: float = start) -> None:
-            if verbose:
-                elapsed = time.perf_counter() - start
-                print(
-                    f"  {baseline.name} {label} lr={lr:g} step {info['epoch']}/{info['epochs']} "
-                    f"loss {info['loss']:.4g} val {info.get('val_rmse', math.nan):.4g} "
-                    f"({elapsed:.0f} s)",
-                    flush=True,
-                )
-
+        report = _printer(f"{baseline.name} {label} lr={lr:g}", start) if verbose else None
         result = fit(model, data, objective, settings, dev, seed, report, task=spec.task)
         row = TuneRow(
             baseline=baseline.name,
@@ -247,7 +252,11 @@ def format_table(rows: Sequence[TuneRow]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m frlbench.tune", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="frlbench tune",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--task", required=True)
     parser.add_argument("--baseline", required=True, action="append")
     parser.add_argument("--profile", default="quick")
