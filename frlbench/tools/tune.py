@@ -46,6 +46,7 @@ from frlbench.spec import (
     resolve_task,
 )
 from frlbench.train import build_model, evaluate_model, fit, resolve_device, seed_everything
+from frlbench.validate import nonempty_path
 
 #: The fixed grid of peak learning rates.
 LR_GRID = (1e-3, 3e-3, 1e-2)
@@ -274,7 +275,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--evaluate", action="store_true", help="also report test RMSEs")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument(  # an empty value is an error, not the current directory
+        "--cache-dir", type=lambda value: nonempty_path(value, "--cache-dir"), default=None
+    )
     parser.add_argument("--verbose", action="store_true", help="print progress")
     args = parser.parse_args(argv)
     Catalog.default().load()
