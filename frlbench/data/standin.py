@@ -172,15 +172,7 @@ def simulate_standin(
     device = _device(so.device)
     fine = SphereSWE(sizes.reference_resolution, so.params(), dtype=dtype, device=device)
     coarse = SphereSWE(so.spinup_resolution, so.params(coarse=True), dtype=dtype, device=device)
-    # Independent members: a small perturbation of one shared state decorrelates far too
-    # slowly in this weakly chaotic flow (see the module docstring).
-    if so.initial_condition == "galewsky":  # one jet, each member with its own small noise
-        noise = [coarse.random_initial_condition(so.seed + k, wind=1.0) for k in range(members)]
-        state = torch.stack(noise)
-        state[:, 0] = 0  # perturb vorticity only
-        state = state + coarse.galewsky_initial_condition()
-    else:
-        state = torch.stack([coarse.random_initial_condition(so.seed + k) for k in range(members)])
+    state = _initial_states(coarse, so, members)
     coarse_steps = math.ceil(so.spinup_days * 86400 / so.spinup_dt)
     lead_steps = so.steps(opts.lead_hours)
     fine_steps = so.steps(so.fine_spinup_hours)
@@ -232,25 +224,42 @@ def simulate_standin(
             for j in range(saved_states)
         ]
     ).astype("datetime64[ns]")
+    return fields, fine.latitudes, times, _standin_facts(fine, fields, members, saved_states)
+
+
+def _initial_states(coarse: SphereSWE, so: StandinOptions, members: int) -> torch.Tensor:
+    """Every member's initial spectral state on the spin-up solver's grid.
+
+    Independent members: a small perturbation of one shared state decorrelates far too slowly
+    in this weakly chaotic flow (see the module docstring).
+    """
+    if so.initial_condition == "galewsky":  # one jet, each member with its own small noise
+        noise = [coarse.random_initial_condition(so.seed + k, wind=1.0) for k in range(members)]
+        state = torch.stack(noise)
+        state[:, 0] = 0  # perturb vorticity only
+        return state + coarse.galewsky_initial_condition()
+    return torch.stack([coarse.random_initial_condition(so.seed + k) for k in range(members)])
+
+
+def _standin_facts(
+    fine: SphereSWE, fields: dict[str, np.ndarray], members: int, saved_states: int
+) -> dict[str, Any]:
+    """The stand-in's facts for the dataset metadata: solver grid, kinetic-energy drift over
+    the saved states, how independent the members are, RMS wind and mean layer height."""
     weights = area_weights(fine.latitudes[::-1].copy())[::-1].reshape(-1, 1)
     u, v = fields["u_component_of_wind"], fields["v_component_of_wind"]
     energy = (0.5 * (u.astype(np.float64) ** 2 + v**2) * weights).mean(axis=(-2, -1))
     energy = energy.reshape(members, saved_states).mean(axis=0)
-    facts = {
+    vorticity = fields["vorticity"].reshape(members, saved_states, *fields["vorticity"].shape[1:])
+    return {
         "solver_grid": grid_name(fine.nlon, fine.nlat),
         "solver_max_degree": fine.lmax,
         "kinetic_energy_per_saved_state": energy.tolist(),
         "kinetic_energy_drift": float(energy[-1] / energy[0] - 1),
-        "member_vorticity_correlation": member_correlation(
-            fields["vorticity"].reshape(members, saved_states, *fields["vorticity"].shape[1:])[
-                :, 0
-            ],
-            weights,
-        ),
+        "member_vorticity_correlation": member_correlation(vorticity[:, 0], weights),
         "rms_wind": float(math.sqrt(2 * energy.mean())),
         "mean_geopotential_height_m": float(fields["geopotential"].mean() / GRAVITY),
     }
-    return fields, fine.latitudes, times, facts
 
 
 def member_correlation(fields: np.ndarray, weights: np.ndarray) -> float:
