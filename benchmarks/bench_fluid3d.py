@@ -35,7 +35,7 @@ from frlbench.data import load_dataset
 from frlbench.data.fluid3d import build_fluid3d
 from frlbench.data.ns3d import DTYPES, Forcing, NS3DSolver
 from frlbench.data.turbulence import random_velocity
-from frlbench.spec import load_task
+from frlbench.spec import load_task, resolve_task
 
 SEED = 0
 
@@ -107,18 +107,18 @@ class DatasetGeneration:
     def setup(self) -> None:
         self.task = load_task(builtin_task_file("fluid3d"))
         one_each = replace(
-            self.task.profile("quick"), n_train=1, n_val=1, n_test=1, rollout_trajectories=1
+            self.task.profiles["quick"], n_train=1, n_val=1, n_test=1, rollout_trajectories=1
         )
         self.quick_three = replace(self.task, profiles={**self.task.profiles, "quick": one_each})
 
     def time_build_smoke(self) -> None:
-        build_fluid3d(self.task, "smoke", progress=False)
+        build_fluid3d(resolve_task(self.task, "smoke"), progress=False)
 
     def peakmem_build_smoke(self) -> None:
-        build_fluid3d(self.task, "smoke", progress=False)
+        build_fluid3d(resolve_task(self.task, "smoke"), progress=False)
 
     def time_build_quick_three_trajectories(self) -> None:
-        build_fluid3d(self.quick_three, "quick", progress=False)
+        build_fluid3d(resolve_task(self.quick_three, "quick"), progress=False)
 
 
 class DatasetLoading:
@@ -136,17 +136,17 @@ class DatasetLoading:
         cache = tempfile.mkdtemp(prefix="frlbench-asv-")
         task = load_task(builtin_task_file("fluid3d"))
         for profile in self.params:
-            load_dataset(task, profile, cache_dir=Path(cache), progress=False)
+            load_dataset(resolve_task(task, profile), cache_dir=Path(cache), progress=False)
         return cache
 
     def setup(self, cache: str, profile: str) -> None:
         self.task = load_task(builtin_task_file("fluid3d"))
 
     def time_load(self, cache: str, profile: str) -> None:
-        load_dataset(self.task, profile, cache_dir=Path(cache), progress=False)
+        load_dataset(resolve_task(self.task, profile), cache_dir=Path(cache), progress=False)
 
     def peakmem_load(self, cache: str, profile: str) -> None:
-        load_dataset(self.task, profile, cache_dir=Path(cache), progress=False)
+        load_dataset(resolve_task(self.task, profile), cache_dir=Path(cache), progress=False)
 
 
 def _timed(fn: Callable[[], None]) -> float:
@@ -189,7 +189,7 @@ def main() -> None:
             )
     if args.quick_dataset:
         task = load_task(builtin_task_file("fluid3d"))
-        seconds = _timed(lambda: build_fluid3d(task, "quick", progress=False))
+        seconds = _timed(lambda: build_fluid3d(resolve_task(task, "quick"), progress=False))
         print(f"quick-profile dataset generation: {seconds:.1f} s")
 
 

@@ -22,6 +22,7 @@ from frlbench.catalog import discover_plugins
 from frlbench.registry import FRL_VARIANTS
 from frlbench.spec import (
     BackboneSpec,
+    RunPlan,
     RunSpec,
     TaskProfile,
     TaskSpec,
@@ -31,7 +32,7 @@ from frlbench.spec import (
 EPOCHS = 3
 
 
-def _spec(backbone: str = "fno") -> RunSpec:
+def _spec(backbone: str = "fno") -> RunPlan:
     discover_plugins()
     task = TaskSpec(
         name="advection3d",
@@ -51,7 +52,7 @@ def _spec(backbone: str = "fno") -> RunSpec:
     )
     settings = TrainSettings(size="small", epochs=EPOCHS, batch_size=8)
     baseline = BackboneSpec(name=backbone, backbone=backbone, defaults=settings)
-    return RunSpec(task, baseline, FRL_VARIANTS.get("off"), 0, "quick")
+    return RunSpec(task, baseline, FRL_VARIANTS.get("off"), 0, "quick").resolve()
 
 
 def plain_loop(model, x_all, y_all, settings: TrainSettings, seed: int) -> float:
@@ -81,7 +82,7 @@ def overhead_ratio(backbone: str = "fno", repeats: int = 3) -> dict[str, float]:
 
     spec = _spec(backbone)
     cache = Path(tempfile.mkdtemp())
-    data = load_dataset(spec.task, "quick", cache_dir=cache, progress=False)
+    data = load_dataset(spec.task, cache_dir=cache, progress=False)
     train = data.splits["train"]
     x_all, y_all = train.inputs[16], train.targets[16]
     settings = spec.baseline.settings("quick")

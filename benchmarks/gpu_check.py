@@ -46,7 +46,7 @@ from frlbench.catalog import Catalog, get_baseline, get_task
 from frlbench.data.cache import load_dataset
 from frlbench.frl import FRLObjective
 from frlbench.registry import FRL_VARIANTS
-from frlbench.spec import RunSpec
+from frlbench.spec import RunSpec, resolve_task
 from frlbench.train import build_model, resolve_device, seed_everything
 
 
@@ -83,7 +83,9 @@ def generate_data(
     sizes = dataclasses.replace(full, n_train=trajectories, n_val=1, n_test=1)
     task = dataclasses.replace(task, profiles={**task.profiles, profile: sizes})
     start = time.perf_counter()
-    data = load_dataset(task, profile, cache_dir=cache_dir, progress=False, rebuild=True)
+    data = load_dataset(
+        resolve_task(task, profile), cache_dir=cache_dir, progress=False, rebuild=True
+    )
     seconds = time.perf_counter() - start
     total = trajectories + 2
     # Scalar facts the builder measured (the stand-in's kinetic-energy drift, say); not the
@@ -123,14 +125,14 @@ def measure_variant(
             profile: {**baseline.profiles.get(profile, {}), "size": size},
         }
         baseline = dataclasses.replace(baseline, profiles=profiles)
-    spec = RunSpec(task, baseline, FRL_VARIANTS.get(variant), 0, profile)
+    spec = RunSpec(task, baseline, FRL_VARIANTS.get(variant), 0, profile).resolve()
     settings = spec.settings  # the task's and the FRL variant's own settings included
     seed_everything(0)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     model = build_model(spec, device)
-    objective = FRLObjective(spec.frl, task, data.train_resolution)
+    objective = FRLObjective(spec.frl, spec.task, data.train_resolution)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     train = data.splits["train"]
     x_all = train.inputs[data.train_resolution]

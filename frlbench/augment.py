@@ -31,7 +31,8 @@ from collections.abc import Sequence
 
 import torch
 
-from frlbench.spec import TaskSpec
+from frlbench.registry import SYMMETRIES, register_symmetry
+from frlbench.spec import ResolvedTask
 
 
 def cube_symmetry(
@@ -108,27 +109,42 @@ def equator_mirror(
     return x.flip(-2) * sign + shift, y.flip(-2) * sign + shift
 
 
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@register_symmetry("none", description="no symmetry: batches are used as they are")
+def _identity(task: ResolvedTask, x, y, generator, mean=None, std=None) -> Batch:
+    return x, y
+
+
+@register_symmetry("cube", description="48 rotations/reflections of a periodic box")
+def _cube(task: ResolvedTask, x, y, generator, mean=None, std=None) -> Batch:
+    return cube_symmetry(x, y, generator)
+
+
+@register_symmetry("equator", description="north-south mirror of a lat-lon grid")
+def _equator(task: ResolvedTask, x, y, generator, mean=None, std=None) -> Batch:
+    if mean is None or std is None:
+        raise ValueError("equator symmetry needs the normalization mean and std")
+    odd = [task.channels.index(name) for name in task.odd_channels]
+    return equator_mirror(x, y, generator, odd, mean, std)
+
+
 def augment_batch(
-    task: TaskSpec,
+    task: ResolvedTask,
     x: torch.Tensor,
     y: torch.Tensor,
     generator: torch.Generator,
     mean: torch.Tensor | None = None,
     std: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Transform a training batch by a random symmetry of ``task`` (unchanged for ``"none"``).
+) -> Batch:
+    """Transform a training batch by a random element of ``task``'s symmetry group (registered
+    with ``@register_symmetry``; unchanged for ``"none"``).
 
     ``mean`` and ``std`` are the dataset's normalization statistics; ``"equator"`` needs them
     (its odd channels are negated in physical units).
     """
-    if task.symmetry == "cube":
-        return cube_symmetry(x, y, generator)
-    if task.symmetry == "equator":
-        if mean is None or std is None:
-            raise ValueError("equator symmetry needs the normalization mean and std")
-        odd = [task.channels.index(name) for name in task.odd_channels]
-        return equator_mirror(x, y, generator, odd, mean, std)
-    return x, y
+    return SYMMETRIES.get(task.symmetry)(task, x, y, generator, mean, std)
 
 
 __all__ = ["augment_batch", "cube_symmetry", "equator_mirror"]

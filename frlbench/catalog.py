@@ -30,12 +30,20 @@ from frlbench.registry import (
     BACKBONES,
     BASELINES,
     PROFILES,
+    SYMMETRIES,
     TASK_BUILDERS,
     TASKS,
     PluginError,
     Registry,
 )
-from frlbench.spec import BackboneSpec, ConfigError, TaskSpec, load_baseline, load_task
+from frlbench.spec import (
+    BackboneSpec,
+    ConfigError,
+    TaskSpec,
+    load_baseline,
+    load_task,
+    resolve_task,
+)
 
 ENTRY_POINT_GROUP = "frlbench.backbones"
 #: Where the built-in task and baseline files live inside the installed package.
@@ -47,7 +55,8 @@ _loaded_entry_points = False
 
 def register_builtins() -> None:
     """Import the built-in modules; their decorators register data builders, backbones, FRL
-    variants, profiles and metrics."""
+    variants, profiles, metrics and symmetry groups."""
+    import frlbench.augment
     import frlbench.data
     import frlbench.frl
     import frlbench.metrics
@@ -193,8 +202,6 @@ def _add(registry: Registry, name: str, obj: object, path: Path, **metadata: obj
 def validate_task(task: TaskSpec) -> None:
     """Check that the task's builder exists, its profiles are registered profiles, and every
     profile's ``data`` table is valid."""
-    from frlbench.data.base import builder_options
-
     where = task.source or task.name
     if task.builder not in TASK_BUILDERS:
         raise ConfigError(f"{where}: key 'builder': {TASK_BUILDERS.unknown_message(task.builder)}")
@@ -203,10 +210,10 @@ def validate_task(task: TaskSpec) -> None:
             raise ConfigError(
                 f"{where}: key 'profiles.{profile}': {PROFILES.unknown_message(profile)}"
             )
-    options_cls = TASK_BUILDERS.entry(task.builder).metadata.get("options")
-    if options_cls is not None:
-        for profile in task.profiles:
-            builder_options(task, profile, options_cls)
+    if task.symmetry not in SYMMETRIES:
+        raise ConfigError(f"{where}: key 'symmetry': {SYMMETRIES.unknown_message(task.symmetry)}")
+    for profile in task.profiles:
+        resolve_task(task, profile)
 
 
 def validate_baseline(spec: BackboneSpec) -> None:
@@ -225,7 +232,7 @@ def validate_baseline(spec: BackboneSpec) -> None:
                 raise ConfigError(
                     f"{where}: key 'profiles.{profile}.tasks.{task}': {TASKS.unknown_message(task)}"
                 )
-    sizes = BACKBONES.entry(spec.backbone).metadata.get("sizes")
+    sizes = BACKBONES.entry(spec.backbone).info.sizes
     if not sizes:
         return
     for profile in PROFILES:

@@ -18,7 +18,7 @@ import torch
 from frlbench import spectral
 from frlbench.records import ResolutionMetrics
 from frlbench.registry import METRICS, register_metric
-from frlbench.spec import TaskSpec
+from frlbench.spec import ResolvedTask
 from frlbench.stats import anchoring_slope
 
 __all__ = [
@@ -48,9 +48,9 @@ def latitude_weights(nlat: int, *, dtype: torch.dtype = torch.float64) -> torch.
     return weights / weights.mean()
 
 
-def latitude_weights_for(task: TaskSpec, x: torch.Tensor) -> torch.Tensor | None:
+def latitude_weights_for(task: ResolvedTask, x: torch.Tensor) -> torch.Tensor | None:
     """Broadcastable latitude weights for lat-lon tasks, ``None`` on periodic grids."""
-    if task.grid != "latlon":
+    if not task.geometry.spherical:
         return None
     w = latitude_weights(x.shape[-2], dtype=x.dtype).to(x.device)
     return w.reshape(-1, 1)
@@ -141,14 +141,14 @@ def per_variable(
 
 
 def band_errors(
-    pred: torch.Tensor, truth: torch.Tensor, task: TaskSpec, train_resolution: int
+    pred: torch.Tensor, truth: torch.Tensor, task: ResolvedTask, train_resolution: int
 ) -> tuple[float, float]:
     """Mean squared error seen in training (|k| ≤ training Nyquist, max-norm) and above it.
 
     On periodic grids the two sum to ``rmse(pred, truth) ** 2`` exactly (Parseval); lat-lon
     grids split by zonal wavenumber (:func:`zonal_band_errors`).
     """
-    if task.grid == "latlon":
+    if task.geometry.spherical:
         return zonal_band_errors(pred, truth, train_resolution)
     ndim = task.ndim
     lengths = task.lengths
@@ -159,7 +159,7 @@ def band_errors(
 
 
 def frequency_response(
-    pred: torch.Tensor, truth: torch.Tensor, task: TaskSpec, train_resolution: int
+    pred: torch.Tensor, truth: torch.Tensor, task: ResolvedTask, train_resolution: int
 ) -> tuple[list[float], list[float], list[float]]:
     """Energy of the prediction over energy of the truth per wavenumber shell.
 
@@ -170,7 +170,7 @@ def frequency_response(
         dropped.
     """
     lengths = task.lengths
-    if task.grid == "latlon":  # zonal wavenumber m, lat-weighted (see zonal_band_errors)
+    if task.geometry.spherical:  # zonal wavenumber m, lat-weighted (see zonal_band_errors)
         e_pred, e_true = _zonal_power(pred), _zonal_power(truth)
         k = torch.arange(len(e_true), dtype=e_true.dtype)
         nyquist = train_resolution / 2
@@ -197,7 +197,7 @@ class MetricContext:
         trajectories: Pair indices of each test trajectory, in test trajectory order.
     """
 
-    task: TaskSpec
+    task: ResolvedTask
     resolution: int
     train_resolution: int
     weights: torch.Tensor | None = None
@@ -300,14 +300,16 @@ class PerVariable(Metric):
 def evaluate_fields(
     pred: torch.Tensor,
     truth: torch.Tensor,
-    task: TaskSpec,
+    task: ResolvedTask,
     resolution: int,
     train_resolution: int,
     *,
     climatology: torch.Tensor | None = None,
     trajectories: Sequence[Sequence[int]] = (),
+    names: Sequence[str] = (),
 ) -> ResolutionMetrics:
-    """Every registered metric of a forecast (ratios are filled by :func:`fill_ratios`).
+    """The metrics ``names`` of a forecast, every registered one by default (ratios are filled
+    by :func:`fill_ratios`).
 
     Args:
         pred: Forecast in physical units ``(N, C, *grid)``.
@@ -317,6 +319,10 @@ def evaluate_fields(
         train_resolution: ρ0, where the band split sits.
         climatology: For weather tasks, the climatology for ACC.
         trajectories: Pair indices of each test trajectory (default: one pair each).
+        names: Registered metrics to compute (default: all of them).
+
+    Raises:
+        UnknownNameError: For a name that is not a registered metric.
     """
     if pred.shape != truth.shape:
         raise ValueError(f"prediction shape {tuple(pred.shape)} != truth {tuple(truth.shape)}")
@@ -336,7 +342,7 @@ def evaluate_fields(
     )
     fields = {f.name for f in dataclasses.fields(ResolutionMetrics)}
     result = ResolutionMetrics(resolution=resolution, rmse=math.nan, rel_l2=math.nan)
-    for name in METRICS:
+    for name in names or list(METRICS):
         value = METRICS.get(name)().compute(pred, truth, ctx)
         if isinstance(value, dict) and value and set(value) <= fields:
             for key, item in value.items():

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from frlbench.safeio import write_atomic
 
 if TYPE_CHECKING:
-    from frlbench.spec import RunSpec
+    from frlbench.spec import RunPlan
 
 SCHEMA_VERSION = 2
 Status = Literal["ok", "diverged", "failed", "not_applicable"]
@@ -292,23 +292,22 @@ def new_record(
 
 
 def model_record(
-    spec: RunSpec, status: Status = "ok", reason: str = "", **fields: Any
+    plan: RunPlan, status: Status = "ok", reason: str = "", **fields: Any
 ) -> RunRecord:
-    """:func:`new_record` for a training run, its identity fields taken from ``spec``."""
-    sizes = spec.task.profile(spec.profile)
-    fields.setdefault("train_resolution", sizes.train_resolution)
-    fields.setdefault("reference_resolution", sizes.reference_resolution)
-    fields.setdefault("frl_config", dataclasses.asdict(spec.frl))
+    """:func:`new_record` for a training run, its identity fields taken from ``plan``."""
+    fields.setdefault("train_resolution", plan.task.train_resolution)
+    fields.setdefault("reference_resolution", plan.task.reference_resolution)
+    fields.setdefault("frl_config", dataclasses.asdict(plan.frl))
     return new_record(
-        run_id=spec.run_id,
+        run_id=plan.run_id,
         kind="model",
-        task=spec.task.name,
-        baseline=spec.baseline.name,
-        backbone=spec.baseline.backbone,
-        size=spec.settings.size,
-        frl=spec.frl.name,
-        seed=spec.seed,
-        profile=spec.profile,
+        task=plan.task.name,
+        baseline=plan.baseline.name,
+        backbone=plan.baseline.backbone,
+        size=plan.size,
+        frl=plan.frl.name,
+        seed=plan.seed,
+        profile=plan.profile,
         status=status,
         reason=reason,
         **fields,

@@ -9,8 +9,14 @@ One generic :class:`Registry` serves every kind of named component::
         ...
 
 ``sizes`` is the one list of the sizes a backbone accepts (a plugin may declare its own, e.g.
-``"xl"``); ``version`` (default ``"1"``) is part of every run id of the backbone: bump it when
-a code change alters what the family computes, and finished runs are no longer "finished".
+``"xl"``), or ``presets=`` (size -> hyper-parameters) from which the sizes are derived;
+``version`` (default ``"1"``) is part of every run id of the backbone: bump it when a code
+change alters what the family computes, and finished runs are no longer "finished".
+
+What a registration declares is typed, one dataclass per kind of registry (as timm's
+``PretrainedCfg``): :class:`BackboneInfo`, :class:`TaskBuilderInfo`, :class:`FRLVariantInfo`,
+and :class:`Info` (a description) for the rest. An unknown keyword fails at registration with
+the valid ones listed; readers use attributes (``BACKBONES.entry("fno").info.sizes``).
 
 This module is a leaf: it imports nothing from frlbench. Built-in components and plugins are
 registered from one composition place, :mod:`frlbench.catalog` (``discover_plugins``).
@@ -18,9 +24,10 @@ registered from one composition place, :mod:`frlbench.catalog` (``discover_plugi
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -39,19 +46,97 @@ class PluginError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Info:
+    """What a task, baseline, profile, backend or metric declares when registered.
+
+    Attributes:
+        description: One line shown by ``frlbench list``.
+    """
+
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FRLVariantInfo:
+    """What an FRL variant declares.
+
+    Attributes:
+        steps: The FRL steps it switches on, in words (shown by ``frlbench list frl``).
+    """
+
+    steps: str = ""
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """What a backbone family declares with ``@register_backbone``.
+
+    Attributes:
+        family: Architecture family (``"CNN"``, ``"neural operator"``, ...).
+        sizes: Sizes a baseline may ask for; empty: any (nothing is checked). Derived from
+            ``presets`` when those are given.
+        version: Code version, part of every run id of the family.
+        options: The frozen dataclass of its hyper-parameters (a baseline's ``[options]``).
+        presets: Hyper-parameters per size; its keys are the sizes.
+    """
+
+    family: str = ""
+    sizes: tuple[str, ...] = ()
+    version: str = "1"
+    options: type | None = None
+    presets: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        sizes = tuple(self.sizes) or tuple(self.presets)
+        if self.presets and sizes != tuple(self.presets):
+            raise ValueError(
+                f"sizes {list(sizes)} differ from the presets' {list(self.presets)}; "
+                "give one of them"
+            )
+        object.__setattr__(self, "sizes", sizes)
+        object.__setattr__(self, "version", str(self.version))
+
+
+@dataclass(frozen=True)
+class TaskBuilderInfo:
+    """What a task builder declares with ``@register_task_builder``.
+
+    Attributes:
+        options: The frozen dataclass of its data options (``[profiles.<name>.data]``).
+        solver: ``forecast(task, states, resolution)``: the numerical model that advances
+            physical-unit states by the task's Δt (the ``solver`` reference row), if any.
+        solver_is_truth: Whether that solver produced the ground truth on the reference grid
+            (then it is scored only on coarser grids).
+        data_source: Where the data come from, in plain words (records and leaderboard).
+        version: Version of the generated data, part of the dataset cache key.
+        source_identity: ``source_identity(task) -> {"run": ..., "cache": ...} | None``: the
+            identity of the files a builder reads (real data), hashed into run ids and the
+            dataset cache key; ``None`` (or a hook returning ``None``) for generated data.
+    """
+
+    options: type | None = None
+    solver: Callable[..., Any] | None = None
+    solver_is_truth: bool = True
+    data_source: str = ""
+    version: int = 1
+    source_identity: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
 class Entry(Generic[T]):
     """One registered component.
 
     Attributes:
         name: The registered name (what users type).
         obj: The registered object (a builder function, a config, a class).
-        metadata: Free-form descriptive fields given at registration (family, sizes, ...).
+        info: What the registration declared, typed per registry kind (:class:`BackboneInfo`,
+            :class:`TaskBuilderInfo`, ...).
         source: Where the entry was registered from: a module name or a plugin file path.
     """
 
     name: str
     obj: T
-    metadata: dict[str, Any] = field(default_factory=dict)
+    info: Any = field(default_factory=Info)
     source: str = ""
 
 
@@ -60,10 +145,12 @@ class Registry(Generic[T]):
 
     Args:
         kind: What the registry holds, in the singular ("backbone", "task"); used in errors.
+        info: The dataclass a registration's keyword fields are checked against and stored as.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, info: type = Info) -> None:
         self.kind = kind
+        self.info_type = info
         self._entries: dict[str, Entry[T]] = {}
 
     def register(self, name: str, **metadata: Any) -> Callable[[T], T]:
@@ -87,7 +174,10 @@ class Registry(Generic[T]):
             obj: The component.
             source: Where it comes from (default: the object's module); registering the same
                 name again from the same source replaces the entry.
-            **metadata: Descriptive fields shown by ``frlbench list``.
+            **metadata: Fields of the registry's info dataclass (e.g. ``family``, ``sizes``).
+
+        Raises:
+            ValueError: For another source's name, or a field the info dataclass lacks.
         """
         if source is None:
             source = getattr(obj, "__module__", "") or ""
@@ -97,7 +187,15 @@ class Registry(Generic[T]):
                 f"{self.kind} {name!r} is already registered by {existing.source!r}; "
                 f"pick another name for the one in {source!r}"
             )
-        self._entries[name] = Entry(name=name, obj=obj, metadata=dict(metadata), source=source)
+        valid = [f.name for f in dataclasses.fields(self.info_type)]
+        unknown = sorted(set(metadata) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"{self.kind} {name!r} ({source}): unknown registration field {unknown[0]!r}; "
+                f"valid: {', '.join(valid)}"
+            )
+        info = self.info_type(**metadata)
+        self._entries[name] = Entry(name=name, obj=obj, info=info, source=source)
 
     def get(self, name: str) -> T:
         """Return the component registered under ``name``.
@@ -140,16 +238,20 @@ class Registry(Generic[T]):
         return len(self._entries)
 
 
-BACKBONES: Registry[Callable[..., Any]] = Registry("backbone")
-TASK_BUILDERS: Registry[Any] = Registry("task builder")
-FRL_VARIANTS: Registry[Any] = Registry("FRL variant")
+BACKBONES: Registry[Callable[..., Any]] = Registry("backbone", BackboneInfo)
+TASK_BUILDERS: Registry[Any] = Registry("task builder", TaskBuilderInfo)
+FRL_VARIANTS: Registry[Any] = Registry("FRL variant", FRLVariantInfo)
 PROFILES: Registry[Any] = Registry("profile")
 BACKENDS: Registry[Any] = Registry("backend")
 TASKS: Registry[Any] = Registry("task")
 BASELINES: Registry[Any] = Registry("baseline")
 METRICS: Registry[Any] = Registry("metric")
+#: Symmetry groups a task may declare (``symmetry``): ``apply(task, x, y, generator, mean,
+#: std) -> (x, y)`` transforms a normalized training batch (:mod:`frlbench.augment`).
+SYMMETRIES: Registry[Callable[..., Any]] = Registry("symmetry")
 
 register_backbone = BACKBONES.register
 register_task_builder = TASK_BUILDERS.register
 register_backend = BACKENDS.register
 register_metric = METRICS.register
+register_symmetry = SYMMETRIES.register

@@ -29,7 +29,7 @@ from frlbench.frl.wrap import training_loss_of
 from frlbench.models import build_backbone, count_parameters
 from frlbench.models.static import StaticInputs
 from frlbench.records import RunRecord, model_record, now
-from frlbench.spec import ConfigError, RunSpec, TaskSpec, TrainSettings
+from frlbench.spec import ConfigError, ResolvedTask, RunPlan, TrainSettings
 from frlbench.validate import check_backbone_output
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -78,25 +78,23 @@ class Residual(torch.nn.Module):
         return x + self.model(x)
 
 
-def build_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
-    """The backbone for ``spec`` at its profile's size, fed the task's static inputs, wrapped by
-    FRL (and :class:`Residual`)."""
-    settings = spec.settings
-    options = spec.baseline.profile_options(spec.profile, spec.task.name)
-    baseline = dataclasses.replace(spec.baseline, defaults=settings, options=options)
-    sizes = spec.task.profile(spec.profile)
-    channels = len(spec.task.channels)
-    static = spec.task.static_inputs
-    in_channels = channels + encoding_channels(spec.frl, spec.task) + len(static)
-    backbone = build_backbone(baseline, spec.task, in_channels, channels)
+def build_model(plan: RunPlan, device: torch.device) -> torch.nn.Module:
+    """The backbone of ``plan`` at its size, fed the task's static inputs, wrapped by FRL (and
+    :class:`Residual`)."""
+    settings = plan.settings
+    baseline = dataclasses.replace(plan.baseline, defaults=settings, options=dict(plan.options))
+    channels = len(plan.task.channels)
+    static = plan.task.static_inputs
+    in_channels = channels + encoding_channels(plan.frl, plan.task) + len(static)
+    backbone = build_backbone(baseline, plan.task, in_channels, channels)
     if static:
         backbone = StaticInputs(backbone, static)
-    model = wrap(backbone, spec.frl, spec.task, sizes.train_resolution)
+    model = wrap(backbone, plan.frl, plan.task, plan.task.train_resolution)
     if settings.residual:
         if training_loss_of(model) is not None:
             raise ConfigError(
-                f"{spec.baseline.source or spec.baseline.name}: key 'residual': backbone "
-                f"{spec.baseline.backbone!r} trains with its own training_loss, which a residual "
+                f"{plan.baseline.source or plan.baseline.name}: key 'residual': backbone "
+                f"{plan.baseline.backbone!r} trains with its own training_loss, which a residual "
                 "wrapper would bypass; use the backbone's own residual option instead "
                 "(valid here: residual = false)"
             )
@@ -172,7 +170,7 @@ def fit(
     seed: int,
     progress: ProgressFn | None = None,
     *,
-    task: TaskSpec | None = None,
+    task: ResolvedTask | None = None,
     forward: torch.nn.Module | None = None,
 ) -> FitResult:
     """Train ``model`` in place for the step budget of ``settings``; keep the best state.
@@ -283,32 +281,32 @@ def _progress_info(result: FitResult, step: int, total: int) -> dict[str, Any]:
 
 
 def evaluate_model(
-    model: torch.nn.Module, data: PairedDataset, spec: RunSpec, device: torch.device
+    model: torch.nn.Module, data: PairedDataset, plan: RunPlan, device: torch.device
 ) -> tuple[dict[str, Any], Evaluation]:
-    """Evaluate a trained model under the protocol of ``spec``'s task profile.
+    """Evaluate a trained model under ``plan``'s evaluation settings.
 
     Returns:
         The protocol as the record's ``evaluation`` section, and the evaluation.
     """
-    protocol = EvalProtocol.from_task(spec.task, spec.profile)
+    protocol = EvalProtocol.of(plan.task, plan.evaluation)
     return protocol.to_dict(), evaluate(ModelForecaster(model, device), data, protocol)
 
 
 def train_and_evaluate(
-    spec: RunSpec,
+    plan: RunPlan,
     *,
     device: str = "auto",
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
     compile: bool | None = None,
 ) -> tuple[RunRecord, dict[str, torch.Tensor] | None]:
-    """Train ``spec`` and evaluate it at every test resolution.
+    """Train ``plan`` and evaluate it at every test resolution.
 
     A non-finite loss stops training and returns a record with status ``diverged``. Any
     other exception propagates (the runner records it as ``failed``).
 
     Args:
-        spec: The run.
+        plan: The run.
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
         progress: Called with ``{"epoch", "epochs", "loss"}`` (optimizer step, budget, mean
@@ -324,33 +322,33 @@ def train_and_evaluate(
     dev = resolve_device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    seed_everything(spec.seed)
-    settings = spec.settings
-    data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=False)
-    check_rollout(spec.task, spec.profile, data)  # before training, not after
-    model = build_model(spec, dev)
-    objective = FRLObjective(spec.frl, spec.task, data.train_resolution)
+    seed_everything(plan.seed)
+    settings = plan.settings
+    data = load_dataset(plan.task, cache_dir=cache_dir, progress=False)
+    check_rollout(plan.task, data)  # before training, not after
+    model = build_model(plan, dev)
+    objective = FRLObjective(plan.frl, plan.task, data.train_resolution)
     train = data.splits["train"]
     check_backbone_output(
         model,
         train.inputs[data.train_resolution][:1].to(dev),
         train.targets[data.train_resolution].shape[1],
-        backbone=spec.baseline.backbone,
-        baseline=spec.baseline.name,
+        backbone=plan.baseline.backbone,
+        baseline=plan.baseline.name,
     )
     record = model_record(
-        spec,
+        plan,
         data_source=data.data_source,
         params=count_parameters(model),
         device=str(dev),
         settings=dataclasses.asdict(settings),
         env=environment(dev),
     )
-    record.compiled = should_compile(spec.baseline.backbone, model, compile)
+    record.compiled = should_compile(plan.baseline.backbone, model, compile)
     forward = compile_model(model) if record.compiled else model
     train_start = time.perf_counter()
     result = fit(
-        model, data, objective, settings, dev, spec.seed, progress, task=spec.task, forward=forward
+        model, data, objective, settings, dev, plan.seed, progress, task=plan.task, forward=forward
     )
     record.train_time_s = time.perf_counter() - train_start
     if result.diverged:
@@ -364,7 +362,7 @@ def train_and_evaluate(
     record.time_per_step_s = float(np.mean(timed)) if timed else math.nan
     if record.status == "ok":
         eval_start = time.perf_counter()
-        protocol, evaluation = evaluate_model(forward, data, spec, dev)
+        protocol, evaluation = evaluate_model(forward, data, plan, dev)
         record.replace_evaluation(protocol, evaluation.metrics, evaluation.anchoring_slope)
         record.mark_non_finite()  # weights kept: a re-evaluation may still use them
         record.env["evaluation_wall_s"] = f"{time.perf_counter() - eval_start:.3f}"

@@ -22,7 +22,7 @@ from frlbench.spec import SAFE_NAME_RULE, is_safe_name
 if TYPE_CHECKING:
     import torch
 
-    from frlbench.spec import TaskSpec
+    from frlbench.spec import ResolvedTask
 
 #: Names of tasks and baselines and run ids: they become directory and file names.
 DEVICES = "auto, cpu, cuda, cuda:<index>, mps"
@@ -129,10 +129,10 @@ def available_memory_bytes() -> int:
         return 16 * 2**30
 
 
-def grid_bytes(task: TaskSpec, profile: str, resolution: int) -> int:
+def grid_bytes(task: ResolvedTask, resolution: int) -> int:
     """Estimated bytes of the test data at ``resolution``: inputs and targets, float32,
     plus the float64 reference trajectories the truth is made from."""
-    sizes = task.profile(profile)
+    sizes = task.sizes
     points = math.prod(task.grid_shape(resolution))
     samples = sizes.n_train + sizes.n_val + sizes.n_test
     return points * len(task.channels) * samples * (2 * 4 + 8)
@@ -146,10 +146,8 @@ def _size(n: float) -> str:
     return f"{n:.3g} PiB"  # pragma: no cover
 
 
-def check_task_memory(
-    tasks: Sequence[TaskSpec], profile: str, *, memory: int | None = None
-) -> None:
-    """One sample of every task's grids under ``profile`` (one float64 field) fits in
+def check_task_memory(tasks: Sequence[ResolvedTask], *, memory: int | None = None) -> None:
+    """One sample of every task's grids at its profile (one float64 field) fits in
     :data:`MEMORY_SHARE` of this machine's memory, checked before any array is allocated
     (``reference_resolution = 2**40`` is a clear error, not an overflow deep inside torch).
     The bound is deliberately loose: it refuses only grids no run could ever hold.
@@ -159,20 +157,20 @@ def check_task_memory(
     """
     budget = (memory if memory is not None else available_memory_bytes()) * MEMORY_SHARE
     for task in tasks:
-        sizes = task.profile(profile)
+        sizes = task.sizes
         for key in ("reference_resolution", "train_resolution"):
             resolution = getattr(sizes, key)
             need = math.prod(task.grid_shape(resolution)) * len(task.channels) * 8
             if need > budget:
                 raise UserError(
-                    f"{task.source or task.name}: key 'profiles.{profile}.{key}' = {resolution}: "
+                    f"{task.where}: key 'profiles.{task.profile}.{key}' = {resolution}: "
                     f"one sample of task {task.name!r} at that grid needs about {_size(need)} of "
                     f"memory; this machine has {_size(budget / MEMORY_SHARE)}"
                 )
 
 
 def parse_resolutions(
-    value: str | None, tasks: Sequence[TaskSpec], profile: str, *, memory: int | None = None
+    value: str | None, tasks: Sequence[ResolvedTask], *, memory: int | None = None
 ) -> list[int] | None:
     """``--resolutions``: grid sizes >= the training resolution, affordable in memory.
 
@@ -184,20 +182,20 @@ def parse_resolutions(
         return None
     budget = (memory if memory is not None else available_memory_bytes()) * MEMORY_SHARE
     for task in tasks:
-        sizes = task.profile(profile)
+        sizes = task.sizes
         below = [r for r in res if r < sizes.train_resolution]
         if below:
             raise UserError(
                 f"--resolutions: {below[0]} is below the training resolution "
-                f"{sizes.train_resolution} of task {task.name!r} ({profile} profile); valid: "
+                f"{sizes.train_resolution} of task {task.name!r} ({task.profile} profile); valid: "
                 f"{sizes.train_resolution} or more (reference grid: "
                 f"{sizes.reference_resolution})"
             )
-        need = grid_bytes(task, profile, max(res))
+        need = grid_bytes(task, max(res))
         if need > budget:
             raise UserError(
                 f"--resolutions: {max(res)} needs about {_size(need)} for task {task.name!r} "
-                f"({profile} profile, reference grid {sizes.reference_resolution}); this "
+                f"({task.profile} profile, reference grid {sizes.reference_resolution}); this "
                 f"machine has {_size(budget / MEMORY_SHARE)} of memory"
             )
     return res

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from frlbench.catalog import discover_plugins
-from frlbench.spec import TaskProfile, TaskSpec
+from frlbench.spec import TaskProfile, TaskSpec, resolve_task
 
 discover_plugins()
 
@@ -25,7 +25,7 @@ def real_backbones() -> list[str]:
     whatever order the modules were collected in."""
     from frlbench.registry import BACKBONES
 
-    return [n for n in BACKBONES.list() if BACKBONES.entry(n).metadata.get("family") != "test"]
+    return [n for n in BACKBONES.list() if BACKBONES.entry(n).info.family != "test"]
 
 
 #: A user's baseline file for one probe backbone (``.format(backbone=..., epochs=...)``).
@@ -82,7 +82,7 @@ def fluid3d_smoke(tmp_path_factory: pytest.TempPathFactory):
 
     task = load_task(builtin_task_file("fluid3d"))
     cache = tmp_path_factory.mktemp("fluid3d-smoke-cache")
-    return task, load_dataset(task, "smoke", cache_dir=cache, progress=False), cache
+    return task, load_dataset(resolve_task(task, "smoke"), cache_dir=cache, progress=False), cache
 
 
 @pytest.fixture

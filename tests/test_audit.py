@@ -16,6 +16,7 @@ from frlbench.evaluation.evaluate import EvalProtocol
 from frlbench.records import load_records
 from frlbench.runner.audit import run_audit
 from frlbench.runner.store import RunStore
+from frlbench.spec import resolve_task
 from tests.conftest import make_task
 from tests.test_runner import cli, make_project
 
@@ -95,15 +96,15 @@ def test_latlon_operators():
 def test_bad_names_and_grids_give_clear_errors():
     task = make_task(ndim=2, train=8, tests=(8, 12, 16), ref=16)
     with pytest.raises(ValueError, match="valid: truncation, subsample, box, paper-grid"):
-        EvalProtocol(task, (8, 16), 2, 0, 0, 16, 8, truth="conservative")
+        EvalProtocol((8, 16), 2, 0, 0, 16, 8, task=task, truth="conservative")
     with pytest.raises(ValueError, match="valid: train, per-resolution"):
-        EvalProtocol(task, (8, 16), 2, 0, 0, 16, 8, normalization="test")
+        EvalProtocol((8, 16), 2, 0, 0, 16, 8, task=task, normalization="test")
     with pytest.raises(ValueError, match="resolution 12 is not the reference resolution 16"):
         protocols.truth_resolutions(task, "subsample", (8, 12, 16), 16)
     # Default options are not written into records: stored evaluations stay equal.
-    default = EvalProtocol(task, (8, 16), 2, 0, 0, 16, 8)
+    default = EvalProtocol((8, 16), 2, 0, 0, 16, 8, task=task)
     assert "truth" not in default.to_dict()
-    assert EvalProtocol(task, (8, 16), 2, 0, 0, 16, 8, truth="box").to_dict()["truth"] == "box"
+    assert EvalProtocol((8, 16), 2, 0, 0, 16, 8, task=task, truth="box").to_dict()["truth"] == "box"
 
 
 ROLLOUT = "dt = 0.3\npairs_per_trajectory = 3"
@@ -183,8 +184,8 @@ def test_latlon_protocols_score_persistence(tmp_path: Path):
     from tests.test_era5 import era5_task, make_wb2
 
     task = era5_task(tmp_path, make_wb2(tmp_path / "era5.nc"))
-    data = build_era5(task, "smoke", progress=False)
-    default = EvalProtocol.from_task(task, "smoke")
+    data = build_era5(resolve_task(task, "smoke"), progress=False)
+    default = EvalProtocol.from_task(resolve_task(task, "smoke"))
     stored = evaluate(PersistenceForecaster(), data, default)
     scores = {}
     for truth in protocols.truths_for(task):

@@ -90,7 +90,7 @@ def test_compiled_run_matches_eager_and_keeps_its_id(tmp_path):
     task = make_task(ndim=2, channels=1, train=8, tests=(8, 16), ref=16)
     settings = TrainSettings(size="tiny", steps=4, batch_size=2)
     baseline = BackboneSpec("cnn", "cnn", defaults=settings)
-    spec = RunSpec(task, baseline, FRL_VARIANTS.get("full"), 0, "smoke")
+    spec = RunSpec(task, baseline, FRL_VARIANTS.get("full"), 0, "smoke").resolve()
     eager, _ = train_and_evaluate(spec, device="cpu", cache_dir=tmp_path, compile=False)
     compiled, _ = train_and_evaluate(spec, device="cpu", cache_dir=tmp_path, compile=True)
     assert (eager.compiled, compiled.compiled) == (False, True)

@@ -47,7 +47,7 @@ def _spec() -> RunSpec:
     baseline = BackboneSpec(
         name="b", backbone="probe_conv", defaults=TrainSettings(size="tiny", epochs=1, batch_size=2)
     )
-    return RunSpec(make_task(), baseline, FRLConfig(name="off"), seed=0, profile="smoke")
+    return RunSpec(make_task(), baseline, FRLConfig(name="off"), seed=0, profile="smoke").resolve()
 
 
 def _record(spec: RunSpec) -> RunRecord:
@@ -264,7 +264,7 @@ def test_a_forecast_with_nan_at_a_test_grid_is_diverged(tmp_path: Path):
         backbone="probe_nan_fine",
         defaults=TrainSettings(size="tiny", epochs=1, batch_size=2),
     )
-    spec = RunSpec(make_task(), baseline, FRLConfig(name="off"), seed=0, profile="smoke")
+    spec = RunSpec(make_task(), baseline, FRLConfig(name="off"), seed=0, profile="smoke").resolve()
     record = execute_run(spec, tmp_path, device="cpu")
     assert record["status"] == "diverged"
     assert record["reason"] == "non-finite forecast (NaN or inf) at test grid 16"

@@ -12,7 +12,7 @@ import xarray as xr
 
 from frlbench import metrics
 from frlbench.catalog import builtin_task_file
-from frlbench.data.era5 import ERA5Options, build_era5, forecast
+from frlbench.data.era5 import build_era5, forecast
 from frlbench.data.era5_values import GRAVITY, standard_height
 from frlbench.data.latlon import (
     ConservativeRegridder,
@@ -24,7 +24,7 @@ from frlbench.data.latlon import (
 from frlbench.data.standin import simulate_standin
 from frlbench.data.swe import SphereSWE, SWEParams, write_wb2
 from frlbench.data.weather import WB2Error, WB2Source
-from frlbench.spec import ConfigError, load_task, parse_dataclass
+from frlbench.spec import ConfigError, load_task, resolve_task
 
 VARIABLES = ["geopotential@500", "u_component_of_wind@500", "2m_temperature"]
 
@@ -192,13 +192,13 @@ def test_pole_conventions_agree(tmp_path):
 
 def test_builder_on_synthetic_wb2(tmp_path):
     task = era5_task(tmp_path, make_wb2(tmp_path / "era5.nc"))
-    ds = build_era5(task, "smoke", progress=False)
+    ds = build_era5(resolve_task(task, "smoke"), progress=False)
     test = ds.splits["test"]
     assert test.resolutions == [16, 32] and test.inputs[32].shape == (2, 3, 16, 32)
     assert ds.metadata["data_source"] == f"ERA5 (netCDF3 file at {tmp_path / 'era5.nc'})"
     assert set(ds.climatology) == {16, 32} and ds.climatology[16].shape == (3, 8, 16)
     with pytest.raises(Exception, match="real ERA5"):
-        forecast(task, "smoke", ds.denormalize(test.inputs[16]), 16)
+        forecast(resolve_task(task, "smoke"), ds.denormalize(test.inputs[16]), 16)
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_bad_input_names_file_and_expectation(tmp_path, change, message):
     path = make_wb2(tmp_path / "era5.nc")
     task = era5_task(tmp_path, path, **change)
     with pytest.raises(ConfigError, match=message) as info:
-        build_era5(task, "smoke", progress=False)
+        build_era5(resolve_task(task, "smoke"), progress=False)
     expected = change.get("path", str(path))
     assert str(expected) in str(info.value)
 
@@ -248,14 +248,14 @@ def test_bad_grids(tmp_path):
     # Resolution finer than the data's grid (48×25).
     task = era5_task(tmp_path, make_wb2(tmp_path / "small.nc", nlon=24, nlat=13))
     with pytest.raises(WB2Error, match="finer than the data's finest grid 24×13"):
-        build_era5(task, "smoke", progress=False)
+        build_era5(resolve_task(task, "smoke"), progress=False)
 
 
 # -- stand-in -------------------------------------------------------------------------------
 def test_standin_round_trip_is_bit_identical(tmp_path):
     task = load_task(builtin_task_file("era5"))
-    opts = parse_dataclass(ERA5Options, task.profile("smoke").data, "era5.toml")
-    fields, lat, times, facts = simulate_standin(task, "smoke", opts)
+    resolved = resolve_task(task, "smoke")
+    fields, lat, times, facts = simulate_standin(resolved, resolved.options)
     path = tmp_path / "standin.nc"
     write_wb2(path, fields, lat, times, {"source": "test"})
     names = [
@@ -282,7 +282,7 @@ def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypat
     monkeypatch.delenv("FRLBENCH_ERA5", raising=False)
     task = load_task(builtin_task_file("era5"))
     named = tmp_path / "named-cache"
-    ds = load_dataset(task, "smoke", cache_dir=named, progress=False)
+    ds = load_dataset(resolve_task(task, "smoke"), cache_dir=named, progress=False)
     # The stand-in's netCDF goes to the cache directory the user named, nowhere else.
     assert len(list(named.glob("era5-standin-*.nc"))) == 1
     assert not elsewhere.exists()
@@ -293,11 +293,13 @@ def test_smoke_profile_builds_the_standin_and_its_references(tmp_path, monkeypat
     # Members start independently: not clones of one flow (branching off one state by a small
     # perturbation gave 0.998 on the quick profile).
     assert ds.metadata["member_vorticity_correlation"] < 0.9
-    record = run_reference("persistence", task, "smoke", data=ds)
+    record = run_reference("persistence", resolve_task(task, "smoke"), data=ds)
     assert record.data_source == ds.metadata["data_source"] == ds.data_source
     for name in ("persistence", "solver"):
-        protocol = EvalProtocol.from_task(task, "smoke")
-        results = evaluate(reference_forecaster(name, task, "smoke"), ds, protocol).metrics
+        protocol = EvalProtocol.from_task(resolve_task(task, "smoke"))
+        results = evaluate(
+            reference_forecaster(name, resolve_task(task, "smoke")), ds, protocol
+        ).metrics
         # The stand-in's solver did not produce the truth (another grid, then an average):
         # unlike fluid3d's, it is scored on the reference grid too.
         assert [m.resolution for m in results] == [16, 32]
@@ -344,9 +346,9 @@ def test_tune_scores_persistence_lat_weighted_like_the_models(tmp_path):
     from frlbench.tools.tune import persistence_rmse
 
     task = era5_task(tmp_path, make_wb2(tmp_path / "era5.nc"))
-    ds = build_era5(task, "smoke", progress=False)
+    ds = build_era5(resolve_task(task, "smoke"), progress=False)
     test = ds.splits["test"]
-    scores = persistence_rmse(ds, task, "smoke")
+    scores = persistence_rmse(ds, resolve_task(task, "smoke"))
     assert set(scores) == {16, 32}
     for res, score in scores.items():
         diff = (ds.denormalize(test.inputs[res]) - ds.denormalize(test.targets[res])).double()

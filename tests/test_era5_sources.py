@@ -18,7 +18,7 @@ from frlbench.catalog import builtin_task_file
 from frlbench.cli import app
 from frlbench.data.cache import dataset_key
 from frlbench.data.weather import WB2Error, WB2Source
-from frlbench.spec import load_task, task_identity
+from frlbench.spec import load_task, resolve_task, task_identity
 from tests.conftest import PROBE_BASELINE, PROBES
 from tests.era5_layouts import cds_dataset, smoke_times, write_cds_netcdf, write_wb2_zarr
 
@@ -139,7 +139,7 @@ def test_lead_that_is_not_a_multiple_of_the_step_names_the_hourly_store(tmp_path
     data["standin"] = {**data["standin"], "dt": 900.0}
     task = dataclasses.replace(era5_task, profiles={"smoke": dataclasses.replace(smoke, data=data)})
     with pytest.raises(WB2Error, match=r"lead_hours = 3 h is not a multiple of the data's time"):
-        build_era5(task, "smoke", progress=False)
+        build_era5(resolve_task(task, "smoke"), progress=False)
 
 
 # -- source identity ------------------------------------------------------------------------
@@ -147,9 +147,9 @@ def test_source_enters_cache_key_and_ids_only_for_real_data(tmp_path, era5_task,
     from frlbench.runner.reference import reference_run_id
 
     monkeypatch.delenv("FRLBENCH_ERA5", raising=False)
-    standin_key = dataset_key(era5_task, "smoke")
-    standin_identity = task_identity(era5_task, "smoke")
-    standin_ref = reference_run_id(era5_task, "smoke", "persistence")
+    standin_key = dataset_key(resolve_task(era5_task, "smoke"))
+    standin_identity = task_identity(resolve_task(era5_task, "smoke"))
+    standin_ref = reference_run_id(resolve_task(era5_task, "smoke"), "persistence")
     assert "data_source_identity" not in standin_identity
     (tmp_path / "a").mkdir()
     first = write_cds_netcdf(tmp_path / "a" / "era5.nc", cds_dataset())
@@ -159,9 +159,12 @@ def test_source_enters_cache_key_and_ids_only_for_real_data(tmp_path, era5_task,
     keys, ids = {}, {}
     for name, path in (("first", first), ("copy", copy), ("other", other)):
         monkeypatch.setenv("FRLBENCH_ERA5", str(path))
-        keys[name] = dataset_key(era5_task, "smoke")
-        ids[name] = reference_run_id(era5_task, "smoke", "persistence")
-        assert task_identity(era5_task, "smoke")["data_source_identity"]["format"] in (
+        resolved = resolve_task(era5_task, "smoke")
+        keys[name] = dataset_key(resolved)
+        ids[name] = reference_run_id(resolve_task(era5_task, "smoke"), "persistence")
+        assert task_identity(resolve_task(era5_task, "smoke"))["data_source_identity"][
+            "format"
+        ] in (
             "netcdf4",
             "zarr",
         )
@@ -172,7 +175,7 @@ def test_source_enters_cache_key_and_ids_only_for_real_data(tmp_path, era5_task,
     assert ids["first"] == ids["copy"] != ids["other"]
     monkeypatch.setenv("FRLBENCH_ERA5", str(tmp_path / "missing.zarr"))
     with pytest.raises(WB2Error, match=r"missing\.zarr: ERA5 path does not exist"):
-        dataset_key(era5_task, "smoke")
+        dataset_key(resolve_task(era5_task, "smoke"))
 
 
 # -- through the CLI ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from frlbench.metrics import Metric
 from frlbench.records import ResolutionMetrics, RunRecord, records_to_rows
 from frlbench.registry import METRICS
 from frlbench.runner.reference import reference_forecaster
-from frlbench.spec import load_task
+from frlbench.spec import load_task, resolve_task
 from tests.conftest import make_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +39,8 @@ def _fluid3d():
 
 
 def _scored(name: str, task, profile: str, data):
-    protocol = EvalProtocol.from_task(task, profile)
-    return evaluate(reference_forecaster(name, task, profile), data, protocol)
+    protocol = EvalProtocol.from_task(resolve_task(task, profile))
+    return evaluate(reference_forecaster(name, resolve_task(task, profile)), data, protocol)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_reference_numbers_match_the_pre_change_code(smoke_fluid3d, name):
     task, data = smoke_fluid3d
     expected = json.loads(PRE_CHANGE.read_text())["tasks"]["fluid3d"][name]
     evaluation = _scored(name, task, "smoke", data)
-    reference = task.profile("smoke").reference_resolution
+    reference = task.profiles["smoke"].reference_resolution
     got = {m.resolution: m for m in evaluation.metrics}
     # Same resolutions, except that the solver is no longer scored against itself.
     wanted = [int(r) for r in expected if name != "solver" or int(r) < reference]
@@ -75,7 +75,7 @@ def test_per_trajectory_and_per_variable_metrics_are_consistent(smoke_fluid3d):
     groups = trajectories(data.splits["test"])
     sizes = [len(g) for g in groups]
     for m in evaluation.metrics:
-        assert len(m.rmse_per_trajectory) == len(groups) == task.profile("smoke").n_test
+        assert len(m.rmse_per_trajectory) == len(groups) == task.profiles["smoke"].n_test
         # Equal-length trajectories: the mean of per-trajectory MSEs is the overall MSE.
         assert len(set(sizes)) == 1
         mse = sum(r**2 for r in m.rmse_per_trajectory) / len(groups)
@@ -97,7 +97,7 @@ def test_a_registered_metric_lands_in_extra_and_the_csv_rows(monkeypatch, tmp_pa
             return float((pred - truth).abs().max())
 
     task = make_task()
-    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    data = load_dataset(resolve_task(task, "smoke"), cache_dir=tmp_path, progress=False)
     evaluation = _scored("persistence", task, "smoke", data)
     test = data.splits["test"]
     for m in evaluation.metrics:
@@ -158,7 +158,7 @@ def quick_fluid3d(tmp_path_factory):
     """The quick profile's data, built once for both references (about 95 s on 2 cores)."""
     task = _fluid3d()
     cache = tmp_path_factory.mktemp("quick-cache")
-    return task, load_dataset(task, "quick", cache_dir=cache, progress=False)
+    return task, load_dataset(resolve_task(task, "quick"), cache_dir=cache, progress=False)
 
 
 @pytest.mark.slow
@@ -171,7 +171,7 @@ def test_quick_profile_matches_the_committed_leaderboard(quick_fluid3d, name):
         rows = [r for r in csv.DictReader(fh) if r["baseline"] == name and r["profile"] == "quick"]
     assert rows
     got = {m.resolution: m for m in _scored(name, task, "quick", data).metrics}
-    reference = task.profile("quick").reference_resolution
+    reference = task.profiles["quick"].reference_resolution
     for row in rows:
         res = int(row["resolution"])
         if name == "solver" and res >= reference:

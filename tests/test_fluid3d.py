@@ -14,11 +14,11 @@ import torch
 from frlbench import spectral
 from frlbench.catalog import builtin_task_file, validate_task
 from frlbench.data import fluid3d, load_dataset
-from frlbench.data.base import PairedDataset, builder_options
+from frlbench.data.base import PairedDataset
 from frlbench.data.cache import dataset_path
 from frlbench.data.fluid3d import Fluid3DOptions, SimulationBlowUp, build_fluid3d
 from frlbench.registry import TASK_BUILDERS
-from frlbench.spec import ConfigError, TaskSpec, load_task
+from frlbench.spec import ConfigError, TaskSpec, load_task, resolve_task
 
 TASK_FILE = builtin_task_file("fluid3d")
 
@@ -37,7 +37,7 @@ def smoke(fluid3d_smoke) -> tuple[PairedDataset, Path]:
 
 def with_profile(task: TaskSpec, profile: str = "smoke", **changes: Any) -> TaskSpec:
     """A copy of ``task`` whose ``profile`` has ``changes``; keys ``data.X`` edit the options."""
-    sizes = task.profile(profile)
+    sizes = task.profiles[profile]
     data = dict(sizes.data)
     plain = {}
     for key, value in changes.items():
@@ -52,15 +52,15 @@ def with_profile(task: TaskSpec, profile: str = "smoke", **changes: Any) -> Task
 def test_shipped_profiles_are_valid(task: TaskSpec) -> None:
     validate_task(task)
     for profile in ("smoke", "quick", "paper"):
-        opts = builder_options(task, profile, Fluid3DOptions)
-        fluid3d.check_profile(task, profile, opts)
+        opts = resolve_task(task, profile).options
+        fluid3d.check_profile(resolve_task(task, profile), opts)
     assert task.channels == ("u", "v", "w") and task.ndim == 3
 
 
 def test_smoke_dataset_shapes_and_splits(smoke: tuple[PairedDataset, Path], task: TaskSpec) -> None:
     ds, _ = smoke
-    sizes = task.profile("smoke")
-    opts = builder_options(task, "smoke", Fluid3DOptions)
+    sizes = task.profiles["smoke"]
+    opts = resolve_task(task, "smoke").options
     pairs = opts.pairs_per_trajectory
     assert ds.splits["train"].resolutions == [sizes.train_resolution]
     assert ds.splits["val"].resolutions == [sizes.train_resolution]
@@ -101,7 +101,7 @@ def test_smoke_metadata(smoke: tuple[PairedDataset, Path], task: TaskSpec) -> No
     ds, _ = smoke
     meta = ds.metadata
     assert json.loads(json.dumps(meta)) == meta
-    opts = builder_options(task, "smoke", Fluid3DOptions)
+    opts = resolve_task(task, "smoke").options
     assert meta["viscosity"] == opts.viscosity and meta["dt"] == opts.dt
     assert meta["forcing"]["kind"] == opts.forcing
     assert math.isfinite(meta["taylor_reynolds"]) and meta["taylor_reynolds"] > 1
@@ -118,14 +118,14 @@ def test_cache_hit_and_corrupted_file_is_rebuilt(
     smoke: tuple[PairedDataset, Path], task: TaskSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds, cache = smoke
-    path = dataset_path(task, "smoke", cache)
+    path = dataset_path(resolve_task(task, "smoke"), cache)
     assert path.exists()
 
     def must_not_build(name: str) -> Any:
         raise AssertionError("the cached dataset should have been loaded")
 
     monkeypatch.setattr(TASK_BUILDERS, "get", must_not_build)
-    again = load_dataset(task, "smoke", cache_dir=cache)
+    again = load_dataset(resolve_task(task, "smoke"), cache_dir=cache)
     assert torch.equal(again.splits["test"].inputs[32], ds.splits["test"].inputs[32])
     assert again.metadata == ds.metadata
 
@@ -136,13 +136,13 @@ def test_cache_hit_and_corrupted_file_is_rebuilt(
 
     def count_builds(name: str) -> Any:
         calls.append(name)
-        return lambda task, profile, progress=True: ds
+        return lambda task, progress=True: ds
 
     monkeypatch.setattr(TASK_BUILDERS, "get", count_builds)
-    rebuilt = load_dataset(task, "smoke", cache_dir=cache)
+    rebuilt = load_dataset(resolve_task(task, "smoke"), cache_dir=cache)
     assert calls == ["fluid3d"] and rebuilt is ds
     monkeypatch.setattr(TASK_BUILDERS, "get", must_not_build)
-    assert load_dataset(task, "smoke", cache_dir=cache).metadata == ds.metadata
+    assert load_dataset(resolve_task(task, "smoke"), cache_dir=cache).metadata == ds.metadata
 
 
 @pytest.mark.parametrize(
@@ -187,13 +187,13 @@ def test_bad_options_name_the_key(task: TaskSpec, changes: dict, key: str, valid
 def test_bad_resolutions_name_the_key(task: TaskSpec, changes: dict, key: str, valid: str) -> None:
     bad = with_profile(task, **changes)
     with pytest.raises(ConfigError, match=f"profiles.smoke.*{key}") as info:
-        build_fluid3d(bad, "smoke", progress=False)
+        build_fluid3d(resolve_task(bad, "smoke"), progress=False)
     assert valid in str(info.value)
 
 
 def test_unstable_dt_is_refused_before_generation(task: TaskSpec) -> None:
     with pytest.raises(ConfigError, match=r"profiles\.smoke\.data\.dt': got 0\.5") as info:
-        build_fluid3d(with_profile(task, **{"data.dt": 0.5}), "smoke", progress=False)
+        build_fluid3d(resolve_task(with_profile(task, **{"data.dt": 0.5}), "smoke"), progress=False)
     assert "0 < dt <= " in str(info.value) and "max_cfl" in str(info.value)
 
 
@@ -208,7 +208,7 @@ def test_blow_up_names_the_seed_and_time(task: TaskSpec, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(fluid3d, "initial_condition", poisoned)
     with pytest.raises(SimulationBlowUp, match=r"sample seed 0 blew up at t = 0\.02") as info:
-        build_fluid3d(task, "smoke", progress=False)
+        build_fluid3d(resolve_task(task, "smoke"), progress=False)
     assert info.value.seed == 0 and info.value.time == pytest.approx(0.02)
 
 
@@ -225,7 +225,7 @@ def test_coarse_spinup_runs_and_is_recorded(task: TaskSpec) -> None:
             "data.pairs_per_trajectory": 1,
         },
     )
-    ds = build_fluid3d(small, "smoke", progress=False)
+    ds = build_fluid3d(resolve_task(small, "smoke"), progress=False)
     assert ds.metadata["coarse_spinup_resolution"] == 16
     assert ds.metadata["coarse_spinup_time"] == pytest.approx(0.1)
     assert len(ds.splits["test"]) == 1
@@ -237,12 +237,12 @@ def test_solver_forecast_reproduces_the_reference(
     """The registered solver forecast: exact at the reference grid, and better than persistence
     below it."""
     ds, _ = smoke
-    assert TASK_BUILDERS.entry("fluid3d").metadata["solver"] is fluid3d.forecast
+    assert TASK_BUILDERS.entry("fluid3d").info.solver is fluid3d.forecast
     test = ds.splits["test"]
     for r in test.resolutions:
         inputs = ds.denormalize(test.inputs[r].double())
         truth = ds.denormalize(test.targets[r].double())
-        predicted = fluid3d.forecast(task, "smoke", inputs, r)
+        predicted = fluid3d.forecast(resolve_task(task, "smoke"), inputs, r)
         error = ((predicted - truth).norm() / truth.norm()).item()
         persistence = ((inputs - truth).norm() / truth.norm()).item()
         if r == max(test.resolutions):

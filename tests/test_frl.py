@@ -339,7 +339,7 @@ def test_default_coarse_every_leaves_run_ids_unchanged(task2d):
     from frlbench.spec import RunSpec
 
     spec = BackboneSpec(name="b", backbone="cnn", defaults=TrainSettings(size="tiny"))
-    run = RunSpec(task2d, spec, FRL_VARIANTS.get("full"), 0, "smoke")
+    run = RunSpec(task2d, spec, FRL_VARIANTS.get("full"), 0, "smoke").resolve()
     assert "coarse_every" not in run.fingerprint()["frl"]
     sched = dataclasses.replace(run, frl=dataclasses.replace(run.frl, coarse_every=2))
     assert sched.fingerprint()["frl"]["coarse_every"] == 2

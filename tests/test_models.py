@@ -46,9 +46,9 @@ def tiny(name: str, task: TaskSpec, in_channels: int = 2, out_channels: int = 3,
 def test_builtin_families_are_registered():
     assert set(BUILTINS) <= set(NAMES)
     for name in BUILTINS:
-        metadata = BACKBONES.entry(name).metadata
-        assert metadata["sizes"] == ("tiny", "small", "base")
-        assert metadata["family"]
+        info = BACKBONES.entry(name).info
+        assert info.sizes == ("tiny", "small", "base") == tuple(info.presets)
+        assert info.family
 
 
 @pytest.mark.parametrize("ndim", [2, 3])
@@ -99,7 +99,7 @@ def test_same_seed_same_output(name: str):
 def test_tiny_runs_at_four_times_its_training_resolution(name: str):
     task = make_task(ndim=3, channels=3)  # smoke: tiny trains at 8^3
     model = tiny(name, task, in_channels=3, out_channels=3)
-    train = task.profile("smoke").train_resolution
+    train = task.profiles["smoke"].train_resolution
     x = torch.randn(1, 3, *([4 * train] * 3))
     with torch.no_grad():
         y = model(x)
@@ -130,7 +130,7 @@ def test_unknown_size_lists_valid_ones_and_closest_match(name: str):
         create_backbone(name, make_task(), 1, 1, size="smal")
     message = str(info.value)
     assert "Did you mean 'small'" in message or "Valid sizes" in message
-    for size in BACKBONES.entry(name).metadata["sizes"]:
+    for size in BACKBONES.entry(name).info.sizes:
         assert size in message
 
 

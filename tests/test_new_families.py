@@ -27,7 +27,7 @@ from tests.conftest import make_task
 @pytest.mark.parametrize("name", ["node", "diffusion", "mamba", "transformer"])
 def test_families_carry_their_module_version(name: str):
     module = importlib.import_module(f"frlbench.models.{name}")
-    assert BACKBONES.entry(name).metadata["version"] == module.VERSION
+    assert BACKBONES.entry(name).info.version == module.VERSION
 
 
 def test_node_solver_names_are_torchdiffeq_methods():

@@ -107,7 +107,7 @@ def test_entry_point_of_an_installed_package_registers(
     tasks.mkdir()
     args = ["list", "backbones", "--baselines-dir", str(tmp_path), "--tasks-dir", str(tasks)]
     assert "demo_pointwise" in list_names(args)
-    assert BACKBONES.entry("demo_pointwise").metadata["family"] == "demo"
+    assert BACKBONES.entry("demo_pointwise").info.family == "demo"
     model = create_backbone("demo_pointwise", make_task(ndim=2, channels=1), 1, 1)
     assert model(torch.randn(1, 1, 8, 8)).shape == (1, 1, 8, 8)
     sys.modules.pop("frlbench_demo_backbones", None)

@@ -6,27 +6,28 @@ import pytest
 
 from frlbench.data import load_dataset
 from frlbench.runner.reference import reference_run_id, run_reference, solver_for
+from frlbench.spec import resolve_task
 
 
 def test_solver_at_reference_resolution_reproduces_truth(task2d, tmp_path):
     """Pairing sanity: the solver run on the reference grid gives the stored truth."""
-    data = load_dataset(task2d, "smoke", cache_dir=tmp_path)
-    sizes = task2d.profile("smoke")
+    data = load_dataset(resolve_task(task2d, "smoke"), cache_dir=tmp_path)
+    sizes = task2d.profiles["smoke"]
     ref = sizes.reference_resolution
     test = data.splits["test"]
     inputs = data.denormalize(test.inputs[ref].double())
     truth = data.denormalize(test.targets[ref].double())
-    pred = solver_for(task2d)(task2d, "smoke", inputs, ref)
+    pred = solver_for(task2d)(resolve_task(task2d, "smoke"), inputs, ref)
     scale = truth.abs().max()
     assert (pred - truth).abs().max() / scale < 1e-6  # float32 storage round-off
 
 
 def test_reference_records(task2d, tmp_path):
-    persistence = run_reference("persistence", task2d, "smoke", cache_dir=tmp_path)
-    solver = run_reference("solver", task2d, "smoke", cache_dir=tmp_path)
+    persistence = run_reference("persistence", resolve_task(task2d, "smoke"), cache_dir=tmp_path)
+    solver = run_reference("solver", resolve_task(task2d, "smoke"), cache_dir=tmp_path)
     assert persistence.kind == solver.kind == "reference"
     assert persistence.status == solver.status == "ok"
-    sizes = task2d.profile("smoke")
+    sizes = task2d.profiles["smoke"]
     res = [m.resolution for m in solver.metrics]
     # The solver is the truth on the reference grid: scored only on coarser ones.
     assert res == [r for r in sizes.test_resolutions if r < sizes.reference_resolution]
@@ -36,7 +37,7 @@ def test_reference_records(task2d, tmp_path):
     for p, s in zip(persistence.metrics, solver.metrics, strict=False):
         assert s.rmse < p.rmse
         assert s.inference_s_per_sample > 0
-    assert persistence.run_id == reference_run_id(task2d, "smoke", "persistence")
+    assert persistence.run_id == reference_run_id(resolve_task(task2d, "smoke"), "persistence")
     assert persistence.data_source == solver.data_source == ADVECTION_SOURCE
 
 
@@ -68,9 +69,9 @@ def test_reference_not_applicable_is_recorded_with_reason(task2d, tmp_path, monk
     import frlbench.runner.reference as reference
 
     monkeypatch.setattr(reference, "solver_for", lambda task: None)
-    rec = run_reference("solver", task2d, "smoke", cache_dir=tmp_path)
+    rec = run_reference("solver", resolve_task(task2d, "smoke"), cache_dir=tmp_path)
     assert rec.status == "not_applicable"
     assert rec.reason == "task builder 'advection' has no numerical solver"
     assert rec.metrics == []
     with pytest.raises(ValueError, match="persistence, solver"):
-        run_reference("oracle", task2d, "smoke", cache_dir=tmp_path)
+        run_reference("oracle", resolve_task(task2d, "smoke"), cache_dir=tmp_path)

@@ -66,7 +66,7 @@ def test_plugin_file_is_imported(tmp_path: Path):
     )
     catalog.discover_plugins(tmp_path)
     assert "plugin_probe_model" in registry.BACKBONES
-    assert registry.BACKBONES.entry("plugin_probe_model").metadata["family"] == "test"
+    assert registry.BACKBONES.entry("plugin_probe_model").info.family == "test"
 
 
 def test_broken_plugin_names_the_file(tmp_path: Path):
@@ -98,7 +98,7 @@ n_test = 1
 def test_task_toml_loads(tmp_path: Path):
     task = load_task(write(tmp_path / "adv.toml", TASK))
     assert task.name == "adv"
-    assert task.profile("smoke").test_resolutions == (8, 16)
+    assert task.profiles["smoke"].test_resolutions == (8, 16)
     assert task.grid_shape(16) == (16, 16)
 
 
@@ -161,7 +161,7 @@ def test_sizes_come_from_the_backbone_registration(tmp_path: Path, monkeypatch):
     """A plugin may declare its own sizes ("xl"); the built-ins' sizes are their presets."""
     from frlbench.models.cnn import PRESETS
 
-    assert tuple(registry.BACKBONES.entry("cnn").metadata["sizes"]) == tuple(PRESETS)
+    assert registry.BACKBONES.entry("cnn").info.sizes == tuple(PRESETS)
     monkeypatch.setattr(registry.BACKBONES, "_entries", dict(registry.BACKBONES._entries))
     registry.BACKBONES.add("xl_probe", lambda *a: None, source="test", sizes=("xl",))
     text = 'backbone = "xl_probe"\n[defaults]\nsize = "xl"\n'
@@ -201,16 +201,16 @@ def test_run_id_is_deterministic_and_content_addressed(task2d):
     from frlbench.spec import RunSpec, TrainSettings
 
     baseline = BackboneSpec(name="b", backbone="fno", defaults=TrainSettings(size="tiny"))
-    a = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke")
-    b = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke")
-    c = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 1, "smoke")
+    a = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke").resolve()
+    b = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke").resolve()
+    c = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 1, "smoke").resolve()
     assert a.run_id == b.run_id != c.run_id
     assert a.run_id.startswith("advection2d-b-off-s0-")
     # The file a spec was read from is not part of its identity.
     moved = RunSpec(
         task2d.__class__(**{**task2d.__dict__, "source": "/elsewhere.toml"}),
         baseline, FRL_VARIANTS.get("off"), 0, "smoke",
-    )  # fmt: skip
+    ).resolve()  # fmt: skip
     assert moved.run_id == a.run_id
 
 
@@ -221,30 +221,26 @@ def test_task_profile_requires_train_resolution_among_tests():
 
 def test_run_id_is_the_training_identity(monkeypatch):
     """Evaluation settings do not change a run id; the backbone's and FRL's versions do."""
-    import dataclasses
 
-    from frlbench.spec import BackboneSpec, RunSpec, TrainSettings, identity
+    from frlbench.spec import BackboneSpec, RunSpec, TrainSettings, plan
     from tests.conftest import make_task
 
     task = make_task(tests=(8, 16), ref=16)
     spec = RunSpec(
         task, BackboneSpec("cnn", "cnn", defaults=TrainSettings(size="tiny")),
         FRL_VARIANTS.get("off"), 0, "smoke",
-    )  # fmt: skip
-    sizes = task.profile("smoke")
+    ).resolve()  # fmt: skip
     for change in ({"rollout_steps": 3}, {"n_test": 5}, {"test_resolutions": (8,)}):
-        other = dataclasses.replace(task, profiles={"smoke": dataclasses.replace(sizes, **change)})
-        assert dataclasses.replace(spec, task=other).run_id == spec.run_id, change
+        assert spec.with_sizes(**change).run_id == spec.run_id, change
     for change in ({"n_train": 5}, {"train_resolution": 4, "test_resolutions": (4, 8)}):
-        other = dataclasses.replace(task, profiles={"smoke": dataclasses.replace(sizes, **change)})
-        assert dataclasses.replace(spec, task=other).run_id != spec.run_id, change
+        assert spec.with_sizes(**change).run_id != spec.run_id, change
     before = spec.run_id
-    monkeypatch.setattr(identity, "FRL_VERSION", "2")
+    monkeypatch.setattr(plan, "FRL_VERSION", "2")
     assert spec.run_id != before
-    monkeypatch.setattr(identity, "FRL_VERSION", "1")
+    monkeypatch.setattr(plan, "FRL_VERSION", "1")
     monkeypatch.setattr(registry.BACKBONES, "_entries", dict(registry.BACKBONES._entries))
     entry = registry.BACKBONES.entry("cnn")
     registry.BACKBONES.add(
-        "cnn", entry.obj, source=entry.source, **{**entry.metadata, "version": "2"}
+        "cnn", entry.obj, source=entry.source, family=entry.info.family, version="2"
     )
     assert spec.run_id != before

@@ -103,7 +103,7 @@ def _spec(backbone: str = "probe_conv") -> RunSpec:
     baseline = BackboneSpec(
         name="b", backbone=backbone, defaults=TrainSettings(size="tiny", epochs=1, batch_size=2)
     )
-    return RunSpec(make_task(), baseline, FRLConfig(name="off"), seed=0, profile="smoke")
+    return RunSpec(make_task(), baseline, FRLConfig(name="off"), seed=0, profile="smoke").resolve()
 
 
 def _record(spec: RunSpec, **kwargs) -> RunRecord:

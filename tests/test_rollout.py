@@ -12,7 +12,7 @@ from frlbench.data import PairedSplit, load_dataset
 from frlbench.evaluation.evaluate import SolverForecaster, rollout_rmse, solver_for
 from frlbench.evaluation.rollout import chains, check_rollout, windows
 from frlbench.runner.reference import run_reference
-from frlbench.spec import ConfigError, TaskProfile
+from frlbench.spec import ConfigError, TaskProfile, resolve_task
 from tests.conftest import make_task
 
 
@@ -39,7 +39,7 @@ def test_chains_follow_trajectories_and_break_where_pairs_do_not_connect():
 
 def _task(pairs: int, rollout: int):
     task = make_task(ndim=2)
-    sizes = task.profile("smoke")
+    sizes = task.profiles["smoke"]
     data = {**sizes.data, "pairs_per_trajectory": pairs}
     profile = dataclasses.replace(sizes, rollout_steps=rollout, data=data)
     return dataclasses.replace(task, profiles={"smoke": profile})
@@ -59,7 +59,7 @@ class Step:
 
 def test_exact_step_has_zero_error_and_identity_matches_hand_computation(tmp_path):
     task = _task(pairs=3, rollout=3)
-    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    data = load_dataset(resolve_task(task, "smoke"), cache_dir=tmp_path, progress=False)
     test = data.splits["test"]
     assert chains(test) == [[0, 1, 2], [3, 4, 5]]
     for res in test.resolutions:
@@ -83,7 +83,7 @@ def test_exact_step_has_zero_error_and_identity_matches_hand_computation(tmp_pat
 
 def test_rollout_on_a_subset_of_trajectories_scores_only_their_windows(tmp_path):
     task = _task(pairs=3, rollout=3)
-    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    data = load_dataset(resolve_task(task, "smoke"), cache_dir=tmp_path, progress=False)
     test = data.splits["test"]
     res = test.resolutions[0]
     first = rollout_rmse(Step(lambda x: x), data, task, res, 3, n_trajectories=1)
@@ -97,23 +97,23 @@ def test_rollout_on_a_subset_of_trajectories_scores_only_their_windows(tmp_path)
 
 
 def test_rollout_trajectories_beyond_n_test_is_a_clear_error():
-    sizes = make_task(ndim=2).profile("smoke")
+    sizes = make_task(ndim=2).profiles["smoke"]
     with pytest.raises(ValueError, match=r"rollout_trajectories.*0 \(all\) to n_test"):
         dataclasses.replace(sizes, rollout_trajectories=sizes.n_test + 1)
 
 
 def test_no_rollout_is_an_empty_list(tmp_path):
     task = _task(pairs=1, rollout=0)
-    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    data = load_dataset(resolve_task(task, "smoke"), cache_dir=tmp_path, progress=False)
     assert rollout_rmse(Step(lambda x: x), data, task, 8, 0) == []
-    check_rollout(task, "smoke", data)  # nothing to check
+    check_rollout(resolve_task(task, "smoke"), data)  # nothing to check
 
 
 def test_longer_rollout_than_the_data_holds_is_a_clear_error(tmp_path):
     task = _task(pairs=2, rollout=3)
-    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    data = load_dataset(resolve_task(task, "smoke"), cache_dir=tmp_path, progress=False)
     with pytest.raises(ConfigError, match=r"profiles\.smoke\.rollout_steps = 3.*valid: 0 to 2"):
-        check_rollout(task, "smoke", data)
+        check_rollout(resolve_task(task, "smoke"), data)
 
 
 def test_negative_rollout_is_rejected():
@@ -123,12 +123,12 @@ def test_negative_rollout_is_rejected():
 
 def test_solver_rollout_stays_exact_and_persistence_grows(tmp_path):
     task = _task(pairs=3, rollout=3)
-    solver = run_reference("solver", task, "smoke", cache_dir=tmp_path)
-    persistence = run_reference("persistence", task, "smoke", cache_dir=tmp_path)
-    reference = task.profile("smoke").reference_resolution
+    solver = run_reference("solver", resolve_task(task, "smoke"), cache_dir=tmp_path)
+    persistence = run_reference("persistence", resolve_task(task, "smoke"), cache_dir=tmp_path)
+    reference = task.profiles["smoke"].reference_resolution
     # The solver is not scored on the grid its truth comes from; persistence is.
     assert [m.resolution for m in solver.metrics] == [
-        r for r in task.profile("smoke").test_resolutions if r < reference
+        r for r in task.profiles["smoke"].test_resolutions if r < reference
     ]
     assert solver.reference_resolution == reference
     assert persistence.metrics[-1].resolution == reference
@@ -139,9 +139,9 @@ def test_solver_rollout_stays_exact_and_persistence_grows(tmp_path):
         assert len(s.rollout_rmse) == 3
     # At the reference resolution the exact solver stays on the stored trajectory (float32
     # storage round-off only); coarser grids lose the Nyquist modes' phase, as in one step.
-    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    data = load_dataset(resolve_task(task, "smoke"), cache_dir=tmp_path, progress=False)
     exact = rollout_rmse(
-        SolverForecaster(solver_for(task), task, "smoke"), data, task, reference, 3
+        SolverForecaster(solver_for(task), resolve_task(task, "smoke")), data, task, reference, 3
     )
     assert max(exact) < 1e-6 * persistence.metrics[-1].rollout_rmse[0]
 
@@ -155,7 +155,7 @@ def test_trained_run_records_a_rollout_per_resolution(tmp_path):
     settings = TrainSettings(size="tiny", epochs=1, batch_size=4)
     spec = RunSpec(
         task, BackboneSpec("cnn", "cnn", defaults=settings), FRL_VARIANTS.get("off"), 0, "smoke"
-    )
+    ).resolve()
     record, _ = train_and_evaluate(spec, device="cpu", cache_dir=tmp_path)
     assert record.status == "ok"
     assert record.data_source.startswith("frlbench's exact advection-diffusion solution")

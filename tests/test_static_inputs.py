@@ -14,7 +14,14 @@ from frlbench.frl import encoding_channels
 from frlbench.frl.wrap import returns_estimate, training_loss_of
 from frlbench.models.static import FIELDS, StaticInputs, static_fields
 from frlbench.registry import FRL_VARIANTS
-from frlbench.spec import BackboneSpec, ConfigError, RunSpec, TrainSettings, task_identity
+from frlbench.spec import (
+    BackboneSpec,
+    ConfigError,
+    RunSpec,
+    TrainSettings,
+    resolve_task,
+    task_identity,
+)
 from frlbench.static_inputs import STATIC_INPUTS
 from frlbench.train import build_model
 from tests.conftest import make_task
@@ -30,7 +37,7 @@ def latlon(static=LAT):
 def spec(task, backbone="cnn", frl="off", **settings) -> RunSpec:
     defaults = TrainSettings(size="tiny", batch_size=2, **settings)
     return RunSpec(task, BackboneSpec(backbone, backbone, defaults=defaults),
-                   FRL_VARIANTS.get(frl), 0, "smoke")  # fmt: skip
+                   FRL_VARIANTS.get(frl), 0, "smoke").resolve()  # fmt: skip
 
 
 def test_fields_are_sin_and_cos_of_the_model_grid_latitudes():
@@ -89,8 +96,8 @@ def test_bad_static_inputs_name_the_key_and_the_choices(static, grid, message):
 
 def test_run_ids_change_only_for_tasks_that_list_static_inputs():
     plain = latlon(())
-    assert "static_inputs" not in task_identity(plain, "smoke")
-    assert task_identity(latlon(), "smoke")["static_inputs"] == LAT
+    assert "static_inputs" not in task_identity(resolve_task(plain, "smoke"))
+    assert task_identity(resolve_task(latlon(), "smoke"))["static_inputs"] == LAT
     assert spec(plain).run_id != spec(latlon()).run_id
 
 

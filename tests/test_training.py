@@ -13,7 +13,7 @@ import torch
 from frlbench.data import load_dataset
 from frlbench.frl import FRLObjective
 from frlbench.registry import FRL_VARIANTS
-from frlbench.spec import BackboneSpec, ConfigError, RunSpec, TrainSettings
+from frlbench.spec import BackboneSpec, ConfigError, RunSpec, TrainSettings, resolve_task
 from frlbench.tools.tune import best, format_table, parse_overrides, tune, with_frl_overrides
 from frlbench.train import (
     Residual,
@@ -33,8 +33,8 @@ def _setup(task, tmp_path, backbone="cnn", **settings):
         FRL_VARIANTS.get("off"),
         0,
         "smoke",
-    )
-    data = load_dataset(task, "smoke", cache_dir=tmp_path, progress=False)
+    ).resolve()
+    data = load_dataset(resolve_task(task, "smoke"), cache_dir=tmp_path, progress=False)
     seed_everything(0)
     model = build_model(spec, torch.device("cpu"))
     objective = FRLObjective(spec.frl, task, data.train_resolution)
@@ -124,15 +124,8 @@ def test_residual_forecast_adds_the_input(task2d, tmp_path):
         torch.nn.init.zeros_(p)
     x = torch.randn(2, 1, 8, 8)
     assert torch.equal(model(x), x)  # a zero increment is persistence
-    plain = build_model(
-        dataclasses.replace(
-            spec,
-            baseline=dataclasses.replace(
-                spec.baseline, defaults=TrainSettings(size="tiny", residual=False)
-            ),
-        ),
-        torch.device("cpu"),
-    )
+    no_residual = dataclasses.replace(spec.settings, residual=False)
+    plain = build_model(dataclasses.replace(spec, settings=no_residual), torch.device("cpu"))
     assert not isinstance(plain, Residual)
 
 
@@ -147,8 +140,8 @@ def test_frl_variant_overrides_profile_settings_and_changes_the_run_id(task2d):
     assert baseline.settings("smoke", "off").lr == 1e-3
     assert baseline.settings("smoke", "full") == TrainSettings(size="tiny", lr=3e-3, steps=20)
     assert baseline.frl_overrides("smoke") == ["full"]
-    off = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke")
-    full = RunSpec(task2d, baseline, FRL_VARIANTS.get("full"), 0, "smoke")
+    off = RunSpec(task2d, baseline, FRL_VARIANTS.get("off"), 0, "smoke").resolve()
+    full = RunSpec(task2d, baseline, FRL_VARIANTS.get("full"), 0, "smoke").resolve()
     assert full.settings.lr == 3e-3 and off.settings.lr == 1e-3
     assert full.fingerprint()["baseline"]["settings"]["lr"] == 3e-3
     bad = BackboneSpec("b", "cnn", profiles={"smoke": {"frl": {"full": {"lr": -1.0}}}})
@@ -179,7 +172,7 @@ def test_task_tables_override_settings_for_that_task_only_and_change_only_its_ru
     assert baseline.profile_options("smoke", task2d.name) == {"width": 4}
     assert baseline.profile_options("smoke", "other") == {}
     assert baseline.task_overrides("smoke") == [task2d.name]
-    spec = RunSpec(task2d, baseline, FRL_VARIANTS.get("full"), 0, "smoke")
+    spec = RunSpec(task2d, baseline, FRL_VARIANTS.get("full"), 0, "smoke").resolve()
     assert spec.settings.steps == 40 and spec.settings.lr == 5e-3
     assert spec.fingerprint()["baseline"]["options"] == {"width": 4}
     # A task table for another task leaves this task's run ids as they were.
@@ -189,8 +182,8 @@ def test_task_tables_override_settings_for_that_task_only_and_change_only_its_ru
     without = dataclasses.replace(plain, profiles={"smoke": {"steps": 20}})
     off = FRL_VARIANTS.get("off")
     assert (
-        RunSpec(task2d, elsewhere, off, 0, "smoke").run_id
-        == RunSpec(task2d, without, off, 0, "smoke").run_id
+        RunSpec(task2d, elsewhere, off, 0, "smoke").resolve().run_id
+        == RunSpec(task2d, without, off, 0, "smoke").resolve().run_id
     )
     bad = dataclasses.replace(plain, profiles={"smoke": {"tasks": {task2d.name: {"lr": -1.0}}}})
     with pytest.raises(ConfigError, match=rf"profiles\.smoke\.tasks\.{task2d.name}"):

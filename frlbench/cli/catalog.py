@@ -3,6 +3,7 @@ registered, the datasets, and the tools (:mod:`frlbench.tools`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from frlbench import validate
 from frlbench.cli import shell
 from frlbench.cli.shell import BaselinesDir, CacheDir, TasksDir, app, console, fail
 from frlbench.registry import BACKBONES, BASELINES, FRL_VARIANTS, PROFILES, TASKS, UnknownNameError
-from frlbench.spec import ConfigError
+from frlbench.spec import ConfigError, resolve_task
 from frlbench.terminal import SafeTable
 
 
@@ -48,18 +49,14 @@ def list_cmd(
         _list_backbones(names)
         return
     table = SafeTable(title=f"{len(names)} {registry.kind}(s)")
-    keys: list[str] = []
-    for name in names:
-        for key in registry.entry(name).metadata:
-            if key not in keys and key != "options":
-                keys.append(key)
+    keys = [f.name for f in dataclasses.fields(registry.info_type)]
     table.add_column("name", style="bold")
     for key in keys:
         table.add_column(key)
     table.add_column("source", style="dim")
     for name in names:
         entry = registry.entry(name)
-        cells = [_cell(entry.metadata.get(key, "")) for key in keys]
+        cells = [_cell(getattr(entry.info, key)) for key in keys]
         table.add_row(name, *cells, entry.source)
     console.print(table)
 
@@ -106,16 +103,15 @@ def data_cmd(
     validate.check_output_dir(cache_dir, "--cache-dir")
     shell.load_catalog(tasks_dir, baselines_dir)
     try:
-        spec = TASKS.get(task)
         PROFILES.get(profile)
-        spec.profile(profile)
+        resolved = resolve_task(TASKS.get(task), profile)
     except (UnknownNameError, ConfigError) as exc:
         raise fail(str(exc)) from None
-    validate.check_task_memory([spec], profile)
+    validate.check_task_memory([resolved])
     start = time.perf_counter()
-    ds = load_dataset(spec, profile, cache_dir=cache_dir, rebuild=rebuild)
+    ds = load_dataset(resolved, cache_dir=cache_dir, rebuild=rebuild)
     elapsed = time.perf_counter() - start
-    table = SafeTable(title=f"{task} / {profile}: {dataset_path(spec, profile, cache_dir)}")
+    table = SafeTable(title=f"{task} / {profile}: {dataset_path(resolved, cache_dir)}")
     for column in ("split", "pairs", "resolutions", "grid shapes"):
         table.add_column(column)
     for name, split in ds.splits.items():

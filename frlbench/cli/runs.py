@@ -110,7 +110,7 @@ def run_cmd(
         )
     except (UnknownNameError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
-    validate.check_task_memory(list({s.task.name: s.task for s in specs}.values()), profile)
+    validate.check_task_memory(list({s.task.name: s.task for s in specs}.values()))
     console.print(
         f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
     )
@@ -196,8 +196,8 @@ def eval_cmd(
     ids = finished_model_runs(store, run_ids)
     res = None
     for rid in ids:  # every option checked against every run before any work
-        spec = restore_spec(store, rid, store.read(rid))
-        res = validate.parse_resolutions(resolutions, [spec.task], spec.profile)
+        plan = restore_spec(store, rid, store.read(rid))
+        res = validate.parse_resolutions(resolutions, [plan.task])
     settings = dict(resolutions=res, rollout_steps=rollout_steps, device=device)
     for rid, rec in reevaluate_runs(store, ids, **settings, cache_dir=cache_dir, warn=_warn):
         ratios = ", ".join(f"{m.resolution}: {m.rmse_ratio:.3f}" for m in rec.metrics)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from frlbench.registry import TASK_BUILDERS
-from frlbench.spec import TaskSpec, parse_dataclass
+from frlbench.spec import ResolvedTask
 
 SPLITS = ("train", "val", "test")
 #: Initial-condition seeds of split s are ``seed + SPLIT_SEED_OFFSET[s] + i``: disjoint ranges.
@@ -84,8 +84,8 @@ class PairedDataset:
             return str(self.metadata["data_source"])
         builder = str(self.metadata.get("builder", ""))
         entry = TASK_BUILDERS.entry(builder) if builder in TASK_BUILDERS else None
-        if entry is not None and entry.metadata.get("data_source"):
-            return str(entry.metadata["data_source"])
+        if entry is not None and entry.info.data_source:
+            return str(entry.info.data_source)
         return f"task builder {builder!r}" if builder else "unknown"
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,28 +149,17 @@ def normalize_splits(
     return splits, mean.to(dtype), std.to(dtype)
 
 
-def builder_options(task: TaskSpec, profile: str, options_cls: type[Any]) -> Any:
-    """Validate ``[profiles.<profile>.data]`` of ``task`` against a builder's options dataclass."""
-    return parse_dataclass(
-        options_cls,
-        task.profile(profile).data,
-        task.source or task.name,
-        prefix=f"profiles.{profile}.data",
-    )
-
-
 def assemble_dataset(
-    task: TaskSpec,
-    profile: str,
+    task: ResolvedTask,
     raw: dict[str, tuple[dict[int, torch.Tensor], dict[int, torch.Tensor], list[int]]],
     metadata: dict[str, Any],
 ) -> PairedDataset:
     """Normalize raw physical-unit splits (see :func:`normalize_splits`) into a dataset."""
-    train_resolution = task.profile(profile).train_resolution
+    train_resolution = task.train_resolution
     splits, mean, std = normalize_splits(raw, train_resolution)
     return PairedDataset(
         task=task.name,
-        profile=profile,
+        profile=task.profile,
         train_resolution=train_resolution,
         splits=splits,
         mean=mean,

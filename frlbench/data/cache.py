@@ -25,7 +25,7 @@ import torch
 from frlbench.data.base import PairedDataset, PairedSplit
 from frlbench.registry import TASK_BUILDERS
 from frlbench.safeio import atomic_path, resolve_root, write_atomic
-from frlbench.spec import TaskSpec
+from frlbench.spec import ResolvedTask
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,12 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "frlbench"
 
 
-def dataset_key(task: TaskSpec, profile: str) -> str:
-    """Hash of everything that determines the data of ``task`` under ``profile``."""
+def dataset_key(task: ResolvedTask) -> str:
+    """Hash of everything that determines the data of ``task`` at its profile."""
     entry = TASK_BUILDERS.entry(task.builder)
     content = {
         "builder": task.builder,
-        "builder_version": entry.metadata.get("version", 1),
+        "builder_version": entry.info.version,
         "ndim": task.ndim,
         "grid": task.grid,
         "channels": list(task.channels),
@@ -62,22 +62,22 @@ def dataset_key(task: TaskSpec, profile: str) -> str:
         # The rollout settings only change the evaluation, not the data.
         "profile": {
             k: v
-            for k, v in dataclasses.asdict(task.profile(profile)).items()
+            for k, v in dataclasses.asdict(task.sizes).items()
             if k not in ("rollout_steps", "rollout_trajectories")
         },
     }
-    identify = entry.metadata.get("source_identity")
-    source = identify(task, profile) if identify is not None else None
+    identify = entry.info.source_identity
+    source = identify(task) if identify is not None else None
     if source is not None:  # absent for generated data: their keys stay as they were
         content["data_source"] = source["cache"]
     blob = json.dumps(content, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def dataset_path(task: TaskSpec, profile: str, cache_dir: Path | None = None) -> Path:
-    """Where the dataset of ``task`` under ``profile`` is cached."""
+def dataset_path(task: ResolvedTask, cache_dir: Path | None = None) -> Path:
+    """Where the dataset of ``task`` at its profile is cached."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return root / f"{task.name}-{profile}-{dataset_key(task, profile)}.pt"
+    return root / f"{task.name}-{task.profile}-{dataset_key(task)}.pt"
 
 
 def _sha256(path: Path) -> str:
@@ -159,23 +159,21 @@ def try_load(path: Path) -> PairedDataset | None:
 
 
 def load_dataset(
-    task: TaskSpec,
-    profile: str,
+    task: ResolvedTask,
     *,
     cache_dir: Path | None = None,
     progress: bool = True,
     rebuild: bool = False,
 ) -> PairedDataset:
-    """Return the paired dataset of ``task`` under ``profile``, building and caching it once.
+    """Return the paired dataset of ``task`` (at its profile), building and caching it once.
 
     Args:
-        task: The task spec.
-        profile: Profile name.
+        task: The task at its profile.
         cache_dir: Cache directory (default :func:`default_cache_dir`).
         progress: Show a progress bar while building.
         rebuild: Ignore any cached copy.
     """
-    path = dataset_path(task, profile, cache_dir)
+    path = dataset_path(task, cache_dir)
     if not rebuild:
         cached = try_load(path)
         if cached is not None:
@@ -183,7 +181,7 @@ def load_dataset(
     builder = TASK_BUILDERS.get(task.builder)
     token = _BUILD_DIR.set(path.parent)
     try:
-        ds = builder(task, profile, progress=progress)
+        ds = builder(task, progress=progress)
     finally:
         _BUILD_DIR.reset(token)
     save_dataset(ds, path)

@@ -33,7 +33,6 @@ from frlbench.data.base import (
     PairedDataset,
     SolverNotApplicable,
     assemble_dataset,
-    builder_options,
 )
 from frlbench.data.era5_files import source_identity as file_identity
 from frlbench.data.latlon import (
@@ -53,7 +52,7 @@ from frlbench.data.standin import (
 from frlbench.data.swe import HOUR, SphereSWE
 from frlbench.data.weather import WB2Source, period_mean, resolve_path
 from frlbench.registry import register_task_builder
-from frlbench.spec import ConfigError, InvalidValue, TaskSpec
+from frlbench.spec import ConfigError, InvalidValue, ResolvedTask
 
 
 def _require(condition: bool, key: str, value: Any, valid: str) -> None:
@@ -123,7 +122,7 @@ class ERA5Options:
         )
 
 
-def check_task(task: TaskSpec, profile: str, opts: ERA5Options) -> None:
+def check_task(task: ResolvedTask, opts: ERA5Options) -> None:
     """Grid kind, channels against variables, and even resolutions, before any work."""
     where = task.source or task.name
     if task.grid != "latlon" or task.ndim != 2:
@@ -133,11 +132,11 @@ def check_task(task: TaskSpec, profile: str, opts: ERA5Options) -> None:
         )
     if len(task.channels) != len(opts.variables):
         raise ConfigError(
-            f"{where}: key 'profiles.{profile}.data.variables': {len(opts.variables)} variables "
+            f"{where}: key '{task.data_key}.variables': {len(opts.variables)} variables "
             f"{list(opts.variables)} for {len(task.channels)} channels {list(task.channels)}; "
             "valid: one variable per channel"
         )
-    sizes = task.profile(profile)
+    sizes = task.sizes
     for key, values in (
         ("train_resolution", [sizes.train_resolution]),
         ("test_resolutions", list(sizes.test_resolutions)),
@@ -146,12 +145,12 @@ def check_task(task: TaskSpec, profile: str, opts: ERA5Options) -> None:
         bad = [r for r in values if r % 2 or r < 8]
         if bad:
             raise ConfigError(
-                f"{where}: key 'profiles.{profile}.{key}': got {bad}; valid: even numbers of "
+                f"{where}: key 'profiles.{task.profile}.{key}': got {bad}; valid: even numbers of "
                 "longitudes >= 8 (the grid has half as many latitudes)"
             )
 
 
-def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+def forecast(task: ResolvedTask, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
     """The stand-in's own solver at ``resolution`` as a forecaster (``solver=`` reference).
 
     States on the model grid are interpolated (linearly in latitude, by Fourier series in
@@ -162,7 +161,7 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     Raises:
         SolverNotApplicable: On real ERA5 (no numerical model of the atmosphere in frlbench).
     """
-    opts = builder_options(task, profile, ERA5Options)
+    opts = task.options
     if resolve_path(opts.path) is not None:
         raise SolverNotApplicable(
             "real ERA5 data; frlbench has no numerical weather model to run on it"
@@ -177,9 +176,7 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     so = opts.standin
     # The 3/2 rule: the solver's retained degrees (2/3 of its grid's) cover every mode of the
     # resolution grid; the reference grid is used as is (the data are band-limited to it).
-    grid = min(
-        3 * resolution // 2 + (3 * resolution // 2) % 2, task.profile(profile).reference_resolution
-    )
+    grid = min(3 * resolution // 2 + (3 * resolution // 2) % 2, task.sizes.reference_resolution)
     solver = SphereSWE(max(grid, resolution), so.params(), dtype=torch.float64, device="cpu")
     steps = so.steps(opts.lead_hours)
     x = inputs.double()
@@ -224,23 +221,23 @@ def _split_arrays(
     return inputs, targets, ids
 
 
-def source_identity(task: TaskSpec, profile: str) -> dict[str, dict[str, Any]] | None:
+def source_identity(task: ResolvedTask) -> dict[str, dict[str, Any]] | None:
     """The real ERA5 source's identity (:func:`frlbench.data.era5_files.source_identity`), or
     ``None`` for the stand-in (its data follow from the task's options alone).
 
     Raises:
         WB2Error: If a configured path does not exist or cannot be read (never the stand-in).
     """
-    path = resolve_path(builder_options(task, profile, ERA5Options).path)
+    path = resolve_path(task.options.path)
     return None if path is None else file_identity(path)
 
 
 def _open_source(
-    task: TaskSpec, profile: str, opts: ERA5Options, bar: Progress
+    task: ResolvedTask, opts: ERA5Options, bar: Progress
 ) -> tuple[WB2Source, dict[str, tuple[str, ...]], str, dict[str, Any]]:
     """The checked source (real ERA5, or the stand-in, simulated first if not cached), its
     periods, its description in plain words and the stand-in's facts (empty for ERA5)."""
-    sizes = task.profile(profile)
+    sizes = task.sizes
     path = resolve_path(opts.path)
     if path is not None:
         source = WB2Source(path, opts.variables, check_ranges=True)
@@ -250,8 +247,8 @@ def _open_source(
             "test": tuple(opts.test_period),
         }
         return source, periods, f"ERA5 ({source.format_name} at {path.resolve()})", {}
-    path = standin_path(task, profile, opts)
-    facts = write_standin(task, profile, opts, bar) if not path.exists() else {}
+    path = standin_path(task, opts)
+    facts = write_standin(task, opts, bar) if not path.exists() else {}
     source = WB2Source(path, opts.variables, check_ranges=False)
     if not facts and "kinetic_energy_drift" in source.ds.attrs:
         facts = {
@@ -278,17 +275,17 @@ def _open_source(
     solver_is_truth=False,
     source_identity=source_identity,
 )
-def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
-    """Build the paired lat-lon dataset of ``task`` under ``profile`` (ERA5 or the stand-in)."""
-    opts = builder_options(task, profile, ERA5Options)
-    check_task(task, profile, opts)
-    sizes = task.profile(profile)
+def build_era5(task: ResolvedTask, progress: bool = True) -> PairedDataset:
+    """Build the paired lat-lon dataset of ``task`` at its profile (ERA5 or the stand-in)."""
+    opts = task.options
+    check_task(task, opts)
+    sizes = task.sizes
     path = resolve_path(opts.path)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
         real = path is not None
-        source, periods, described, facts = _open_source(task, profile, opts, bar)
-        prefix = f"profiles.{profile}"
+        source, periods, described, facts = _open_source(task, opts, bar)
+        prefix = f"profiles.{task.profile}"
         source.check_lead(opts.lead_hours, f"{prefix}.data.lead_hours")
         for r in sizes.test_resolutions:
             source.check_resolution(r, f"{prefix}.test_resolutions")
@@ -310,7 +307,7 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
         dtype = torch.float32 if real else torch.float64
         resolutions = sorted(set(sizes.test_resolutions) | {sizes.train_resolution})
         regridders = {r: source.regridder(r) for r in resolutions}
-        job = bar.add_task(f"era5/{profile} regrid", total=sum(counts.values()))
+        job = bar.add_task(f"era5/{task.profile} regrid", total=sum(counts.values()))
         raw = {}
         for split in SPLITS:
             wanted = sizes.test_resolutions if split == "test" else (sizes.train_resolution,)
@@ -351,6 +348,6 @@ def build_era5(task: TaskSpec, profile: str, progress: bool = True) -> PairedDat
         "persistence_rmse_per_channel": persistence,
         **facts,
     }
-    ds = assemble_dataset(task, profile, raw, metadata)
+    ds = assemble_dataset(task, raw, metadata)
     ds.climatology = climatology
     return ds

@@ -23,7 +23,6 @@ from frlbench.data.base import (
     SPLITS,
     PairedDataset,
     assemble_dataset,
-    builder_options,
 )
 from frlbench.data.fluid3d_options import Fluid3DOptions
 from frlbench.data.ns3d import (
@@ -39,7 +38,7 @@ from frlbench.data.turbulence import (
     random_velocity,
 )
 from frlbench.registry import register_task_builder
-from frlbench.spec import ConfigError, TaskSpec
+from frlbench.spec import ConfigError, ResolvedTask
 
 
 class SimulationBlowUp(ConfigError):
@@ -55,12 +54,12 @@ class SimulationBlowUp(ConfigError):
         self.seed, self.time = seed, time
 
 
-def _key_error(task: TaskSpec, key: str, value: Any, valid: str) -> ConfigError:
+def _key_error(task: ResolvedTask, key: str, value: Any, valid: str) -> ConfigError:
     return ConfigError(f"{task.source or task.name}: key {key!r}: got {value!r}; valid: {valid}")
 
 
-def check_profile(task: TaskSpec, profile: str, opts: Fluid3DOptions) -> None:
-    """Check the resolutions of ``profile`` against the solver and the options.
+def check_profile(task: ResolvedTask, opts: Fluid3DOptions) -> None:
+    """Check the task's resolutions at its profile against the solver and the options.
 
     Raises:
         ConfigError: Naming the key, for a reference grid that is odd, below
@@ -68,8 +67,8 @@ def check_profile(task: TaskSpec, profile: str, opts: Fluid3DOptions) -> None:
             initial-condition peak; or a train/test resolution that is odd, below the minimum,
             or does not divide the reference resolution.
     """
-    sizes = task.profile(profile)
-    prefix = f"profiles.{profile}"
+    sizes = task.sizes
+    prefix = f"profiles.{task.profile}"
     if task.ndim != 3 or task.grid != "periodic" or len(task.channels) != 3:
         raise ConfigError(
             f"{task.source or task.name}: builder 'fluid3d' needs ndim = 3, grid = 'periodic' and "
@@ -122,7 +121,7 @@ def check_profile(task: TaskSpec, profile: str, opts: Fluid3DOptions) -> None:
             )
 
 
-def make_solver(task: TaskSpec, opts: Fluid3DOptions, n: int) -> NS3DSolver:
+def make_solver(task: ResolvedTask, opts: Fluid3DOptions, n: int) -> NS3DSolver:
     """The task's solver on an ``n``-point grid, on the device and precision of ``opts``."""
     device = opts.device
     if device == "auto":
@@ -152,12 +151,12 @@ def initial_condition(solver: NS3DSolver, opts: Fluid3DOptions, seed: int) -> to
 
 
 def _dt_error(
-    task: TaskSpec, profile: str, opts: Fluid3DOptions, solver: NS3DSolver, speed: float, why: str
+    task: ResolvedTask, opts: Fluid3DOptions, solver: NS3DSolver, speed: float, why: str
 ) -> ConfigError:
     limit = opts.max_cfl * solver.dx / speed
     return _key_error(
         task,
-        f"profiles.{profile}.data.dt",
+        f"profiles.{task.profile}.data.dt",
         opts.dt,
         f"0 < dt <= {limit:.4g} ({why}; CFL = dt·max(|u|+|v|+|w|)/dx must stay <= "
         f"max_cfl = {opts.max_cfl:g} at reference_resolution = {solver.n})",
@@ -221,7 +220,7 @@ def solver_grid(resolution: int, reference_resolution: int) -> int:
     return min(grid + grid % 2, reference_resolution)
 
 
-def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+def forecast(task: ResolvedTask, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
     """The numerical solver as a forecaster: advance states ``(N, 3, r, r, r)`` by Δt.
 
     Physical-unit states on the ``resolution`` grid are advanced by ``steps_per_pair`` solver
@@ -229,10 +228,8 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     reproduces the targets, below it the error is the solver's own resolution error. Registered
     with the builder (``solver=forecast``) for the reference rows of the leaderboard.
     """
-    opts = builder_options(task, profile, Fluid3DOptions)
-    solver = make_solver(
-        task, opts, solver_grid(resolution, task.profile(profile).reference_resolution)
-    )
+    opts = task.options
+    solver = make_solver(task, opts, solver_grid(resolution, task.sizes.reference_resolution))
     steps = opts.steps_per_pair
     outputs = []
     for state in inputs:
@@ -243,7 +240,7 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
 
 
 def _check_initial_dt(
-    task: TaskSpec, profile: str, opts: Fluid3DOptions, solver: NS3DSolver, seeds: list[int]
+    task: ResolvedTask, opts: Fluid3DOptions, solver: NS3DSolver, seeds: list[int]
 ) -> None:
     """Check dt on every initial condition before spending time on any trajectory.
 
@@ -254,12 +251,11 @@ def _check_initial_dt(
         u0 = initial_condition(solver, opts, seed)
         if solver.cfl(u0, opts.dt) > opts.max_cfl:
             speed = u0.abs().sum(dim=0).max().item()
-            raise _dt_error(task, profile, opts, solver, speed, f"initial condition of seed {seed}")
+            raise _dt_error(task, opts, solver, speed, f"initial condition of seed {seed}")
 
 
 def _metadata(
-    task: TaskSpec,
-    profile: str,
+    task: ResolvedTask,
     opts: Fluid3DOptions,
     raw: dict[str, Any],
     coarse: int | None,
@@ -268,7 +264,7 @@ def _metadata(
 ) -> dict[str, Any]:
     """The dataset's metadata: the physics and numerics used, drift, band energies,
     persistence's error (the field statistics are the caller's)."""
-    sizes = task.profile(profile)
+    sizes = task.sizes
     test_inputs, test_targets, _ = raw["test"]
     return {
         "builder": "fluid3d",
@@ -311,11 +307,11 @@ def _metadata(
         "in a periodic box; simulated, no measured data)"
     ),
 )
-def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
-    """Build the paired multi-resolution turbulence dataset of ``task`` under ``profile``."""
-    opts = builder_options(task, profile, Fluid3DOptions)
-    check_profile(task, profile, opts)
-    sizes = task.profile(profile)
+def build_fluid3d(task: ResolvedTask, progress: bool = True) -> PairedDataset:
+    """Build the paired multi-resolution turbulence dataset of ``task`` at its profile."""
+    opts = task.options
+    check_profile(task, opts)
+    sizes = task.sizes
     solver = make_solver(task, opts, sizes.reference_resolution)
     coarse_solver = None
     if opts.coarse_spinup_steps > 0:
@@ -326,7 +322,7 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
         split: [opts.seed + SPLIT_SEED_OFFSET[split] + i for i in range(counts[split])]
         for split in SPLITS
     }
-    _check_initial_dt(task, profile, opts, solver, [x for split in SPLITS for x in seeds[split]])
+    _check_initial_dt(task, opts, solver, [x for split in SPLITS for x in seeds[split]])
     steps = (
         opts.coarse_spinup_steps
         + opts.spinup_steps
@@ -338,17 +334,15 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
     energies: list[list[float]] = []  # per trajectory, per saved state
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), disable=not progress) as bar:
-        job = bar.add_task(f"fluid3d/{profile}", total=steps * sum(counts.values()))
+        job = bar.add_task(f"fluid3d/{task.profile}", total=steps * sum(counts.values()))
         for split in SPLITS:
             resolutions = sizes.test_resolutions if split == "test" else (sizes.train_resolution,)
             inputs: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
             targets: dict[int, list[torch.Tensor]] = {r: [] for r in resolutions}
             pair_seeds: list[int] = []
             for seed in seeds[split]:
-                bar.update(job, description=f"fluid3d/{profile} {split} seed {seed}")
-                frames = _run(
-                    task, profile, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job)
-                )
+                bar.update(job, description=f"fluid3d/{task.profile} {split} seed {seed}")
+                frames = _run(task, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job))
                 stats.add(frames.to(solver.device))
                 coeffs = solver.to_spectral(frames.to(solver.device))
                 energies.append(solver.energy(coeffs).tolist())
@@ -365,9 +359,9 @@ def build_fluid3d(task: TaskSpec, profile: str, progress: bool = True) -> Paired
                 pair_seeds,
             )
     coarse = opts.coarse_resolution(sizes.reference_resolution) if coarse_solver else None
-    metadata = _metadata(task, profile, opts, raw, coarse, energies, test_reference)
+    metadata = _metadata(task, opts, raw, coarse, energies, test_reference)
     metadata.update(stats.metadata())
-    return assemble_dataset(task, profile, raw, metadata)
+    return assemble_dataset(task, raw, metadata)
 
 
 def energy_drift(energies: list[list[float]]) -> dict[str, Any]:
@@ -394,8 +388,7 @@ def energy_drift(energies: list[list[float]]) -> dict[str, Any]:
 
 
 def _run(
-    task: TaskSpec,
-    profile: str,
+    task: ResolvedTask,
     opts: Fluid3DOptions,
     solvers: tuple[NS3DSolver, NS3DSolver | None],
     seed: int,
@@ -409,11 +402,11 @@ def _run(
     except BlowUpError as exc:
         if math.isfinite(exc.cfl):
             why = f"seed {seed} reached CFL {exc.cfl:.3g} at t = {exc.time:.6g}"
-            raise _dt_error(task, profile, opts, solver, exc.speed, why) from None
+            raise _dt_error(task, opts, solver, exc.speed, why) from None
         raise SimulationBlowUp(
-            f"{task.source or task.name}: profile {profile!r}: sample seed {seed} blew up at "
-            f"t = {exc.time:.6g} (step {exc.step}): {exc}. Lower profiles.{profile}.data.dt "
-            f"or raise profiles.{profile}.data.viscosity.",
+            f"{task.source or task.name}: profile {task.profile!r}: sample seed {seed} blew up at "
+            f"t = {exc.time:.6g} (step {exc.step}): {exc}. Lower profiles.{task.profile}.data.dt "
+            f"or raise profiles.{task.profile}.data.viscosity.",
             seed,
             exc.time,
         ) from None

@@ -2,7 +2,7 @@
 
 frlbench's lat-lon *model* grid at resolution ``n`` has ``n`` longitudes ``i · 360°/n`` and
 ``n / 2`` cell-centred latitudes ``-90° + (j + 1/2) · 360°/n``, south to north (the grid of
-:meth:`frlbench.spec.TaskSpec.grid_shape` and :func:`frlbench.metrics.latitude_weights`); it is
+:meth:`frlbench.spec.ResolvedTask.grid_shape` and :func:`frlbench.metrics.latitude_weights`); it is
 named ``"<lon>×<lat>"`` (``64×32``). Data grids may instead include the poles (ERA5's 1440×721:
 latitudes ``-90° + j · 180°/(m - 1)``, whose first and last cells are half cells capped at the
 pole).

@@ -29,7 +29,7 @@ import torch
 
 from frlbench.data.latlon import area_weights, grid_name
 from frlbench.data.swe import GRAVITY, HOUR, SphereSWE, SWEParams, write_wb2
-from frlbench.spec import ConfigError, InvalidValue, TaskSpec
+from frlbench.spec import ConfigError, InvalidValue, ResolvedTask
 
 STANDIN_YEAR0 = 2000
 
@@ -137,12 +137,12 @@ class ERA5OptionsLike(Protocol):
     standin: StandinOptions
 
 
-def standin_path(task: TaskSpec, profile: str, opts: ERA5OptionsLike) -> Path:
-    """Where the stand-in of ``task``/``profile`` is written: the cache directory of the dataset
-    being built (``--cache-dir``), else the default cache directory."""
+def standin_path(task: ResolvedTask, opts: ERA5OptionsLike) -> Path:
+    """Where the stand-in of ``task`` is written: the cache directory of the dataset being
+    built (``--cache-dir``), else the default cache directory."""
     from frlbench.data.cache import build_dir
 
-    sizes = task.profile(profile)
+    sizes = task.sizes
     content = {
         "standin": dataclasses.asdict(opts.standin),
         "reference_resolution": sizes.reference_resolution,
@@ -156,7 +156,7 @@ def standin_path(task: TaskSpec, profile: str, opts: ERA5OptionsLike) -> Path:
 
 
 def simulate_standin(
-    task: TaskSpec, profile: str, opts: ERA5OptionsLike, bar: Any = None
+    task: ResolvedTask, opts: ERA5OptionsLike, bar: Any = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
     """Run the stand-in: every member spun up, then its saved states.
 
@@ -165,32 +165,24 @@ def simulate_standin(
         (north first, as solved), solver latitudes, ``datetime64`` times (member k in year
         ``2000 + k``) and facts for the metadata (energy drift, solver grid).
     """
-    sizes = task.profile(profile)
+    sizes = task.sizes
     so = opts.standin
     members = sizes.n_train + sizes.n_val + sizes.n_test
     dtype = torch.float64 if so.precision == "float64" else torch.float32
     device = _device(so.device)
     fine = SphereSWE(sizes.reference_resolution, so.params(), dtype=dtype, device=device)
     coarse = SphereSWE(so.spinup_resolution, so.params(coarse=True), dtype=dtype, device=device)
-    # Independent members: a small perturbation of one shared state decorrelates far too
-    # slowly in this weakly chaotic flow (see the module docstring).
-    if so.initial_condition == "galewsky":  # one jet, each member with its own small noise
-        noise = [coarse.random_initial_condition(so.seed + k, wind=1.0) for k in range(members)]
-        state = torch.stack(noise)
-        state[:, 0] = 0  # perturb vorticity only
-        state = state + coarse.galewsky_initial_condition()
-    else:
-        state = torch.stack([coarse.random_initial_condition(so.seed + k) for k in range(members)])
+    state = _initial_states(coarse, so, members)
     coarse_steps = math.ceil(so.spinup_days * 86400 / so.spinup_dt)
     lead_steps = so.steps(opts.lead_hours)
     fine_steps = so.steps(so.fine_spinup_hours)
     saved_states = opts.pairs_per_trajectory + 1
     total = coarse_steps + fine_steps + lead_steps * (saved_states - 1)
-    job = bar.add_task(f"era5/{profile} stand-in", total=total) if bar is not None else None
+    job = bar.add_task(f"era5/{task.profile} stand-in", total=total) if bar is not None else None
 
     def blown_up(exc: FloatingPointError, key: str, value: float) -> ConfigError:
         return ConfigError(
-            f"{task.source or task.name}: key 'profiles.{profile}.data.standin.{key}': got "
+            f"{task.source or task.name}: key 'profiles.{task.profile}.data.standin.{key}': got "
             f"{value:g}; the stand-in became non-finite ({exc}); valid: a smaller time step "
             "(gravity waves of speed √(g·mean_depth) and the winds limit it) or weaker forcing"
         )
@@ -220,7 +212,7 @@ def simulate_standin(
     }
     if fields["geopotential"].min() <= 0:
         raise ConfigError(
-            f"{task.source or task.name}: key 'profiles.{profile}.data.standin.mean_depth': the "
+            f"{task.where}: key '{task.data_key}.standin.mean_depth': the "
             f"layer depth became negative (min geopotential {fields['geopotential'].min():.4g}); "
             "valid: a deeper layer or weaker forcing"
         )
@@ -232,25 +224,42 @@ def simulate_standin(
             for j in range(saved_states)
         ]
     ).astype("datetime64[ns]")
+    return fields, fine.latitudes, times, _standin_facts(fine, fields, members, saved_states)
+
+
+def _initial_states(coarse: SphereSWE, so: StandinOptions, members: int) -> torch.Tensor:
+    """Every member's initial spectral state on the spin-up solver's grid.
+
+    Independent members: a small perturbation of one shared state decorrelates far too slowly
+    in this weakly chaotic flow (see the module docstring).
+    """
+    if so.initial_condition == "galewsky":  # one jet, each member with its own small noise
+        noise = [coarse.random_initial_condition(so.seed + k, wind=1.0) for k in range(members)]
+        state = torch.stack(noise)
+        state[:, 0] = 0  # perturb vorticity only
+        return state + coarse.galewsky_initial_condition()
+    return torch.stack([coarse.random_initial_condition(so.seed + k) for k in range(members)])
+
+
+def _standin_facts(
+    fine: SphereSWE, fields: dict[str, np.ndarray], members: int, saved_states: int
+) -> dict[str, Any]:
+    """The stand-in's facts for the dataset metadata: solver grid, kinetic-energy drift over
+    the saved states, how independent the members are, RMS wind and mean layer height."""
     weights = area_weights(fine.latitudes[::-1].copy())[::-1].reshape(-1, 1)
     u, v = fields["u_component_of_wind"], fields["v_component_of_wind"]
     energy = (0.5 * (u.astype(np.float64) ** 2 + v**2) * weights).mean(axis=(-2, -1))
     energy = energy.reshape(members, saved_states).mean(axis=0)
-    facts = {
+    vorticity = fields["vorticity"].reshape(members, saved_states, *fields["vorticity"].shape[1:])
+    return {
         "solver_grid": grid_name(fine.nlon, fine.nlat),
         "solver_max_degree": fine.lmax,
         "kinetic_energy_per_saved_state": energy.tolist(),
         "kinetic_energy_drift": float(energy[-1] / energy[0] - 1),
-        "member_vorticity_correlation": member_correlation(
-            fields["vorticity"].reshape(members, saved_states, *fields["vorticity"].shape[1:])[
-                :, 0
-            ],
-            weights,
-        ),
+        "member_vorticity_correlation": member_correlation(vorticity[:, 0], weights),
         "rms_wind": float(math.sqrt(2 * energy.mean())),
         "mean_geopotential_height_m": float(fields["geopotential"].mean() / GRAVITY),
     }
-    return fields, fine.latitudes, times, facts
 
 
 def member_correlation(fields: np.ndarray, weights: np.ndarray) -> float:
@@ -266,10 +275,10 @@ def member_correlation(fields: np.ndarray, weights: np.ndarray) -> float:
     return float(((x @ x.T).sum() - n) / (n * (n - 1)))
 
 
-def write_standin(task: TaskSpec, profile: str, opts: ERA5OptionsLike, bar: Any = None) -> dict:
+def write_standin(task: ResolvedTask, opts: ERA5OptionsLike, bar: Any = None) -> dict:
     """Simulate the stand-in and write it in the WB2 layout; return its facts."""
-    fields, latitudes, times, facts = simulate_standin(task, profile, opts, bar)
-    path = standin_path(task, profile, opts)
+    fields, latitudes, times, facts = simulate_standin(task, opts, bar)
+    path = standin_path(task, opts)
     attrs = {
         "source": "frlbench shallow-water stand-in for ERA5",
         **{k: json.dumps(v) for k, v in facts.items()},

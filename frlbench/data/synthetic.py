@@ -19,10 +19,9 @@ from frlbench.data.base import (
     SPLITS,
     PairedDataset,
     assemble_dataset,
-    builder_options,
 )
 from frlbench.registry import register_task_builder
-from frlbench.spec import InvalidValue, TaskSpec
+from frlbench.spec import InvalidValue, ResolvedTask
 
 
 @dataclass(frozen=True)
@@ -88,9 +87,9 @@ def advect(x: torch.Tensor, lengths: tuple[float, ...], opts: AdvectionOptions) 
     return torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) * factor, s=shape, dim=dims)
 
 
-def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+def forecast(task: ResolvedTask, inputs: torch.Tensor, resolution: int) -> torch.Tensor:
     """The task's solver: exact evolution of ``inputs`` (physical units) on their own grid."""
-    return advect(inputs, task.lengths, builder_options(task, profile, AdvectionOptions))
+    return advect(inputs, task.lengths, task.options)
 
 
 @register_task_builder(
@@ -100,10 +99,10 @@ def forecast(task: TaskSpec, profile: str, inputs: torch.Tensor, resolution: int
     version=1,
     data_source="frlbench's exact advection-diffusion solution (synthetic test data)",
 )
-def build_advection(task: TaskSpec, profile: str, progress: bool = True) -> PairedDataset:
-    """Build the paired advection–diffusion dataset of ``task`` under ``profile``."""
-    opts = builder_options(task, profile, AdvectionOptions)
-    sizes = task.profile(profile)
+def build_advection(task: ResolvedTask, progress: bool = True) -> PairedDataset:
+    """Build the paired advection–diffusion dataset of ``task`` at its profile."""
+    opts = task.options
+    sizes = task.sizes
     lengths = task.lengths
     ref_shape = task.grid_shape(sizes.reference_resolution)
     counts = {"train": sizes.n_train, "val": sizes.n_val, "test": sizes.n_test}
@@ -123,4 +122,4 @@ def build_advection(task: TaskSpec, profile: str, progress: bool = True) -> Pair
         pair_seeds = [s for s in seeds for _ in range(opts.pairs_per_trajectory)]
         raw[split] = (inputs, targets, pair_seeds)
     metadata = {"builder": "advection", "viscosity": opts.viscosity, "dt": opts.dt}
-    return assemble_dataset(task, profile, raw, metadata)
+    return assemble_dataset(task, raw, metadata)

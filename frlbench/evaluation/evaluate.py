@@ -4,7 +4,7 @@ Training, reference rows (persistence, the task's solver) and ``frlbench eval`` 
 :func:`evaluate`, so their numbers are computed by the same code at the same resolutions
 against the same paired truth::
 
-    protocol = EvalProtocol.from_task(task, profile)
+    protocol = EvalProtocol.from_task(task)
     evaluation = evaluate(ModelForecaster(model, device), data, protocol)
     record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
 
@@ -16,6 +16,7 @@ pass samples. Rollouts (the forecast fed back as the next input) are scored here
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -30,15 +31,15 @@ from frlbench.data.base import SolverNotApplicable
 from frlbench.evaluation import truth as protocols
 from frlbench.evaluation.rollout import windows
 from frlbench.records import ResolutionMetrics
-from frlbench.registry import TASK_BUILDERS
-from frlbench.spec import TaskSpec
+from frlbench.registry import METRICS, TASK_BUILDERS
+from frlbench.spec import EvalSettings, ResolvedTask
 
 #: Grid points a forward pass may hold at once during evaluation (batch × points).
 EVAL_POINTS_PER_CHUNK = 2 * 64**3
 
 Units = Literal["normalized", "physical"]
-#: A solver registered with a task builder: ``forecast(task, profile, states, resolution)``.
-SolverFn = Callable[[TaskSpec, str, torch.Tensor, int], torch.Tensor]
+#: A solver registered with a task builder: ``forecast(task, states, resolution)``.
+SolverFn = Callable[[ResolvedTask, torch.Tensor, int], torch.Tensor]
 
 
 class Forecaster(Protocol):
@@ -62,37 +63,27 @@ class Forecaster(Protocol):
 
 
 @dataclass(frozen=True)
-class EvalProtocol:
-    """How a run is evaluated; stored as a record's ``evaluation`` section, not in its id.
+class EvalProtocol(EvalSettings):
+    """Evaluation settings on their task: what :func:`evaluate` scores a forecaster under.
+
+    The settings (:class:`~frlbench.spec.EvalSettings`, a run plan's ``evaluation``) are
+    checked against the task here: the truth construction must apply to its grid. Stored as a
+    record's ``evaluation`` section (:meth:`to_dict`), never in a run id.
 
     Attributes:
-        task: The task (grid, lengths, channels); not part of :meth:`to_dict`.
-        test_resolutions: Resolutions scored, ascending (the training resolution included).
-        n_test: Test trajectories.
-        rollout_steps: Autoregressive rollout length (0: one step only).
-        rollout_trajectories: Roll out the first this many test trajectories (0: all).
-        reference_resolution: Where the ground truth was generated.
-        train_resolution: ρ0 (the RMSE_Ratio denominator).
-        truth: How each test grid is made from the reference fields
-            (:mod:`frlbench.evaluation.truth`; empty: the task's default, which the dataset stores).
-        normalization: ``train`` (default) or ``per-resolution`` statistics.
-        trajectories: Score only the first this many test trajectories (0: all).
+        task: The task at its profile (grid, lengths, channels); not part of :meth:`to_dict`.
     """
 
-    task: TaskSpec = field(repr=False, compare=False)
-    test_resolutions: tuple[int, ...]
-    n_test: int
-    rollout_steps: int
-    rollout_trajectories: int
-    reference_resolution: int
-    train_resolution: int
-    truth: str = ""
-    normalization: str = "train"
-    trajectories: int = 0
+    task: ResolvedTask = field(repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.truth:
             object.__setattr__(self, "truth", protocols.default_truth(self.task))
+        if not self.metrics:
+            object.__setattr__(self, "metrics", tuple(METRICS))
+        unknown = [name for name in self.metrics if name not in METRICS]
+        if unknown:
+            raise ValueError(METRICS.unknown_message(unknown[0]))
         protocols.check_truth(self.task, self.truth)
         protocols.check_normalization(self.normalization)
 
@@ -118,25 +109,23 @@ class EvalProtocol:
         return protocols.ratio_resolution(self.truth, self.resolutions, self.train_resolution)
 
     @classmethod
-    def from_task(cls, task: TaskSpec, profile: str) -> EvalProtocol:
-        """The protocol the task's profile asks for."""
-        sizes = task.profile(profile)
-        return cls(
-            task=task,
-            test_resolutions=tuple(sizes.test_resolutions),
-            n_test=sizes.n_test,
-            rollout_steps=sizes.rollout_steps,
-            rollout_trajectories=sizes.rollout_trajectories,
-            reference_resolution=sizes.reference_resolution,
-            train_resolution=sizes.train_resolution,
-        )
+    def of(cls, task: ResolvedTask, settings: EvalSettings) -> EvalProtocol:
+        """``settings`` (e.g. a run plan's ``evaluation``) applied to ``task``."""
+        values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(EvalSettings)}
+        return cls(**values, task=task)
+
+    @classmethod
+    def from_task(cls, task: ResolvedTask) -> EvalProtocol:
+        """The protocol the task's profile asks for (every registered metric)."""
+        return cls.of(task, EvalSettings.of_task(task))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the record's ``evaluation`` section (JSON round-trips equal).
 
         The truth construction, normalization and trajectory subset are written only when
         they are not the defaults, so records evaluated the default way compare equal to
-        those stored before these options existed.
+        those stored before these options existed; ``metrics`` names the metrics computed
+        (compare with :func:`same_settings`, which leaves it out).
         """
         options = {
             "truth": self.truth,
@@ -152,7 +141,19 @@ class EvalProtocol:
             "reference_resolution": self.reference_resolution,
             "train_resolution": self.train_resolution,
             **{k: v for k, v in options.items() if v != defaults.get(k, 0)},
+            "metrics": list(self.metrics),
         }
+
+
+def same_settings(stored: dict[str, Any], protocol: EvalProtocol) -> bool:
+    """Whether a record's stored ``evaluation`` section asked for ``protocol``'s settings.
+
+    The metric names are left out: records stored before they were written lack them, and a
+    metric registered later (a plugin) does not make a stored evaluation out of date.
+    """
+    current = protocol.to_dict()
+    current.pop("metrics")
+    return {k: v for k, v in stored.items() if k != "metrics"} == current
 
 
 @dataclass
@@ -221,9 +222,8 @@ class SolverForecaster:
     """The task's own numerical solver, registered with its builder (``solver=``).
 
     Args:
-        solver: ``forecast(task, profile, states, resolution)`` in physical units.
-        task: The task.
-        profile: Profile name.
+        solver: ``forecast(task, states, resolution)`` in physical units.
+        task: The task at its profile.
         exact_at_reference: Whether this solver produced the ground truth on the reference
             grid (then it is scored only on coarser grids). A builder registered with
             ``solver_is_truth=False`` (e.g. era5's stand-in, whose truth comes from another
@@ -234,21 +234,21 @@ class SolverForecaster:
     units: Units = "physical"
 
     def __init__(
-        self, solver: SolverFn, task: TaskSpec, profile: str, *, exact_at_reference: bool = True
+        self, solver: SolverFn, task: ResolvedTask, *, exact_at_reference: bool = True
     ) -> None:
-        self.solver, self.task, self.profile = solver, task, profile
+        self.solver, self.task = solver, task
         self.exact_at_reference = exact_at_reference
 
     def forecast(self, states: torch.Tensor, resolution: int) -> torch.Tensor:
         try:
-            return self.solver(self.task, self.profile, states, resolution)
+            return self.solver(self.task, states, resolution)
         except SolverNotApplicable as exc:  # e.g. real ERA5: no numerical model to run
             raise NotApplicable(str(exc)) from None
 
 
-def solver_for(task: TaskSpec) -> SolverFn | None:
+def solver_for(task: ResolvedTask) -> SolverFn | None:
     """The forecast function the task's builder registered, if any."""
-    return TASK_BUILDERS.entry(task.builder).metadata.get("solver")
+    return TASK_BUILDERS.entry(task.builder).info.solver
 
 
 def trajectories(split: PairedSplit) -> list[list[int]]:
@@ -284,7 +284,7 @@ def timed_forecast(
 def rollout_rmse(
     forecaster: Forecaster,
     data: PairedDataset,
-    task: TaskSpec,
+    task: ResolvedTask,
     resolution: int,
     steps: int,
     n_trajectories: int = 0,
@@ -373,6 +373,7 @@ def evaluate(forecaster: Forecaster, data: PairedDataset, protocol: EvalProtocol
             data.train_resolution,
             climatology=view.climatology.get(res),
             trajectories=trajectories(split),
+            names=protocol.metrics,
         )
         m.inference_s_per_sample = seconds
         m.rollout_rmse = rollout_rmse(
@@ -394,6 +395,7 @@ __all__ = [
     "SolverForecaster",
     "evaluate",
     "rollout_rmse",
+    "same_settings",
     "solver_for",
     "timed_forecast",
     "trajectories",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from frlbench.data import PairedDataset, PairedSplit
-from frlbench.spec import ConfigError, TaskSpec
+from frlbench.spec import ConfigError, ResolvedTask
 
 
 def chains(split: PairedSplit) -> list[list[int]]:
@@ -45,19 +45,19 @@ def windows(split: PairedSplit, steps: int) -> list[list[int]]:
     return [c[i : i + steps] for c in chains(split) for i in range(len(c) - steps + 1)]
 
 
-def check_rollout(task: TaskSpec, profile: str, data: PairedDataset) -> None:
+def check_rollout(task: ResolvedTask, data: PairedDataset) -> None:
     """Fail before any training if the profile asks for a longer rollout than the data holds.
 
     Raises:
         ConfigError: Naming the task file, ``profiles.<profile>.rollout_steps`` and the limit.
     """
-    steps = task.profile(profile).rollout_steps
+    steps = task.sizes.rollout_steps
     if steps <= 1:
         return
     longest = max((len(c) for c in chains(data.splits["test"])), default=0)
     if steps > longest:
         raise ConfigError(
-            f"{task.source or task.name}: profiles.{profile}.rollout_steps = {steps}, but the "
+            f"{task.source or task.name}: profiles.{task.profile}.rollout_steps = {steps}, but the "
             f"longest run of consecutive test pairs of one trajectory has {longest}; valid: "
             f"0 to {longest}"
         )

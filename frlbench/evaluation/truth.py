@@ -42,13 +42,11 @@ import torch
 from frlbench import metrics, spectral
 from frlbench.data.base import PairedDataset, PairedSplit, channel_stats
 from frlbench.data.latlon import model_grid_regridder, model_latitudes, regular_longitudes
-from frlbench.spec import TaskSpec
+from frlbench.geometry import GEOMETRIES
+from frlbench.spec import ResolvedTask
 
 #: Truth constructions by task grid kind; the first is the default (what the builders store).
-TRUTHS: dict[str, tuple[str, ...]] = {
-    "periodic": ("truncation", "subsample", "box", "paper-grid"),
-    "latlon": ("conservative", "bilinear", "subsample"),
-}
+TRUTHS: dict[str, tuple[str, ...]] = {g.name: g.truths for g in GEOMETRIES.values()}
 #: Normalizations; the first is the default.
 NORMALIZATIONS = ("train", "per-resolution")
 #: Strides of the paper-style grid family.
@@ -60,17 +58,17 @@ def all_truths() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for names in TRUTHS.values() for name in names))
 
 
-def truths_for(task: TaskSpec) -> tuple[str, ...]:
+def truths_for(task: ResolvedTask) -> tuple[str, ...]:
     """The truth constructions that apply to ``task``'s grid, default first."""
-    return TRUTHS[task.grid]
+    return task.geometry.truths
 
 
-def default_truth(task: TaskSpec) -> str:
+def default_truth(task: ResolvedTask) -> str:
     """The truth construction the task's builder stores."""
     return truths_for(task)[0]
 
 
-def check_truth(task: TaskSpec, name: str) -> str:
+def check_truth(task: ResolvedTask, name: str) -> str:
     """``name`` if it is a truth construction of ``task``'s grid.
 
     Raises:
@@ -113,7 +111,7 @@ def _stride(truth: str, resolution: int, reference_resolution: int) -> int:
 
 
 def truth_resolutions(
-    task: TaskSpec, truth: str, test_resolutions: Sequence[int], reference_resolution: int
+    task: ResolvedTask, truth: str, test_resolutions: Sequence[int], reference_resolution: int
 ) -> tuple[int, ...]:
     """The grids scored under ``truth``, ascending: the test resolutions, or for
     ``paper-grid`` the family ``n // s + 1`` for strides 1 to 4 of the reference grid.
@@ -207,7 +205,7 @@ def subsample_latlon(x: torch.Tensor, stride: int) -> torch.Tensor:
 
 
 def coarsen(
-    x: torch.Tensor, task: TaskSpec, truth: str, resolution: int, reference_resolution: int
+    x: torch.Tensor, task: ResolvedTask, truth: str, resolution: int, reference_resolution: int
 ) -> torch.Tensor:
     """Make fields ``(..., *grid)`` at ``reference_resolution`` into the grid ``resolution``
     by the truth construction ``truth`` (identity at the reference resolution, except for
@@ -231,7 +229,7 @@ def coarsen(
     stride = _stride(truth, resolution, reference_resolution)
     if truth == "box":
         return box_average(x, stride, task.ndim)
-    if task.grid == "latlon":
+    if task.geometry.spherical:
         return subsample_latlon(x, stride)
     return subsample_periodic(x, stride, task.ndim)
 
@@ -248,7 +246,7 @@ def trajectory_subset(split: PairedSplit, n_trajectories: int) -> list[int]:
 
 def protocol_views(
     data: PairedDataset,
-    task: TaskSpec,
+    task: ResolvedTask,
     *,
     truth: str,
     normalization: str,
@@ -304,7 +302,12 @@ def protocol_views(
 
 
 def _physical(
-    data: PairedDataset, x: torch.Tensor, task: TaskSpec, truth: str, resolution: int, source: int
+    data: PairedDataset,
+    x: torch.Tensor,
+    task: ResolvedTask,
+    truth: str,
+    resolution: int,
+    source: int,
 ) -> torch.Tensor:
     """Stored normalized fields at ``source`` in float64 physical units, made into the grid
     ``resolution`` by ``truth`` (unchanged when ``source`` is that grid already)."""
@@ -314,13 +317,13 @@ def _physical(
     return coarsen(phys, task, truth, resolution, source)
 
 
-def _anomaly(fields: torch.Tensor, task: TaskSpec) -> torch.Tensor:
+def _anomaly(fields: torch.Tensor, task: ResolvedTask) -> torch.Tensor:
     """``fields`` minus each sample's and channel's spatial mean."""
     dims = tuple(range(fields.dim() - task.ndim, fields.dim()))
     return fields - fields.mean(dim=dims, keepdim=True)
 
 
-def _energy(fields: torch.Tensor, task: TaskSpec) -> float:
+def _energy(fields: torch.Tensor, task: ResolvedTask) -> float:
     """Mean square (latitude-weighted on lat-lon grids)."""
     return (
         metrics.rmse(fields, torch.zeros_like(fields), metrics.latitude_weights_for(task, fields))
@@ -328,7 +331,7 @@ def _energy(fields: torch.Tensor, task: TaskSpec) -> float:
     )
 
 
-def energy_above_nyquist(fields: torch.Tensor, task: TaskSpec, train_resolution: int) -> float:
+def energy_above_nyquist(fields: torch.Tensor, task: ResolvedTask, train_resolution: int) -> float:
     """Fraction of the energy of ``fields`` ``(N, C, *grid)`` (spatial means removed) in modes
     above the training Nyquist: max-norm wavenumber on periodic grids, zonal wavenumber on
     lat-lon grids (the split of :func:`frlbench.metrics.band_errors`)."""
@@ -339,7 +342,7 @@ def energy_above_nyquist(fields: torch.Tensor, task: TaskSpec, train_resolution:
 
 
 def aliased_energy(
-    fields: torch.Tensor, task: TaskSpec, resolution: int, reference_resolution: int
+    fields: torch.Tensor, task: ResolvedTask, resolution: int, reference_resolution: int
 ) -> float:
     """Energy that point subsampling of reference fields to ``resolution`` aliases into the
     resolved band, as a fraction of the fields' energy (spatial means removed).
@@ -352,7 +355,7 @@ def aliased_energy(
     """
     anomaly = _anomaly(fields.double(), task)
     stride = _stride("subsample", resolution, reference_resolution)
-    if task.grid == "latlon":
+    if task.geometry.spherical:
         made = anomaly[..., ::stride]
         stored = spectral.truncate(anomaly, (anomaly.shape[-1] // stride,))
     else:

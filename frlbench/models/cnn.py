@@ -91,7 +91,7 @@ class ResidualCNN(GridBackbone):
         return self.project(self.blocks(self.lift(x)))
 
 
-@register_backbone("cnn", family="CNN", sizes=tuple(PRESETS), options=CNNOptions)
+@register_backbone("cnn", family="CNN", presets=PRESETS, options=CNNOptions)
 def build_cnn(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """Residual CNN with circular padding (edge-repeat in latitude on lat-lon grids)."""
     options = family_config(spec, PRESETS)

@@ -26,7 +26,7 @@ C = TypeVar("C")
 
 def backbone_sizes(backbone: str) -> tuple[str, ...]:
     """The sizes a registered backbone declares (``sizes=`` at registration)."""
-    return tuple(BACKBONES.entry(backbone).metadata.get("sizes", ()))
+    return BACKBONES.entry(backbone).info.sizes
 
 
 def resolve_size(spec: BackboneSpec, size: str | None = None) -> str:
@@ -145,9 +145,7 @@ def count_parameters(module: nn.Module) -> int:
 
 def periodic_axes(task: TaskSpec) -> tuple[bool, ...]:
     """Which spatial axes wrap around: all of them on a periodic box; longitude only on lat-lon."""
-    if task.grid == "latlon":
-        return (False, True)
-    return (True,) * task.ndim
+    return task.geometry.periodic_axes(task.ndim)
 
 
 def check_input(x: torch.Tensor, in_channels: int, ndim: int, name: str) -> None:

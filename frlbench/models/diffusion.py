@@ -36,7 +36,6 @@ from frlbench.models.unet import UNet, UNetOptions
 from frlbench.registry import register_backbone
 from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
-SIZES = ("tiny", "small", "base")
 VERSION = "1"
 SAMPLERS = ("euler", "heun")
 
@@ -214,7 +213,7 @@ def sampling_evaluations(options: DiffusionOptions) -> int:
 
 
 @register_backbone(
-    "diffusion", family="Diffusion", sizes=SIZES, options=DiffusionOptions, version=VERSION
+    "diffusion", family="Diffusion", presets=PRESETS, options=DiffusionOptions, version=VERSION
 )  # fmt: skip
 def build_diffusion(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """Conditional diffusion forecaster (EDM, U-Net denoiser, deterministic sampler)."""

@@ -127,7 +127,7 @@ def _build(
     if isinstance(options, TFNOOptions):
         model_cls = TFNO
         kwargs = {"factorization": options.factorization, "rank": options.rank}
-    if task.grid == "latlon" and options.latitude_padding > 0:
+    if task.geometry.spherical and options.latitude_padding > 0:
         # Grid axes are (latitude, longitude): pad latitude only; longitude is periodic.
         kwargs["domain_padding"] = [options.latitude_padding, 0.0]
     net = model_cls(
@@ -145,7 +145,7 @@ def _build(
     return NeuralOperator(name, net, in_channels, out_channels, task.ndim)
 
 
-@register_backbone("fno", family="neural operator", sizes=tuple(FNO_PRESETS), options=FNOOptions)
+@register_backbone("fno", family="neural operator", presets=FNO_PRESETS, options=FNOOptions)
 def build_fno(
     spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int
 ) -> NeuralOperator:
@@ -153,7 +153,7 @@ def build_fno(
     return _build("fno", family_config(spec, FNO_PRESETS), task, in_channels, out_channels)
 
 
-@register_backbone("tfno", family="neural operator", sizes=tuple(TFNO_PRESETS), options=TFNOOptions)
+@register_backbone("tfno", family="neural operator", presets=TFNO_PRESETS, options=TFNOOptions)
 def build_tfno(
     spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int
 ) -> NeuralOperator:

@@ -42,7 +42,6 @@ from frlbench.models.common import (
 from frlbench.registry import register_backbone
 from frlbench.spec import BackboneSpec, ConfigError, InvalidValue, TaskSpec
 
-SIZES = ("tiny", "small", "base")
 #: 2: convolutional stem (``stem_kernel``), 2-cell patches (``patch``) and no position
 #: features in the small and base presets (small: width 32, state 4); an MLP head.
 VERSION = "2"
@@ -283,7 +282,7 @@ class GridMamba(GridBackbone):
         return x[:, : self.out_channels] + out if self.residual else out
 
 
-@register_backbone("mamba", family="Mamba", sizes=SIZES, options=MambaOptions, version=VERSION)
+@register_backbone("mamba", family="Mamba", presets=PRESETS, options=MambaOptions, version=VERSION)
 def build_mamba(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """Selective-SSM (Mamba) scans along every grid axis in both directions (mambapy pscan)."""
     options = family_config(spec, PRESETS)

@@ -23,7 +23,6 @@ from frlbench.models.common import GridBackbone, GridConv, family_config, period
 from frlbench.registry import register_backbone
 from frlbench.spec import BackboneSpec, InvalidValue, TaskSpec
 
-SIZES = ("tiny", "small", "base")
 VERSION = "1"
 
 #: torchdiffeq methods on a fixed grid of ``steps`` steps over the interval.
@@ -159,7 +158,7 @@ class NeuralODE(GridBackbone):
 
 
 @register_backbone(
-    "node", family="Neural ODE", sizes=SIZES, options=NODEOptions, version=VERSION
+    "node", family="Neural ODE", presets=PRESETS, options=NODEOptions, version=VERSION
 )  # fmt: skip
 def build_node(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """Neural ODE with a circular-padding convolutional vector field (torchdiffeq)."""

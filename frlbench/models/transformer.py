@@ -187,7 +187,7 @@ VERSION = "2"
 @register_backbone(
     "transformer",
     family="Transformer",
-    sizes=tuple(PRESETS),
+    presets=PRESETS,
     options=TransformerOptions,
     version=VERSION,
 )

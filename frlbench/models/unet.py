@@ -124,7 +124,7 @@ class UNet(GridBackbone):
         return self.project(x)
 
 
-@register_backbone("unet", family="U-Net", sizes=tuple(PRESETS), options=UNetOptions)
+@register_backbone("unet", family="U-Net", presets=PRESETS, options=UNetOptions)
 def build_unet(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """U-Net with circular padding (edge-repeat in latitude on lat-lon grids)."""
     options = family_config(spec, PRESETS)

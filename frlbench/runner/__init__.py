@@ -1,4 +1,4 @@
-"""Running a grid of RunSpecs: skip finished runs, build data once, dispatch to a backend.
+"""Running a grid of RunPlans: skip finished runs, build data once, dispatch to a backend.
 
 A finished run whose stored evaluation differs from what its task profile now asks for (test
 resolutions, n_test, rollout steps) is re-evaluated from its stored weights, never retrained:
@@ -20,7 +20,7 @@ from frlbench.runner.grid import expand_grid
 from frlbench.runner.lock import RunLock
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
-from frlbench.spec import RunSpec
+from frlbench.spec import RunPlan
 
 __all__ = ["GridSummary", "RunStore", "expand_grid", "run_grid"]
 
@@ -58,57 +58,57 @@ class GridSummary:
 
 
 def plan(
-    specs: Sequence[RunSpec],
+    plans: Sequence[RunPlan],
     store: RunStore,
     locks: list[RunLock] | None = None,
     busy: list[str] | None = None,
-) -> tuple[list[RunSpec], int, list[str]]:
-    """Split ``specs`` into runs to execute and finished ones; move corrupt records aside.
+) -> tuple[list[RunPlan], int, list[str]]:
+    """Split ``plans`` into runs to execute and finished ones; move corrupt records aside.
 
     With ``locks``, each unfinished run is locked first (the lock is appended there, to be
     released by the caller); a run locked by another live command is listed in ``busy``.
     A finished run whose ``spec.json`` was deleted gets it back.
     """
     todo, skipped, corrupt = [], 0, []
-    for spec in specs:
+    for plan in plans:
         if locks is not None:
-            lock = RunLock(store.run_dir(spec.run_id), store.out)
+            lock = RunLock(store.run_dir(plan.run_id), store.out)
             if not lock.acquire():
                 if busy is not None:
-                    busy.append(spec.run_id)
+                    busy.append(plan.run_id)
                 continue
             locks.append(lock)
-        state = store.state(spec.run_id)
+        state = store.state(plan.run_id)
         if state == "done":
             skipped += 1
-            if not store.spec_path(spec.run_id).exists():
-                store.save_spec(spec)
+            if not store.spec_path(plan.run_id).exists():
+                store.save_spec(plan)
             continue
         if state == "corrupt":
-            corrupt.append(str(store.quarantine(spec.run_id)))
+            corrupt.append(str(store.quarantine(plan.run_id)))
         elif state == "failed":
-            store.record_path(spec.run_id).unlink()
-        todo.append(spec)
+            store.record_path(plan.run_id).unlink()
+        todo.append(plan)
     return todo, skipped, corrupt
 
 
-def prepare_data(specs: Sequence[RunSpec], cache_dir: Path | None, progress: bool) -> None:
+def prepare_data(plans: Sequence[RunPlan], cache_dir: Path | None, progress: bool) -> None:
     """Build (or find cached) every dataset the grid needs, once, before any run starts, and
     check that each holds the rollout its profile asks for (a clear error before any work)."""
     from frlbench.data import load_dataset
     from frlbench.evaluation.rollout import check_rollout
 
     seen = set()
-    for spec in specs:
-        key = (spec.task.name, spec.profile)
+    for plan in plans:
+        key = (plan.task.name, plan.profile)
         if key not in seen:
             seen.add(key)
-            data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=progress)
-            check_rollout(spec.task, spec.profile, data)
+            data = load_dataset(plan.task, cache_dir=cache_dir, progress=progress)
+            check_rollout(plan.task, data)
 
 
 def run_grid(
-    specs: Sequence[RunSpec],
+    plans: Sequence[RunPlan],
     out: Path,
     *,
     backend: str = "local",
@@ -120,10 +120,10 @@ def run_grid(
     references: bool = True,
     **backend_options: Any,
 ) -> GridSummary:
-    """Execute the unfinished runs of ``specs`` and return a summary of the whole grid.
+    """Execute the unfinished runs of ``plans`` and return a summary of the whole grid.
 
     Args:
-        specs: The grid.
+        plans: The grid.
         out: Results directory (records under ``out/runs``).
         backend: ``local``, ``ray`` or ``slurm``.
         jobs: Concurrent runs (local: processes; ray: CPUs of a local cluster).
@@ -142,7 +142,7 @@ def run_grid(
     locks: list[RunLock] = []
     busy: list[str] = []
     try:
-        todo, skipped, corrupt = plan(specs, store, locks, busy)
+        todo, skipped, corrupt = plan(plans, store, locks, busy)
         if todo:
             prepare_data(todo, cache_dir, show_progress)
             with GridProgress(len(todo), enabled=show_progress) as display:
@@ -156,17 +156,17 @@ def run_grid(
                     display=display,
                     **backend_options,
                 )
-        mine = [s for s in specs if s.run_id not in busy]
+        mine = [s for s in plans if s.run_id not in busy]
         reevaluated = reevaluate_changed(mine, store, device=device, cache_dir=cache_dir)
     finally:
         for lock in locks:
             lock.release()
     # A run another command holds may not have its record yet.
-    records = [store.read(s.run_id) for s in specs if store.record_path(s.run_id).exists()]
+    records = [store.read(s.run_id) for s in plans if store.record_path(s.run_id).exists()]
     if references:
-        records += run_references(specs, store, cache_dir)
+        records += run_references(plans, store, cache_dir)
     return GridSummary(
-        len(specs),
+        len(plans),
         skipped,
         len(todo),
         corrupt,
@@ -178,31 +178,31 @@ def run_grid(
 
 
 def reevaluate_changed(
-    specs: Sequence[RunSpec], store: RunStore, *, device: str, cache_dir: Path | None
+    plans: Sequence[RunPlan], store: RunStore, *, device: str, cache_dir: Path | None
 ) -> int:
     """Re-evaluate, from stored weights, every finished run whose evaluation settings differ
-    from its spec's; returns how many were re-evaluated."""
+    from its plan's; returns how many were re-evaluated."""
     from frlbench.runner.reeval import needs_evaluation, reevaluate
 
     count = 0
-    for spec in specs:
-        if store.state(spec.run_id) != "done":
+    for plan in plans:
+        if store.state(plan.run_id) != "done":
             continue
-        if needs_evaluation(store.read(spec.run_id), spec):
-            reevaluate(store, spec.run_id, spec=spec, device=device, cache_dir=cache_dir)
+        if needs_evaluation(store.read(plan.run_id), plan):
+            reevaluate(store, plan.run_id, plan=plan, device=device, cache_dir=cache_dir)
             count += 1
     return count
 
 
 def run_references(
-    specs: Sequence[RunSpec], store: RunStore, cache_dir: Path | None
+    plans: Sequence[RunPlan], store: RunStore, cache_dir: Path | None
 ) -> list[RunRecord]:
     """Persistence and solver rows for every (task, profile) of the grid, once each.
 
     A stored row evaluated under other settings than the task profile's is evaluated again
     (references have no weights: they are cheap); its old evaluation goes to the history.
     """
-    from frlbench.evaluation.evaluate import EvalProtocol
+    from frlbench.evaluation.evaluate import EvalProtocol, same_settings
     from frlbench.runner.reference import (
         REFERENCES,
         reference_run_id,
@@ -210,11 +210,11 @@ def run_references(
     )
 
     records = []
-    tasks = {(s.task.name, s.profile): s.task for s in specs}
-    for (_, profile), task in sorted(tasks.items()):
-        protocol = EvalProtocol.from_task(task, profile).to_dict()
+    tasks = {(p.task.name, p.profile): p.task for p in plans}
+    for _, task in sorted(tasks.items()):
+        protocol = EvalProtocol.from_task(task)
         for name in REFERENCES:
-            run_id = reference_run_id(task, profile, name)
+            run_id = reference_run_id(task, name)
             with RunLock(store.run_dir(run_id), store.out) as lock:
                 if not lock.acquire():
                     continue  # another live command is computing it
@@ -222,8 +222,8 @@ def run_references(
                 if state == "corrupt":
                     store.quarantine(run_id)
                 old = store.read(run_id) if state == "done" else None
-                if old is None or old.evaluation != protocol:
-                    record = run_reference(name, task, profile, cache_dir=cache_dir)
+                if old is None or not same_settings(old.evaluation, protocol):
+                    record = run_reference(name, task, cache_dir=cache_dir)
                     if old is not None and old.metrics:
                         new_evaluation = (record.evaluation, record.metrics, record.anchoring_slope)
                         record.evaluation, record.metrics = old.evaluation, old.metrics

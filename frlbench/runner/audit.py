@@ -61,21 +61,21 @@ from frlbench.registry import (
     Registry,
     UnknownNameError,
 )
-from frlbench.runner.reeval import check_weights, load_model, restore_spec, task_with_rollout
+from frlbench.runner.reeval import check_weights, load_model, restore_spec
 from frlbench.runner.reference import reference_forecaster, reference_run_id
 from frlbench.runner.store import RunStore
-from frlbench.spec import ConfigError, RunSpec, TaskSpec
+from frlbench.spec import ConfigError, ResolvedTask, RunPlan, resolve_task
 from frlbench.train import resolve_device
 
 
 @dataclass
 class _Job:
-    """One stored run to audit: its spec (models) or task (references)."""
+    """One stored run to audit: its plan (models) or task at its profile (references)."""
 
     record: RunRecord
     folder: str
-    task: TaskSpec
-    spec: RunSpec | None = None
+    task: ResolvedTask
+    plan: RunPlan | None = None
 
 
 def check_protocols(names: Sequence[str] | None) -> tuple[str, ...]:
@@ -132,14 +132,14 @@ def collect_jobs(
             continue
         try:
             if record.kind == "reference":
-                task = TASKS.get(record.task)
-                if reference_run_id(task, record.profile, record.baseline) != folder:
+                task = resolve_task(TASKS.get(record.task), record.profile)
+                if reference_run_id(task, record.baseline) != folder:
                     raise ConfigError("the task file changed since this reference row was scored")
                 jobs.append(_Job(record, folder, task))
             else:
                 check_weights(store, folder, record)
-                spec = restore_spec(store, folder, record)
-                jobs.append(_Job(record, folder, spec.task, spec))
+                plan = restore_spec(store, folder, record)
+                jobs.append(_Job(record, folder, plan.task, plan))
         except (ConfigError, RecordError, UnknownNameError) as exc:
             skipped.append(Skipped(folder, label, str(exc)))
     return jobs, skipped
@@ -219,16 +219,14 @@ def diagnostics(
 def _evaluations(job: _Job, truths: Sequence[str]) -> Iterator[tuple[str, str]]:
     """(truth, normalization) pairs to score a job under, the truths of one normalization in a
     row (they share the reference-grid states: :class:`MemoForecaster`)."""
-    norms = protocols.NORMALIZATIONS if job.spec is not None else (PHYSICAL,)
+    norms = protocols.NORMALIZATIONS if job.plan is not None else (PHYSICAL,)
     for norm in norms:
         for truth in protocols.truths_for(job.task):
             if truth in truths:
                 yield truth, norm
 
 
-def check_trajectories(
-    trajectories: int, task: TaskSpec, profile: str, data: PairedDataset
-) -> None:
+def check_trajectories(trajectories: int, task: ResolvedTask, data: PairedDataset) -> None:
     """``--trajectories`` must not ask for more test trajectories than the data hold.
 
     Raises:
@@ -238,7 +236,7 @@ def check_trajectories(
     count = len(dict.fromkeys(test.sample_seeds or range(len(test))))
     if trajectories > count:
         raise ConfigError(
-            f"--trajectories {trajectories}: task {task.name} ({profile} profile) has "
+            f"--trajectories {trajectories}: task {task.name} ({task.profile} profile) has "
             f"{count} test trajectories; valid: 0 (all) to {count}"
         )
 
@@ -321,27 +319,25 @@ def _job_setup(session: _Session, job: _Job) -> tuple[PairedDataset, int, EvalPr
     Raises:
         ConfigError: If K exceeds what the task's test data hold.
     """
-    rec, result = job.record, session.result
-    key = (job.task.name, rec.profile, dataset_key(job.task, rec.profile))
-    steps = job.task.profile(rec.profile).rollout_steps
+    result = session.result
+    key = (job.task.name, job.task.profile, dataset_key(job.task))
+    steps = job.task.sizes.rollout_steps
     if session.max_rollout is not None:
         steps = session.max_rollout
     if key not in session.datasets:
-        session.datasets[key] = load_dataset(
-            job.task, rec.profile, cache_dir=session.cache_dir, progress=False
-        )
+        session.datasets[key] = load_dataset(job.task, cache_dir=session.cache_dir, progress=False)
     data = session.datasets[key]
-    task = task_with_rollout(job.task, rec.profile, steps)
+    task = job.task.with_sizes(rollout_steps=steps)
     try:
-        check_rollout(task, rec.profile, data)
+        check_rollout(task, data)
     except ConfigError as exc:
         limit = str(exc).split(", but ", 1)[-1]
         raise ConfigError(f"--max-rollout {steps} for task {task.name}: {limit}") from None
     result.max_rollout[task.name] = steps
-    check_trajectories(session.trajectories, task, rec.profile, data)
+    check_trajectories(session.trajectories, task, data)
     # Lead 1 is the one-step score; a rollout is only needed for leads 2..K.
     base = dataclasses.replace(
-        EvalProtocol.from_task(task, rec.profile),
+        EvalProtocol.from_task(task),
         trajectories=session.trajectories,
         rollout_steps=steps if steps > 1 else 0,
     )
@@ -432,9 +428,9 @@ def _forecaster(
     """The reference forecaster of ``job``, or its trained model (weights loaded) remembering
     its reference-grid forecasts of one evaluation and its rollout (:class:`MemoForecaster`;
     references need none: persistence is free and the solver is not scored on that grid)."""
-    if job.spec is None:
-        return reference_forecaster(job.record.baseline, job.task, job.record.profile)
-    model = load_model(store, job.folder, job.spec, device)
+    if job.plan is None:
+        return reference_forecaster(job.record.baseline, job.task)
+    model = load_model(store, job.folder, job.plan, device)
     inner = ModelForecaster(model, device, name=_label(job.record))
     return MemoForecaster(inner, reference_resolution, capacity=steps + 2)
 

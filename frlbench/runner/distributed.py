@@ -15,7 +15,7 @@ from frlbench.registry import register_backend
 from frlbench.runner.execute import execute_run, failed_record
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
-from frlbench.spec import RunSpec
+from frlbench.spec import RunPlan
 
 
 def _require(module: str) -> Any:
@@ -30,15 +30,15 @@ def _require(module: str) -> Any:
         ) from None
 
 
-def _record_outcome(store: RunStore, spec: RunSpec, error: BaseException | None) -> str:
-    if error is not None and store.state(spec.run_id) in ("missing", "corrupt"):
-        store.save(failed_record(spec, f"worker error: {type(error).__name__}: {error}"), None)
-    return store.read(spec.run_id).status
+def _record_outcome(store: RunStore, plan: RunPlan, error: BaseException | None) -> str:
+    if error is not None and store.state(plan.run_id) in ("missing", "corrupt"):
+        store.save(failed_record(plan, f"worker error: {type(error).__name__}: {error}"), None)
+    return store.read(plan.run_id).status
 
 
 @register_backend("ray", description="any Ray cluster (address via --ray-address), or a local one")
 def run_ray(
-    specs: Sequence[RunSpec],
+    plans: Sequence[RunPlan],
     out: Path,
     *,
     device: str = "auto",
@@ -49,7 +49,7 @@ def run_ray(
     jobs: int = 1,
     **_: Any,
 ) -> None:
-    """Execute ``specs`` as Ray tasks (one CPU each, or one GPU when ``device`` is cuda)."""
+    """Execute ``plans`` as Ray tasks (one CPU each, or one GPU when ``device`` is cuda)."""
     ray = _require("ray")
     started_here = not ray.is_initialized()
     if started_here:
@@ -63,22 +63,22 @@ def run_ray(
         num_gpus = 1 if device == "cuda" else 0
         remote = ray.remote(num_cpus=1, num_gpus=num_gpus, max_retries=0)(execute_run)
         refs = {}
-        for spec in specs:
+        for plan in plans:
             ref = remote.remote(
-                spec, Path(out), device=device, cache_dir=cache_dir, plugins_dir=plugins_dir
+                plan, Path(out), device=device, cache_dir=cache_dir, plugins_dir=plugins_dir
             )
-            refs[ref] = spec
-            display.started(spec.run_id)
+            refs[ref] = plan
+            display.started(plan.run_id)
         store = RunStore(out)
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
-            spec = refs.pop(done[0])
+            plan = refs.pop(done[0])
             error = None
             try:
                 ray.get(done[0])
             except Exception as exc:  # the worker died (OOM, node lost)
                 error = exc
-            display.finished(spec.run_id, _record_outcome(store, spec, error))
+            display.finished(plan.run_id, _record_outcome(store, plan, error))
     finally:
         if started_here:
             ray.shutdown()
@@ -86,7 +86,7 @@ def run_ray(
 
 @register_backend("slurm", description="Slurm cluster through submitit (--slurm-partition ...)")
 def run_slurm(
-    specs: Sequence[RunSpec],
+    plans: Sequence[RunPlan],
     out: Path,
     *,
     device: str = "auto",
@@ -111,22 +111,22 @@ def run_slurm(
         params["gpus_per_node"] = 1
     executor.update_parameters(**params)
     jobs = []
-    for spec in specs:
+    for plan in plans:
         job = executor.submit(
             execute_run,
-            spec,
+            plan,
             Path(out),
             device=device,
             cache_dir=cache_dir,
             plugins_dir=plugins_dir,
         )
-        jobs.append((job, spec))
-        display.started(spec.run_id)
+        jobs.append((job, plan))
+        display.started(plan.run_id)
     store = RunStore(out)
-    for job, spec in jobs:
+    for job, plan in jobs:
         error = None
         try:
             job.result()
         except Exception as exc:  # job failed outside execute_run (timeout, node failure)
             error = exc
-        display.finished(spec.run_id, _record_outcome(store, spec, error))
+        display.finished(plan.run_id, _record_outcome(store, plan, error))

@@ -1,4 +1,6 @@
-"""Expanding a selection of tasks × baselines × FRL variants × seeds into RunSpecs.
+"""Expanding a selection of tasks × baselines × FRL variants × seeds into RunPlans.
+
+Each run is resolved here, once (:meth:`frlbench.spec.RunSpec.resolve`).
 
 Every name is checked before any work starts, with a did-you-mean error for unknown ones.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from frlbench.registry import BASELINES, FRL_VARIANTS, PROFILES, TASKS
-from frlbench.spec import BackboneSpec, ConfigError, FRLConfig, RunSpec, TaskSpec
+from frlbench.spec import BackboneSpec, ConfigError, FRLConfig, RunPlan, RunSpec, TaskSpec
 
 
 def _select(registry, names: Sequence[str] | None) -> list:
@@ -23,8 +25,8 @@ def expand_grid(
     baselines: Sequence[str] | None = None,
     frl: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
-) -> list[RunSpec]:
-    """RunSpecs of the grid, in a deterministic order (task, baseline, FRL variant, seed).
+) -> list[RunPlan]:
+    """The resolved runs of the grid, in a deterministic order (task, baseline, FRL variant, seed).
 
     Args:
         profile: Profile name; its seeds and FRL variants are the defaults.
@@ -42,12 +44,8 @@ def expand_grid(
     baseline_specs: list[BackboneSpec] = _select(BASELINES, baselines)
     frl_configs: list[FRLConfig] = _select(FRL_VARIANTS, frl or prof.frl_variants)
     seed_list = list(dict.fromkeys(seeds)) if seeds else list(prof.seeds)
-    for task in task_specs:
-        task.profile(profile)  # a clear error if the task lacks this profile
-    for baseline in baseline_specs:
-        baseline.settings(profile)
     specs = [
-        RunSpec(task=t, baseline=b, frl=f, seed=s, profile=profile)
+        RunSpec(task=t, baseline=b, frl=f, seed=s, profile=profile).resolve()
         for t in task_specs
         for b in baseline_specs
         for f in frl_configs

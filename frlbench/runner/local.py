@@ -22,19 +22,19 @@ from frlbench.registry import register_backend
 from frlbench.runner.execute import execute_run, failed_record
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
-from frlbench.spec import RunSpec
+from frlbench.spec import RunPlan
 
 
-def _child(spec: RunSpec, out: Path, messages: Any, options: dict[str, Any]) -> None:
+def _child(plan: RunPlan, out: Path, messages: Any, options: dict[str, Any]) -> None:
     def report(info: dict[str, Any]) -> None:
-        messages.put((spec.run_id, info))
+        messages.put((plan.run_id, info))
 
     try:
-        execute_run(spec, out, progress=report, **options)
+        execute_run(plan, out, progress=report, **options)
     except KeyboardInterrupt:  # only if SIGINT reached it anyway; the parent says it once
         os._exit(130)
     except OSError as exc:  # even the failure could not be stored (a full disk)
-        print(f"frlbench: run {spec.run_id}: {describe_failure(exc)}", file=sys.stderr)
+        print(f"frlbench: run {plan.run_id}: {describe_failure(exc)}", file=sys.stderr)
         os._exit(1)
 
 
@@ -54,7 +54,7 @@ def _start_ignoring_sigint(proc: Any) -> None:
 
 @register_backend("local", description="process per run on this machine (default)")
 def run_local(
-    specs: Sequence[RunSpec],
+    plans: Sequence[RunPlan],
     out: Path,
     *,
     jobs: int = 1,
@@ -64,7 +64,7 @@ def run_local(
     display: GridProgress,
     **_: Any,
 ) -> None:
-    """Execute ``specs`` in fresh processes, ``jobs`` at a time, reporting to ``display``."""
+    """Execute ``plans`` in fresh processes, ``jobs`` at a time, reporting to ``display``."""
     if jobs > 1:
         # Idle OpenMP threads otherwise spin and steal the cores of concurrent runs (measured
         # here: 3-20x slower steps with 2 runs on 2 cores). Inherited by the spawned workers.
@@ -73,8 +73,8 @@ def run_local(
     messages = ctx.Queue()
     store = RunStore(out)
     options = {"device": device, "cache_dir": cache_dir, "jobs": jobs, "plugins_dir": plugins_dir}
-    pending = list(specs)
-    running: dict[str, tuple[Any, RunSpec]] = {}
+    pending = list(plans)
+    running: dict[str, tuple[Any, RunPlan]] = {}
     try:
         _loop(pending, running, ctx, messages, out, options, store, jobs, display)
     except BaseException:  # Ctrl-C or an error here: stop the workers, write no records
@@ -86,8 +86,8 @@ def run_local(
 
 
 def _loop(
-    pending: list[RunSpec],
-    running: dict[str, tuple[Any, RunSpec]],
+    pending: list[RunPlan],
+    running: dict[str, tuple[Any, RunPlan]],
     ctx: Any,
     messages: Any,
     out: Path,
@@ -98,21 +98,21 @@ def _loop(
 ) -> None:
     while pending or running:
         while pending and len(running) < jobs:
-            spec = pending.pop(0)
+            plan = pending.pop(0)
             proc = ctx.Process(
                 target=_child,
-                args=(spec, out, messages, options),
-                name=f"frlbench-{spec.run_id}",
+                args=(plan, out, messages, options),
+                name=f"frlbench-{plan.run_id}",
             )
             _start_ignoring_sigint(proc)
-            running[spec.run_id] = (proc, spec)
-            display.started(spec.run_id)
+            running[plan.run_id] = (proc, plan)
+            display.started(plan.run_id)
         try:
             run_id, info = messages.get(timeout=0.2)
             display.update(run_id, info)
         except queue.Empty:
             pass
-        for run_id, (proc, spec) in list(running.items()):
+        for run_id, (proc, plan) in list(running.items()):
             if proc.is_alive():
                 continue
             proc.join()
@@ -120,7 +120,7 @@ def _loop(
                 raise KeyboardInterrupt  # the worker saw Ctrl-C first; the run stays unfinished
             if store.state(run_id) in ("missing", "corrupt"):
                 reason = f"worker process exited with code {proc.exitcode} before writing a record"
-                store.save(failed_record(spec, reason), None)
+                store.save(failed_record(plan, reason), None)
             display.finished(run_id, store.read(run_id).status)
             del running[run_id]
 
@@ -130,7 +130,7 @@ def _loop(
     description="one run after another in this process (tests, debugging; no crash isolation)",
 )
 def run_inprocess(
-    specs: Sequence[RunSpec],
+    plans: Sequence[RunPlan],
     out: Path,
     *,
     device: str = "auto",
@@ -139,7 +139,7 @@ def run_inprocess(
     display: GridProgress,
     **_: Any,
 ) -> None:
-    """Execute ``specs`` sequentially in the calling process, reporting to ``display``.
+    """Execute ``plans`` sequentially in the calling process, reporting to ``display``.
 
     Used by the default test suite (a fresh interpreter per run costs seconds of imports). A
     crash kills the caller, and peak memory is that of the whole process: the spawning
@@ -150,14 +150,14 @@ def run_inprocess(
     threads = torch.get_num_threads()
     store = RunStore(out)
     try:
-        for spec in specs:
-            display.started(spec.run_id)
+        for plan in plans:
+            display.started(plan.run_id)
 
-            def report(info: dict[str, Any], run_id: str = spec.run_id) -> None:
+            def report(info: dict[str, Any], run_id: str = plan.run_id) -> None:
                 display.update(run_id, info)
 
             execute_run(
-                spec,
+                plan,
                 out,
                 device=device,
                 cache_dir=cache_dir,
@@ -165,6 +165,6 @@ def run_inprocess(
                 progress=report,
                 jobs=max(1, (os.cpu_count() or 1) // threads),
             )
-            display.finished(spec.run_id, store.read(spec.run_id).status)
+            display.finished(plan.run_id, store.read(plan.run_id).status)
     finally:
         torch.set_num_threads(threads)

@@ -21,10 +21,11 @@ from frlbench.runner.reference import REFERENCES, reference_run_id
 from frlbench.runner.store import RunStore
 from frlbench.spec import (
     ConfigError,
-    RunSpec,
-    TaskSpec,
+    ResolvedTask,
+    RunPlan,
     content_hash,
     data_source_identity,
+    resolve_task,
     task_fields,
 )
 
@@ -44,12 +45,12 @@ class MigrateSummary:
     left: list[tuple[str, str]] = field(default_factory=list)
 
 
-def legacy_run_id(spec: RunSpec) -> str:
+def legacy_run_id(spec: RunPlan) -> str:
     """The id schema-1 records used for ``spec`` (evaluation settings hashed in, no versions)."""
-    task = task_fields(spec.task)
+    task = task_fields(spec.task.spec)
     task["profiles"] = {spec.profile: task["profiles"][spec.profile]}
     fingerprint = spec.fingerprint()
-    source = data_source_identity(spec.task, spec.profile)
+    source = data_source_identity(spec.task)
     if source is not None:  # real data never adopt a stand-in run stored under schema 1
         task["data_source_identity"] = source
     fingerprint["task"] = task
@@ -58,11 +59,12 @@ def legacy_run_id(spec: RunSpec) -> str:
     return f"{spec.task.name}-{spec.baseline.name}-{spec.frl.name}-s{spec.seed}-{digest}"
 
 
-def legacy_reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
+def legacy_reference_run_id(task: ResolvedTask, name: str) -> str:
     """The id schema-1 reference rows used (the whole task profile hashed)."""
-    content = {"task": task_fields(task), "profile": profile, "name": name}
+    profile = task.profile
+    content = {"task": task_fields(task.spec), "profile": profile, "name": name}
     content["task"]["profiles"] = {profile: content["task"]["profiles"][profile]}
-    source = data_source_identity(task, profile)
+    source = data_source_identity(task)
     if source is not None:  # real data never adopt a stand-in row stored under schema 1
         content["task"]["data_source_identity"] = source
     return f"{task.name}-{name}-ref-{content_hash(content)}"
@@ -98,7 +100,7 @@ def refuse_schema_1(out: Path) -> None:
         )
 
 
-def _candidates(data: dict) -> list[RunSpec]:
+def _candidates(data: dict) -> list[RunPlan]:
     """The current specs a schema-1 model record may be a run of (same names and seed)."""
     try:
         return expand_grid(
@@ -112,14 +114,13 @@ def _candidates(data: dict) -> list[RunSpec]:
         return []
 
 
-def _new_id(folder: str, data: dict) -> tuple[str | None, RunSpec | None]:
+def _new_id(folder: str, data: dict) -> tuple[str | None, RunPlan | None]:
     """The current id of the schema-1 run in ``folder`` (and its spec, for model runs)."""
     if data.get("kind") in REFERENCES:
         try:
-            task = TASKS.get(str(data.get("task")))
-            profile = str(data.get("profile"))
-            if legacy_reference_run_id(task, profile, data["kind"]) == folder:
-                return reference_run_id(task, profile, data["kind"]), None
+            task = resolve_task(TASKS.get(str(data.get("task"))), str(data.get("profile")))
+            if legacy_reference_run_id(task, data["kind"]) == folder:
+                return reference_run_id(task, data["kind"]), None
         except (KeyError, UnknownNameError, ConfigError):
             pass
         return None, None
@@ -156,7 +157,7 @@ def migrate_store(out: Path) -> MigrateSummary:
         if new != folder:
             record.env = {**record.env, "legacy_run_id": folder}
         if spec is not None and record.status == "ok" and not record.evaluation:
-            record.evaluation = EvalProtocol.from_task(spec.task, spec.profile).to_dict()
+            record.evaluation = EvalProtocol.of(spec.task, spec.evaluation).to_dict()
         write_record(store.record_path(new), record, root=store.out)
         if spec is not None:
             store.save_spec(spec)

@@ -16,56 +16,46 @@ from torch.nn import Module
 
 from frlbench.data import load_dataset
 from frlbench.errors import UserError
-from frlbench.evaluation.evaluate import EvalProtocol, ModelForecaster, evaluate
+from frlbench.evaluation.evaluate import EvalProtocol, ModelForecaster, evaluate, same_settings
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RecordError, RunRecord, iter_records, write_json_atomic, write_record
 from frlbench.registry import UnknownNameError
 from frlbench.runner.lock import RunLock
 from frlbench.runner.store import RunStore
-from frlbench.spec import ConfigError, RunSpec, TaskSpec
+from frlbench.spec import ConfigError, RunPlan, RunSpec
 from frlbench.train import build_model, resolve_device
 
 
-def with_resolutions(spec: RunSpec, resolutions: Sequence[int]) -> RunSpec:
-    """``spec`` whose task tests at ``resolutions`` (the training resolution is always kept).
+def with_resolutions(plan: RunPlan, resolutions: Sequence[int]) -> RunPlan:
+    """``plan`` testing at ``resolutions`` (the training resolution is always kept).
 
     The reference resolution is raised if a new resolution exceeds it, which regenerates the
     ground truth at that finer grid.
     """
-    sizes = spec.task.profile(spec.profile)
-    res = tuple(sorted({*resolutions, sizes.train_resolution}))
-    new_sizes = dataclasses.replace(
-        sizes,
-        test_resolutions=res,
-        reference_resolution=max(sizes.reference_resolution, res[-1]),
+    task = plan.task
+    res = tuple(sorted({*resolutions, task.train_resolution}))
+    return plan.with_sizes(
+        test_resolutions=res, reference_resolution=max(task.reference_resolution, res[-1])
     )
-    task = dataclasses.replace(spec.task, profiles={**spec.task.profiles, spec.profile: new_sizes})
-    return dataclasses.replace(spec, task=task)
 
 
-def task_with_rollout(task: TaskSpec, profile: str, steps: int) -> TaskSpec:
-    """``task`` whose ``profile`` evaluates an autoregressive rollout of ``steps`` steps."""
-    sizes = dataclasses.replace(task.profile(profile), rollout_steps=steps)
-    return dataclasses.replace(task, profiles={**task.profiles, profile: sizes})
+def with_rollout(plan: RunPlan, steps: int) -> RunPlan:
+    """``plan`` evaluating an autoregressive rollout of ``steps`` steps."""
+    return plan.with_sizes(rollout_steps=steps)
 
 
-def with_rollout(spec: RunSpec, steps: int) -> RunSpec:
-    """``spec`` whose task profile evaluates an autoregressive rollout of ``steps`` steps."""
-    return dataclasses.replace(spec, task=task_with_rollout(spec.task, spec.profile, steps))
-
-
-def needs_evaluation(record: RunRecord, spec: RunSpec) -> bool:
-    """True when a finished model run was evaluated under other settings than ``spec``'s."""
+def needs_evaluation(record: RunRecord, plan: RunPlan) -> bool:
+    """True when a finished model run was evaluated under other settings than ``plan``'s."""
     if record.kind != "model" or record.status != "ok":
         return False
-    return record.evaluation != EvalProtocol.from_task(spec.task, spec.profile).to_dict()
+    return not same_settings(record.evaluation, EvalProtocol.of(plan.task, plan.evaluation))
 
 
 def reevaluate(
     store: RunStore,
     run_id: str,
     *,
-    spec: RunSpec | None = None,
+    plan: RunPlan | None = None,
     resolutions: Sequence[int] | None = None,
     rollout_steps: int | None = None,
     device: str = "auto",
@@ -76,38 +66,38 @@ def reevaluate(
     Args:
         store: The results store.
         run_id: The run.
-        spec: The run's spec with the evaluation settings to use (default: the stored one).
+        plan: The run's plan with the evaluation settings to use (default: the stored one).
         resolutions: Override the test resolutions.
         rollout_steps: Override the rollout length.
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
 
     Raises:
-        ConfigError: If the run is not a finished model run with stored weights, or ``spec``
+        ConfigError: If the run is not a finished model run with stored weights, or ``plan``
             is another run's.
     """
     record = check_weights(store, run_id, store.read(run_id))
-    if spec is None:
-        spec = restore_spec(store, run_id, record)
-    elif spec.run_id != run_id:
-        raise ConfigError(f"spec of run {spec.run_id} given to re-evaluate run {run_id}")
+    if plan is None:
+        plan = restore_spec(store, run_id, record)
+    elif plan.run_id != run_id:
+        raise ConfigError(f"spec of run {plan.run_id} given to re-evaluate run {run_id}")
     else:
-        store.save_spec(spec)  # later `frlbench eval` calls start from these settings
+        store.save_spec(plan)  # later `frlbench eval` calls start from these settings
     if resolutions:
-        spec = with_resolutions(spec, resolutions)
+        plan = with_resolutions(plan, resolutions)
     if rollout_steps is not None:
-        spec = with_rollout(spec, rollout_steps)
+        plan = with_rollout(plan, rollout_steps)
     dev = resolve_device(device)
-    model = load_model(store, run_id, spec, dev)
-    data = load_dataset(spec.task, spec.profile, cache_dir=cache_dir, progress=False)
+    model = load_model(store, run_id, plan, dev)
+    data = load_dataset(plan.task, cache_dir=cache_dir, progress=False)
     try:
-        check_rollout(spec.task, spec.profile, data)
+        check_rollout(plan.task, data)
     except ConfigError as exc:
         if rollout_steps is None:
             raise
         limit = str(exc).split(", but ", 1)[-1]
         raise ConfigError(f"--rollout-steps {rollout_steps}: {limit}") from None
-    protocol = EvalProtocol.from_task(spec.task, spec.profile)
+    protocol = EvalProtocol.of(plan.task, plan.evaluation)
     evaluation = evaluate(ModelForecaster(model, dev), data, protocol)
     record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
     record.mark_non_finite()
@@ -134,13 +124,13 @@ def check_weights(store: RunStore, run_id: str, record: RunRecord) -> RunRecord:
     return store.verify_weights(run_id, record)
 
 
-def load_model(store: RunStore, run_id: str, spec: RunSpec, device: torch.device) -> Module:
-    """The model of ``spec`` on ``device`` with the run's stored weights.
+def load_model(store: RunStore, run_id: str, plan: RunPlan, device: torch.device) -> Module:
+    """The model of ``plan`` on ``device`` with the run's stored weights.
 
     Raises:
-        RecordError: If the weights do not fit the model (the spec and weights disagree).
+        RecordError: If the weights do not fit the model (the plan and weights disagree).
     """
-    model = build_model(spec, device)
+    model = build_model(plan, device)
     try:
         model.load_state_dict(store.load_weights(run_id))
     except RuntimeError as exc:  # shapes of another model
@@ -151,7 +141,7 @@ def load_model(store: RunStore, run_id: str, spec: RunSpec, device: torch.device
     return model
 
 
-def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunSpec:
+def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunPlan:
     """The run's ``spec.json``; if it was deleted, rebuilt from the record and the loaded
     task and baseline files (and written back) when they still give the record's run id.
 
@@ -164,24 +154,25 @@ def restore_spec(store: RunStore, run_id: str, record: RunRecord) -> RunSpec:
     from frlbench.registry import BASELINES, FRL_VARIANTS, TASKS
 
     try:
-        spec = RunSpec(
+        plan = RunSpec(
             task=TASKS.get(record.task),
             baseline=BASELINES.get(record.baseline),
             frl=FRL_VARIANTS.get(record.frl),
             seed=record.seed,
             profile=record.profile,
-        )
+        ).resolve()
     except (UnknownNameError, ConfigError) as exc:
         raise RecordError(
             f"{path}: missing, and cannot be rebuilt from the record ({exc})"
         ) from None
-    if spec.run_id != record.run_id:
+    if plan.run_id != record.run_id:
         raise RecordError(
             f"{path}: missing, and the task/baseline files changed since the run (they now give "
-            f"run id {spec.run_id}, the record says {record.run_id}); restore spec.json"
+            f"run id {plan.run_id}, the record says {record.run_id}); restore spec.json"
         )
-    write_json_atomic(path, dataclasses.asdict(spec), root=store.out)  # this folder, not the id's
-    return spec
+    spec = dataclasses.asdict(plan.request())
+    write_json_atomic(path, spec, root=store.out)  # this folder, not the id's
+    return plan
 
 
 def finished_model_runs(store: RunStore, run_ids: Sequence[str] | None = None) -> list[str]:

@@ -9,7 +9,7 @@ A task builder offers its solver by registering it with the builder::
 
     @register_task_builder("fluid3d", options=..., solver=forecast)
 
-where ``forecast(task, profile, inputs, resolution) -> outputs`` advances physical-unit
+where ``forecast(task, inputs, resolution) -> outputs`` advances physical-unit
 states ``(N, C, *grid)`` by the task's Δt on that grid.
 """
 
@@ -32,7 +32,7 @@ from frlbench.evaluation.evaluate import (
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RunRecord, new_record
 from frlbench.registry import TASK_BUILDERS
-from frlbench.spec import TaskSpec, content_hash, task_identity
+from frlbench.spec import ResolvedTask, content_hash, task_identity
 
 REFERENCES = ("persistence", "solver")
 
@@ -45,16 +45,17 @@ __all__ = [
 ]
 
 
-def reference_run_id(task: TaskSpec, profile: str, name: str) -> str:
+def reference_run_id(task: ResolvedTask, name: str) -> str:
     """Deterministic id of a reference row: the task's data configuration and the reference.
 
     Evaluation settings are not part of it (as for model runs): changing them re-evaluates.
     """
-    digest = content_hash({"task": task_identity(task, profile), "profile": profile, "name": name})
+    identity = task_identity(task)
+    digest = content_hash({"task": identity, "profile": task.profile, "name": name})
     return f"{task.name}-{name}-ref-{digest}"
 
 
-def reference_forecaster(name: str, task: TaskSpec, profile: str) -> Forecaster:
+def reference_forecaster(name: str, task: ResolvedTask) -> Forecaster:
     """The forecaster of reference ``name``.
 
     Raises:
@@ -67,15 +68,14 @@ def reference_forecaster(name: str, task: TaskSpec, profile: str) -> Forecaster:
         solver = solver_for(task)
         if solver is None:
             raise NotApplicable(f"task builder {task.builder!r} has no numerical solver")
-        exact = TASK_BUILDERS.entry(task.builder).metadata.get("solver_is_truth", True)
-        return SolverForecaster(solver, task, profile, exact_at_reference=exact)
+        exact = TASK_BUILDERS.entry(task.builder).info.solver_is_truth
+        return SolverForecaster(solver, task, exact_at_reference=exact)
     raise ValueError(f"unknown reference {name!r}; valid: {', '.join(REFERENCES)}")
 
 
 def run_reference(
     name: str,
-    task: TaskSpec,
-    profile: str,
+    task: ResolvedTask,
     *,
     cache_dir: Path | None = None,
     data: PairedDataset | None = None,
@@ -85,15 +85,15 @@ def run_reference(
     if name not in REFERENCES:
         raise ValueError(f"unknown reference {name!r}; valid: {', '.join(REFERENCES)}")
     if data is None:
-        data = load_dataset(task, profile, cache_dir=cache_dir, progress=False)
-    check_rollout(task, profile, data)
-    protocol = EvalProtocol.from_task(task, profile)
+        data = load_dataset(task, cache_dir=cache_dir, progress=False)
+    check_rollout(task, data)
+    protocol = EvalProtocol.from_task(task)
     record = new_record(
-        run_id=reference_run_id(task, profile, name),
+        run_id=reference_run_id(task, name),
         kind="reference",
         task=task.name,
         baseline=name,
-        profile=profile,
+        profile=task.profile,
         data_source=data.data_source,
         train_resolution=data.train_resolution,
         reference_resolution=protocol.reference_resolution,
@@ -101,7 +101,7 @@ def run_reference(
     )
     start = time.perf_counter()
     try:
-        evaluation = evaluate(reference_forecaster(name, task, profile), data, protocol)
+        evaluation = evaluate(reference_forecaster(name, task), data, protocol)
     except NotApplicable as exc:
         record.status, record.reason = "not_applicable", str(exc)
         record.evaluation = protocol.to_dict()

@@ -25,7 +25,7 @@ from frlbench.safeio import (
     make_dirs,
     resolve_root,
 )
-from frlbench.spec import ConfigError, RunSpec, parse_dataclass
+from frlbench.spec import ConfigError, RunPlan, RunSpec, parse_dataclass
 
 RunState = Literal["done", "missing", "corrupt", "failed"]
 
@@ -147,12 +147,14 @@ class RunStore:
             os.replace(weights, weights.with_name(f"weights.pt.corrupt-{stamp}"))
         return target
 
-    def save_spec(self, spec: RunSpec) -> None:
-        """Write the run's spec (what ``frlbench eval`` needs to rebuild the model)."""
-        write_json_atomic(self.spec_path(spec.run_id), dataclasses.asdict(spec), root=self.out)
+    def save_spec(self, plan: RunPlan) -> None:
+        """Write the run's :class:`~frlbench.spec.RunSpec` (what ``frlbench eval`` needs to
+        rebuild the model)."""
+        spec = dataclasses.asdict(plan.request())
+        write_json_atomic(self.spec_path(plan.run_id), spec, root=self.out)
 
-    def load_spec(self, run_id: str) -> RunSpec:
-        """Rebuild the RunSpec stored with a run.
+    def load_spec(self, run_id: str) -> RunPlan:
+        """The run's plan, resolved again from the RunSpec stored with it.
 
         Raises:
             RecordError: If ``spec.json`` is missing, unreadable or invalid.
@@ -162,7 +164,7 @@ class RunStore:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise RecordError(f"expected a JSON object, got a {type(data).__name__}")
-            return parse_dataclass(RunSpec, data, str(path))
+            return parse_dataclass(RunSpec, data, str(path)).resolve()
         except FileNotFoundError:
             raise RecordError(f"{path}: no such spec file") from None
         except (json.JSONDecodeError, UnicodeDecodeError, RecordError, ConfigError) as exc:

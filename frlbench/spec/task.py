@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from frlbench.geometry import GEOMETRIES, Geometry, geometry
 from frlbench.spec.parse import (
     SAFE_NAME_RULE,
-    ConfigError,
     check,
     is_safe_name,
     load_toml,
@@ -17,7 +17,7 @@ from frlbench.spec.parse import (
 )
 from frlbench.static_inputs import static_input_error
 
-GRIDS = ("periodic", "latlon")
+GRIDS = tuple(GEOMETRIES)
 #: Keys of a task profile that only say how a run is *evaluated*; they are not part of the run's
 #: identity, so changing them re-evaluates stored weights instead of retraining.
 EVALUATION_KEYS = ("test_resolutions", "n_test", "rollout_steps", "rollout_trajectories")
@@ -96,7 +96,8 @@ class TaskSpec:
         name: Task name (what users type), equal to the file stem.
         builder: Registered task builder that generates or loads the data.
         description: One line shown by ``frlbench list tasks``.
-        grid: ``"periodic"`` (box of side ``domain_length`` per axis) or ``"latlon"``.
+        grid: ``"periodic"`` (box of side ``domain_length`` per axis) or ``"latlon"``; the
+            name of its :attr:`geometry`.
         ndim: Number of spatial dimensions (2 or 3).
         channels: Names of the physical variables, one channel each.
         domain_length: Physical side length of the periodic box (ignored for lat-lon grids).
@@ -109,7 +110,8 @@ class TaskSpec:
             permutes the components, reflecting an axis negates its component); or
             ``"equator"`` for a lat-lon grid whose dynamics commute with the north-south
             mirror (the channels named in ``odd_channels`` change sign); see
-            :mod:`frlbench.augment`.
+            :mod:`frlbench.augment`. The set is open: a plugin registers another group with
+            ``@register_symmetry`` (checked when the catalog loads the task).
         odd_channels: Channels that change sign under the ``"equator"`` mirror (e.g. the
             meridional wind); empty otherwise.
         static_inputs: Fields appended to every model's input on every grid, not forecast
@@ -125,7 +127,7 @@ class TaskSpec:
     grid: Literal["periodic", "latlon"] = "periodic"
     domain_length: float = 2 * math.pi
     source: str = ""
-    symmetry: Literal["none", "cube", "equator"] = "none"
+    symmetry: str = "none"
     odd_channels: tuple[str, ...] = ()
     static_inputs: tuple[str, ...] = ()
 
@@ -136,7 +138,7 @@ class TaskSpec:
         check(self.domain_length > 0, "domain_length", self.domain_length, "> 0")
         if self.symmetry == "cube":
             check(
-                self.grid == "periodic" and len(self.channels) == self.ndim,
+                not self.geometry.spherical and len(self.channels) == self.ndim,
                 "symmetry",
                 self.symmetry,
                 "'none' unless the grid is periodic and there is one channel per axis "
@@ -144,7 +146,7 @@ class TaskSpec:
             )
         if self.symmetry == "equator":
             check(
-                self.grid == "latlon",
+                self.geometry.spherical,
                 "symmetry",
                 self.symmetry,
                 f"'none' or 'cube' unless the grid is 'latlon' (grid {self.grid!r})",
@@ -162,32 +164,24 @@ class TaskSpec:
             list(self.odd_channels),
             f"empty unless symmetry = 'equator' (symmetry {self.symmetry!r})",
         )
-        if self.grid == "latlon":
+        if self.geometry.spherical:
             check(self.ndim == 2, "ndim", self.ndim, "2 for a lat-lon grid")
         problem = static_input_error(self.static_inputs, self.grid)
         check(problem is None, "static_inputs", list(self.static_inputs), str(problem))
 
-    def profile(self, name: str) -> TaskProfile:
-        """Sizes under profile ``name``; a clear error if the task does not define it."""
-        if name not in self.profiles:
-            raise ConfigError(
-                f"{self.source or self.name}: key 'profiles.{name}': task {self.name!r} does "
-                f"not define profile {name!r}; defined: {', '.join(sorted(self.profiles))}"
-            )
-        return self.profiles[name]
+    @property
+    def geometry(self) -> Geometry:
+        """The grid's geometry (periodic box or lat-lon sphere)."""
+        return geometry(self.grid)
 
     def grid_shape(self, resolution: int) -> tuple[int, ...]:
         """Array shape of one field at ``resolution``; lat-lon grids have half as many latitudes."""
-        if self.grid == "latlon":
-            return (resolution // 2, resolution)
-        return (resolution,) * self.ndim
+        return self.geometry.grid_shape(resolution, self.ndim)
 
     @property
     def lengths(self) -> tuple[float, ...]:
         """Physical side lengths per axis, for the spectral helpers."""
-        if self.grid == "latlon":
-            return (math.pi, 2 * math.pi)
-        return (self.domain_length,) * self.ndim
+        return self.geometry.lengths(self.ndim, self.domain_length)
 
 
 def load_task(path: Path) -> TaskSpec:

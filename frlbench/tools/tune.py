@@ -38,12 +38,15 @@ from frlbench.spec import (
     BackboneSpec,
     ConfigError,
     FRLConfig,
+    ResolvedTask,
     RunSpec,
     TaskSpec,
     TrainSettings,
     parse_dataclass,
+    resolve_task,
 )
 from frlbench.train import build_model, evaluate_model, fit, resolve_device, seed_everything
+from frlbench.validate import nonempty_path
 
 #: The fixed grid of peak learning rates.
 LR_GRID = (1e-3, 3e-3, 1e-2)
@@ -107,10 +110,10 @@ def with_frl_overrides(cfg: FRLConfig, overrides: dict[str, Any]) -> FRLConfig:
     return parse_dataclass(FRLConfig, {**dataclasses.asdict(cfg), **overrides}, "--frl-set")
 
 
-def persistence_rmse(data: PairedDataset, task: TaskSpec, profile: str) -> dict[int, float]:
+def persistence_rmse(data: PairedDataset, task: ResolvedTask) -> dict[int, float]:
     """Persistence's test RMSE per resolution, from the models' evaluation path (lat-weighted
     on lat-lon grids), so that the printed ratios are the leaderboard's skill ratios."""
-    protocol = EvalProtocol.from_task(task, profile)
+    protocol = EvalProtocol.from_task(task)
     evaluation = evaluate(PersistenceForecaster(), data, protocol)
     return {m.resolution: m.rmse for m in evaluation.metrics}
 
@@ -136,12 +139,6 @@ def _printer(what: str, start: float) -> Callable[[dict[str, Any]], None]:
         )
 
     return report
-
-
-def _without_rollout(task: TaskSpec, profile: str) -> TaskSpec:
-    """``task`` whose ``profile`` scores no autoregressive rollout (tuning scores one step)."""
-    sizes = dataclasses.replace(task.profile(profile), rollout_steps=0)
-    return dataclasses.replace(task, profiles={**task.profiles, profile: sizes})
 
 
 def tune(
@@ -186,9 +183,9 @@ def tune(
     label = frl_label(frl, frl_overrides or {})
     base = dataclasses.asdict(baseline.settings(profile, frl, task.name))
     base.update(overrides or {})
-    no_rollout = _without_rollout(task, profile)
-    data = load_dataset(task, profile, cache_dir=cache_dir, progress=True)
-    reference = persistence_rmse(data, no_rollout, profile) if run_evaluation else {}
+    no_rollout = resolve_task(task, profile).with_sizes(rollout_steps=0)
+    data = load_dataset(no_rollout, cache_dir=cache_dir, progress=True)
+    reference = persistence_rmse(data, no_rollout) if run_evaluation else {}
     rows = []
     for lr in lrs:
         settings = TrainSettings(**{**base, "lr": lr})
@@ -198,13 +195,13 @@ def tune(
             options={**baseline.profile_options(profile, task.name), **(options or {})},
             profiles={},
         )
-        spec = RunSpec(task=no_rollout, baseline=tuned, frl=frl_cfg, seed=seed, profile=profile)
+        spec = RunSpec(no_rollout.spec, tuned, frl_cfg, seed, profile).resolve()
         seed_everything(seed)
         model = build_model(spec, dev)
-        objective = FRLObjective(frl_cfg, task, data.train_resolution)
+        objective = FRLObjective(frl_cfg, spec.task, data.train_resolution)
         start = time.perf_counter()
         report = _printer(f"{baseline.name} {label} lr={lr:g}", start) if verbose else None
-        result = fit(model, data, objective, settings, dev, seed, report, task=task)
+        result = fit(model, data, objective, settings, dev, seed, report, task=spec.task)
         row = TuneRow(
             baseline=baseline.name,
             frl=label,
@@ -278,7 +275,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--evaluate", action="store_true", help="also report test RMSEs")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument(  # an empty value is an error, not the current directory
+        "--cache-dir", type=lambda value: nonempty_path(value, "--cache-dir"), default=None
+    )
     parser.add_argument("--verbose", action="store_true", help="print progress")
     args = parser.parse_args(argv)
     Catalog.default().load()

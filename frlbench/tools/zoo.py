@@ -97,7 +97,7 @@ def describe_backbones(
         rows.append(
             {
                 "name": name,
-                "family": entry.metadata.get("family", ""),
+                "family": entry.info.family,
                 "sizes": sizes,
                 "parameters": parameters,
                 "source": entry.source,
@@ -383,7 +383,7 @@ def write_model_zoo(
     """
     discover_plugins()
     names = list(backbones) if backbones is not None else BACKBONES.list()
-    families = {n: BACKBONES.entry(n).metadata.get("family", "") for n in names}
+    families = {n: BACKBONES.entry(n).info.family for n in names}
     test_resolution = scale * train_resolution
     setups = [
         (train_resolution, train_batch_size, "training resolution"),
