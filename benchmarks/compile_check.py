@@ -28,14 +28,14 @@ import torch
 
 from frlbench.catalog import Catalog
 from frlbench.runner.grid import expand_grid
-from frlbench.spec import RunSpec
+from frlbench.spec import RunPlan
 from frlbench.train import configure_threads, train_and_evaluate
 
 #: The speed-up a family's whole run must reach for compiled to become its default.
 REQUIRED_SPEEDUP = 1.05
 
 
-def run_pair(spec: RunSpec, cache_dir: Path | None) -> dict[str, dict]:
+def run_pair(spec: RunPlan, cache_dir: Path | None) -> dict[str, dict]:
     """One run eager and one compiled: wall seconds and RMSE per test grid of each."""
     out = {}
     for mode in ("eager", "compiled"):
