@@ -212,6 +212,17 @@ def validate_task(task: TaskSpec) -> None:
             )
     if task.symmetry not in SYMMETRIES:
         raise ConfigError(f"{where}: key 'symmetry': {SYMMETRIES.unknown_message(task.symmetry)}")
+    info = TASK_BUILDERS.entry(task.builder).info
+    if info.geometry is not None and task.geometry != info.geometry:
+        raise ConfigError(
+            f"{where}: key 'grid': got {task.grid!r}; builder {task.builder!r} makes data on a "
+            f"{info.geometry.name!r} grid"
+        )
+    if info.symmetries and task.symmetry not in ("none", *info.symmetries):
+        raise ConfigError(
+            f"{where}: key 'symmetry': got {task.symmetry!r}; builder {task.builder!r} declares "
+            f"the symmetries: {', '.join(('none', *info.symmetries))}"
+        )
     for profile in task.profiles:
         resolve_task(task, profile)
 

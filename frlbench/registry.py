@@ -112,6 +112,11 @@ class TaskBuilderInfo:
         source_identity: ``source_identity(task) -> {"run": ..., "cache": ...} | None``: the
             identity of the files a builder reads (real data), hashed into run ids and the
             dataset cache key; ``None`` (or a hook returning ``None``) for generated data.
+        geometry: The :class:`frlbench.geometry.Geometry` its data live on; a task file whose
+            ``grid`` names another is refused when the catalog loads it. ``None``: any grid.
+        symmetries: Symmetry groups (``register_symmetry`` names) its dynamics commute with,
+            which a task of this builder may name in ``symmetry`` besides ``"none"``; empty:
+            not declared (any registered group is accepted).
     """
 
     options: type | None = None
@@ -120,6 +125,8 @@ class TaskBuilderInfo:
     data_source: str = ""
     version: int = 1
     source_identity: Callable[..., Any] | None = None
+    geometry: Any = None
+    symmetries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

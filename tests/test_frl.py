@@ -26,6 +26,7 @@ from frlbench.frl import (
 )
 from frlbench.frl.spectral_loss import zonal_spectral_error
 from frlbench.frl.variants import FULL_CHANGES
+from frlbench.geometry import LATLON
 from frlbench.registry import BACKBONES, FRL_VARIANTS, UnknownNameError
 from frlbench.spec import BackboneSpec, FRLConfig, InvalidValue, TaskSpec, TrainSettings
 from tests.conftest import make_task, real_backbones
@@ -396,7 +397,7 @@ def test_latlon_frl_levels_are_area_weighted_and_every_variant_trains():
     x = torch.randn(2, 3, 16, 32, dtype=torch.float64)
     shapes = level_shapes(FRL_VARIANTS.get("full"), task, 32)
     assert shapes[:2] == ((16, 32), (8, 16))
-    levels = build_levels(x, shapes, "latlon")
+    levels = build_levels(x, shapes, LATLON)
     for level in levels:  # area-weighted means are conserved on every level
         w = metrics.latitude_weights(level.shape[-2]).reshape(-1, 1)
         torch.testing.assert_close(

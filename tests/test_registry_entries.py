@@ -65,3 +65,20 @@ def test_builtin_tasks_resolve_with_typed_options():
 
     task = resolve_task(load_task(builtin_task_file("fluid3d")), "smoke")
     assert isinstance(task.options, Fluid3DOptions) and task.geometry is PERIODIC
+
+
+def test_a_task_builder_declares_its_geometry_and_symmetries(monkeypatch):
+    fluid = TASK_BUILDERS.entry("fluid3d").info
+    assert fluid.geometry is PERIODIC and fluid.symmetries == ("cube",)
+    era5 = TASK_BUILDERS.entry("era5").info
+    assert era5.geometry is LATLON and era5.symmetries == ("equator",)
+    task = dataclasses.replace(
+        make_task(ndim=3, channels=3), builder="fluid3d", grid="latlon", ndim=2
+    )
+    with pytest.raises(ConfigError, match=r"key 'grid': got 'latlon'; builder 'fluid3d'"):
+        validate_task(task)
+    monkeypatch.setattr(SYMMETRIES, "_entries", dict(SYMMETRIES._entries))
+    registry.register_symmetry("negate", description="u -> -u")(lambda task, x, y, *a: (-x, -y))
+    task = dataclasses.replace(make_task(ndim=2), builder="era5", grid="latlon", symmetry="negate")
+    with pytest.raises(ConfigError, match=r"key 'symmetry': got 'negate'.*none, equator"):
+        validate_task(task)

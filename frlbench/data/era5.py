@@ -51,6 +51,7 @@ from frlbench.data.standin import (
 )
 from frlbench.data.swe import HOUR, SphereSWE
 from frlbench.data.weather import WB2Source, period_mean, resolve_path
+from frlbench.geometry import LATLON
 from frlbench.registry import register_task_builder
 from frlbench.spec import ConfigError, InvalidValue, ResolvedTask
 
@@ -125,7 +126,7 @@ class ERA5Options:
 def check_task(task: ResolvedTask, opts: ERA5Options) -> None:
     """Grid kind, channels against variables, and even resolutions, before any work."""
     where = task.source or task.name
-    if task.grid != "latlon" or task.ndim != 2:
+    if not task.geometry.spherical or task.ndim != 2:
         raise ConfigError(
             f"{where}: builder 'era5' needs grid = 'latlon' and ndim = 2; got grid = "
             f"{task.grid!r}, ndim = {task.ndim}"
@@ -274,6 +275,8 @@ def _open_source(
     solver=forecast,
     solver_is_truth=False,
     source_identity=source_identity,
+    geometry=LATLON,
+    symmetries=("equator",),
 )
 def build_era5(task: ResolvedTask, progress: bool = True) -> PairedDataset:
     """Build the paired lat-lon dataset of ``task`` at its profile (ERA5 or the stand-in)."""

@@ -37,6 +37,7 @@ from frlbench.data.turbulence import (
     persistence_error,
     random_velocity,
 )
+from frlbench.geometry import PERIODIC
 from frlbench.registry import register_task_builder
 from frlbench.spec import ConfigError, ResolvedTask
 
@@ -69,7 +70,7 @@ def check_profile(task: ResolvedTask, opts: Fluid3DOptions) -> None:
     """
     sizes = task.sizes
     prefix = f"profiles.{task.profile}"
-    if task.ndim != 3 or task.grid != "periodic" or len(task.channels) != 3:
+    if task.ndim != 3 or task.geometry.spherical or len(task.channels) != 3:
         raise ConfigError(
             f"{task.source or task.name}: builder 'fluid3d' needs ndim = 3, grid = 'periodic' and "
             f"three channels (u, v, w); got ndim = {task.ndim}, grid = {task.grid!r}, "
@@ -302,6 +303,8 @@ def _metadata(
     options=Fluid3DOptions,
     version=2,
     solver=forecast,
+    geometry=PERIODIC,
+    symmetries=("cube",),
     data_source=(
         "frlbench's pseudo-spectral Navier-Stokes solver (forced 3D incompressible turbulence "
         "in a periodic box; simulated, no measured data)"

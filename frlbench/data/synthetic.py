@@ -20,6 +20,7 @@ from frlbench.data.base import (
     PairedDataset,
     assemble_dataset,
 )
+from frlbench.geometry import PERIODIC
 from frlbench.registry import register_task_builder
 from frlbench.spec import InvalidValue, ResolvedTask
 
@@ -96,6 +97,7 @@ def forecast(task: ResolvedTask, inputs: torch.Tensor, resolution: int) -> torch
     "advection",
     options=AdvectionOptions,
     solver=forecast,
+    geometry=PERIODIC,
     version=1,
     data_source="frlbench's exact advection-diffusion solution (synthetic test data)",
 )

@@ -115,7 +115,7 @@ class FrequencyEncoding(nn.Module):
         self.convention = cfg.encoding_convention
         self.train_shape = task.grid_shape(train_resolution)
         # Latitude (axis 0 of a lat-lon grid) is cell-centred; every other axis starts at 0.
-        self.centred = tuple(task.grid == "latlon" and axis == 0 for axis in range(task.ndim))
+        self.centred = tuple(task.geometry.spherical and axis == 0 for axis in range(task.ndim))
         self.channels = task.ndim * channels_per_axis(cfg.encoding_frequencies)
         self._cache: dict[tuple, torch.Tensor] = {}
 

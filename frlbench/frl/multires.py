@@ -21,6 +21,7 @@ import torch
 
 from frlbench import spectral
 from frlbench.data.latlon import model_grid_regridder
+from frlbench.geometry import PERIODIC, Geometry
 from frlbench.spec import FRLConfig, InvalidValue, TaskSpec
 
 
@@ -78,23 +79,23 @@ def level_shapes(
     return tuple(task.grid_shape(r) for r in resolutions)
 
 
-def coarsen(x: torch.Tensor, shape: Sequence[int], grid: str = "periodic") -> torch.Tensor:
+def coarsen(x: torch.Tensor, shape: Sequence[int], geometry: Geometry = PERIODIC) -> torch.Tensor:
     """``x`` on a coarser grid by the data's own operator: spectral truncation on periodic
     grids, conservative area-weighted averaging on lat-lon grids."""
-    if grid == "latlon":
+    if geometry.spherical:
         src = tuple(x.shape[-2:])
         return model_grid_regridder(src, tuple(shape))(x)
     return spectral.truncate(x, shape)
 
 
 def build_levels(
-    x: torch.Tensor, shapes: Sequence[Sequence[int]], grid: str = "periodic"
+    x: torch.Tensor, shapes: Sequence[Sequence[int]], geometry: Geometry = PERIODIC
 ) -> list[torch.Tensor]:
     """The batch ``x`` (``(B, C, *grid)``, at ``shapes[0]``) coarsened to every level's grid.
 
-    Level 0 is ``x`` itself (no copy); level ``j`` is ``coarsen(x, shapes[j], grid)``.
+    Level 0 is ``x`` itself (no copy); level ``j`` is ``coarsen(x, shapes[j], geometry)``.
     """
     grid_shape = tuple(x.shape[x.dim() - len(shapes[0]) :])
     if grid_shape != tuple(shapes[0]):
         raise ValueError(f"batch grid {grid_shape} is not the training grid {tuple(shapes[0])}")
-    return [x, *(coarsen(x, shape, grid) for shape in shapes[1:])]
+    return [x, *(coarsen(x, shape, geometry) for shape in shapes[1:])]

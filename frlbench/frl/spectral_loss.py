@@ -56,6 +56,7 @@ from torch import nn
 from frlbench import spectral
 from frlbench.frl.multires import build_levels, coarsen, level_shapes
 from frlbench.frl.wrap import returns_estimate, training_loss_of
+from frlbench.geometry import PERIODIC, Geometry
 from frlbench.spec import FRLConfig, TaskSpec
 
 # Fraction of a channel's mean shell energy added to every shell's denominator.
@@ -154,7 +155,9 @@ def zonal_spectral_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 
 def consistency_error(
-    preds: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]], grid: str = "periodic"
+    preds: Sequence[torch.Tensor],
+    shapes: Sequence[Sequence[int]],
+    geometry: Geometry = PERIODIC,
 ) -> torch.Tensor:
     """Mean over adjacent levels of ``MSE(coarsen(pred_j, grid_{j+1}), pred_{j+1})``.
 
@@ -164,12 +167,12 @@ def consistency_error(
     Args:
         preds: Predictions per level, finest first, ``(B, C, *shapes[j])``.
         shapes: Grid shape per level.
-        grid: The task's grid kind.
+        geometry: The task's grid geometry.
     """
     if len(preds) < 2:
         raise ValueError("the consistency term needs at least two levels")
     terms = [
-        F.mse_loss(coarsen(_fft_ready(fine), shape, grid), _fft_ready(coarse))
+        F.mse_loss(coarsen(_fft_ready(fine), shape, geometry), _fft_ready(coarse))
         for fine, coarse, shape in zip(preds[:-1], preds[1:], shapes[1:], strict=True)
     ]
     return torch.stack(terms).mean()
@@ -225,8 +228,8 @@ class FRLObjective:
         visit = self.calls % every == 0
         self.calls += 1
         shapes = self.shapes if visit else self.shapes[:1]
-        xs = build_levels(x, shapes, self.task.grid)
-        ys = build_levels(y, shapes, self.task.grid)
+        xs = build_levels(x, shapes, self.task.geometry)
+        ys = build_levels(y, shapes, self.task.geometry)
         # Weight of each computed level in the level means (None: plain mean, every step).
         weights = None if every == 1 else [1.0] + [float(every)] * (len(shapes) - 1)
         if own_loss is None:
@@ -248,7 +251,7 @@ class FRLObjective:
         terms = {"data": _level_mean(list(data), weights, len(self.shapes))}
         loss = terms["data"]
         if self.cfg.spectral_loss:
-            if self.task.grid == "latlon":
+            if self.task.geometry.spherical:
                 errors = [zonal_spectral_error(p, t) for p, t in zip(preds, ys, strict=True)]
             else:
                 errors = [
@@ -257,7 +260,7 @@ class FRLObjective:
             terms["spec"] = _level_mean(errors, weights, len(self.shapes))
             loss = loss + self.cfg.lambda_spec * terms["spec"]
             if len(preds) > 1:
-                terms["cons"] = consistency_error(preds, shapes, self.task.grid) * (
+                terms["cons"] = consistency_error(preds, shapes, self.task.geometry) * (
                     1 if every == 1 else every
                 )
                 loss = loss + self.cfg.lambda_cons * terms["cons"]
