@@ -12,6 +12,18 @@ from frlbench.spec import TaskProfile, TaskSpec, resolve_task
 
 discover_plugins()
 
+#: The built-in ablation variants (fixed here, not read from the registry, so that a test of
+#: what is registered can fail).
+ABLATION_VARIANTS = (
+    "off",
+    "full",
+    "full-sched",
+    "encoding-only",
+    "multires-only",
+    "loss-only",
+    "no-encoding",
+)
+
 #: Backbones that succeed, raise, diverge or return a wrong shape (runner and bad-input tests).
 PROBES = Path(__file__).parent / "data" / "probe_backbones.py"
 

@@ -17,20 +17,13 @@ import dataclasses
 import json
 from pathlib import Path
 
+from tests.conftest import ABLATION_VARIANTS
+
 FIXTURE = Path(__file__).parent / "data" / "step_losses.json"
 STEPS = 3
 BATCH = 2
 CHANNELS = 2
 BACKBONES = ("fno", "unet", "cnn", "diffusion")
-VARIANTS = (
-    "off",
-    "full",
-    "full-sched",
-    "encoding-only",
-    "multires-only",
-    "loss-only",
-    "no-encoding",
-)
 # (case name, spatial dims, grid kind, training resolution)
 GRIDS = (("periodic3d", 3, "periodic", 8), ("latlon2d", 2, "latlon", 16))
 LATLON_BACKBONES = ("cnn",)
@@ -41,7 +34,7 @@ def cases() -> list[tuple[str, str, str]]:
     out = []
     for grid, _, kind, _ in GRIDS:
         backbones = LATLON_BACKBONES if kind == "latlon" else BACKBONES
-        out += [(grid, b, v) for b in backbones for v in VARIANTS]
+        out += [(grid, b, v) for b in backbones for v in ABLATION_VARIANTS]
     return out
 
 

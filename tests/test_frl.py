@@ -29,17 +29,9 @@ from frlbench.frl.variants import FULL_CHANGES
 from frlbench.geometry import LATLON
 from frlbench.registry import BACKBONES, FRL_VARIANTS, UnknownNameError
 from frlbench.spec import BackboneSpec, FRLConfig, InvalidValue, TaskSpec, TrainSettings
-from tests.conftest import make_task, real_backbones
+from tests.conftest import ABLATION_VARIANTS, make_task, real_backbones
 
-VARIANT_NAMES = (
-    "off",
-    "full",
-    "full-sched",
-    "encoding-only",
-    "multires-only",
-    "loss-only",
-    "no-encoding",
-)
+VARIANT_NAMES = ABLATION_VARIANTS
 #: Named variants that change one of FRL's open choices (convention, M, J, the two weights).
 CHOICE_NAMES = ("encoding-only-physical", *FULL_CHANGES)
 FULL = FRLConfig(name="t", multires=True, encoding=True, spectral_loss=True, levels=2)
