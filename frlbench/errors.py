@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,6 +104,23 @@ def _print(message: str) -> None:
     )
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`KeyboardInterrupt` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def error_boundary(
     debug: Callable[[], bool] = debug_enabled,
@@ -112,11 +131,15 @@ def error_boundary(
     ``user_errors`` are the library's own user-facing exception types (see
     :func:`user_message`).
 
+    A SIGTERM (``kill``, a scheduler's time limit) is handled like Ctrl-C: the same cleanup runs
+    (workers stopped, nothing half-written) and the same one line is printed.
+
     Raises:
-        SystemExit: 2 for a user error, 130 for Ctrl-C, 70 for an unexpected error.
+        SystemExit: 2 for a user error, 130 for Ctrl-C or SIGTERM, 70 for an unexpected error.
     """
     try:
-        yield
+        with _sigterm_as_interrupt():
+            yield
     except KeyboardInterrupt:
         if debug():
             traceback.print_exc()

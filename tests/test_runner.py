@@ -202,6 +202,37 @@ def test_sigkill_mid_grid_then_resume_matches_uninterrupted(tmp_path: Path):
     assert {r.run_id for r in load_records(clean / "runs")[0]} == {r.run_id for r in records}
 
 
+@pytest.mark.slow
+def test_sigterm_to_the_runner_stops_its_workers_and_says_one_line(tmp_path: Path):
+    """``kill <pid>`` of a running grid: the runner stops its workers before it exits (no
+    worker finishes a run afterwards), prints the interrupt line, no traceback; a rerun resumes."""
+    project = make_project(tmp_path / "proj")
+    out = project / "results"
+    env = {**os.environ, "FRLBENCH_CACHE": str(project / "cache")}
+    cmd = [sys.executable, "-m", "frlbench.cli", "run", "--task", "adv", "--backbone",
+           "probe_conv", "--profile", "smoke", "--backend", "local", "--jobs", "2",
+           "--frl", "off", "--seeds", "0,1,2,3", "--out", str(out), "--no-progress",
+           "--no-report", "--no-references", "--tasks-dir", str(project / "tasks"),
+           "--baselines-dir", str(project / "baselines")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not list(out.glob("runs/*/spec.json")):
+        assert proc.poll() is None, "runner ended before the first run started"
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # the runner only, not its process group
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stdout + stderr
+    after_exit = sorted(p.parent.name for p in out.glob("runs/*/record.json"))
+    time.sleep(3)  # a worker left running would write its record now
+    assert sorted(p.parent.name for p in out.glob("runs/*/record.json")) == after_exit
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    records, bad = load_records(out / "runs")
+    assert not bad and len(records) == 4 and all(r.status == "ok" for r in records)
+
+
 def test_changing_only_evaluation_settings_reevaluates_without_retraining(project: Path):
     """Rollout steps and test resolutions are not part of the run id: `run` re-evaluates the
     stored weights (weights untouched), and the old evaluation is kept in the history."""
