@@ -378,6 +378,8 @@ CASES = [
          ["Did you mean 'quick'"]),
     Case("run-profile-not-in-task", ["run", "--all", "--profile", "paper", "--out", OUT],
          ["profiles.paper", "defined: smoke"]),
+    Case("run-all-with-task", ["run", "--all", "--task", "adv", "--out", OUT],
+         ["--all runs every task and baseline", "--task narrows"]),
     Case("run-tasks-dir-missing", [*RUN, "--out", OUT, "--tasks-dir", "{proj}/none"],
          ["--tasks-dir", "no such directory"]),
     Case("run-out-is-file", [*RUN, "--out", "{proj}/tasks/adv.toml"], ["--out", "is a file"]),

@@ -92,6 +92,12 @@ def run_cmd(
 
     if not (all_ or task or backbone):
         raise fail("say what to run: --all, or --task/--backbone (see `frlbench run --help`)")
+    if all_ and (task or backbone):
+        given = "--task" if task else "--backbone"
+        raise fail(
+            f"--all runs every task and baseline, and {given} narrows the grid: give one of them "
+            "(--all, or --task/--backbone)"
+        )
     seed_list = validate.parse_seeds(seeds)
     validate.check_output_dir(out, "--out")
     validate.check_output_dir(cache_dir, "--cache-dir")
