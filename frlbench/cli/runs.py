@@ -97,17 +97,7 @@ def run_cmd(
     from frlbench.runner import run_grid
     from frlbench.runner.migrate import refuse_schema_1
 
-    if not (all_ or grid or task or backbone):
-        raise fail(
-            "say what to run: --all, --grid NAME, or --task/--backbone (see `frlbench run --help`)"
-        )
-    if (all_ or grid) and (task or backbone or (grid and (all_ or frl or seeds))):
-        given = "--task" if task else "--backbone" if backbone else "--all/--frl/--seeds"
-        whole = "--all runs every task and baseline" if all_ else f"--grid {grid} is fixed"
-        raise fail(
-            f"{whole}, and {given} narrows or changes it: give one of them "
-            "(--all, --grid NAME, or --task/--backbone)"
-        )
+    _check_selection(all_, grid, task, backbone, bool(frl or seeds))
     seed_list = validate.parse_seeds(seeds)
     validate.check_output_dir(out, "--out")
     validate.check_output_dir(cache_dir, "--cache-dir")
@@ -137,6 +127,22 @@ def run_cmd(
         render(out)
     if any(r.status == "failed" for r in summary.failures):
         raise typer.Exit(1)
+
+
+def _check_selection(all_: bool, grid: str | None, task, backbone, narrowed: bool) -> None:
+    """One of ``--all``, ``--grid`` or ``--task``/``--backbone``, with nothing narrowing a
+    whole grid (``--frl``/``--seeds`` may narrow ``--all``, not a named grid)."""
+    if not (all_ or grid or task or backbone):
+        raise fail(
+            "say what to run: --all, --grid NAME, or --task/--backbone (see `frlbench run --help`)"
+        )
+    if (all_ or grid) and (task or backbone or (grid and (all_ or narrowed))):
+        given = "--task" if task else "--backbone" if backbone else "--all/--frl/--seeds"
+        whole = "--all runs every task and baseline" if all_ else f"--grid {grid} is fixed"
+        raise fail(
+            f"{whole}, and {given} narrows or changes it: give one of them "
+            "(--all, --grid NAME, or --task/--backbone)"
+        )
 
 
 def _plans(grid, profile, task, backbone, frl, seeds) -> list:
