@@ -63,6 +63,8 @@ class ResolutionMetrics:
             (periodic) or interpolated bilinearly (lat-lon) to this grid (model runs; NaN for
             references and in records written before it existed).
         rho0_pad_rmse_per_trajectory: ``rho0_pad_rmse`` of each test trajectory.
+        target_energy_above_nyquist: Fraction of the test targets' energy (spatial means
+            removed) above the training Nyquist at this grid (band-oracle rows; else NaN).
         per_variable: Channel name -> {"rmse": .., "acc": ..} (acc on lat-lon grids only).
         extra: Any other registered metric (``frlbench.registry.METRICS``), by name; the CSV
             and report print these as columns without knowing them.
@@ -85,6 +87,7 @@ class ResolutionMetrics:
     mse_unseen_per_trajectory: list[float] = field(default_factory=list)
     rho0_pad_rmse: float = float("nan")
     rho0_pad_rmse_per_trajectory: list[float] = field(default_factory=list)
+    target_energy_above_nyquist: float = float("nan")
     per_variable: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)
 

@@ -65,6 +65,8 @@ def test_band_oracle_rmse_is_the_root_of_the_target_unseen_power(advection, tmp_
         assert m.rmse == pytest.approx(math.sqrt(unseen), rel=1e-9, abs=1e-15)
         assert m.mse_seen == pytest.approx(0.0, abs=1e-20)
         assert m.rollout_rmse == []
+        share = m.target_energy_above_nyquist
+        assert (share > 0) == (m.resolution > 8) and share < 0.5
     assert record.metrics[0].resolution == 8 and record.metrics[0].rmse < 1e-12
     assert record.metrics[-1].rmse > 0
     assert record.evaluation["rollout_steps"] == 0

@@ -20,9 +20,11 @@ import torch
 from frlbench import spectral
 from frlbench.data import PairedDataset
 from frlbench.evaluation.evaluate import NotApplicable, Units
+from frlbench.evaluation.truth import energy_above_nyquist
+from frlbench.records import ResolutionMetrics
 from frlbench.spec import ResolvedTask
 
-__all__ = ["BAND_ORACLE", "BandOracleForecaster", "band_limit"]
+__all__ = ["BAND_ORACLE", "BandOracleForecaster", "band_limit", "record_target_energy"]
 
 #: The oracle's reference name.
 BAND_ORACLE = "band-oracle"
@@ -73,3 +75,15 @@ class BandOracleForecaster:
             )
         targets = self.data.denormalize(test.targets[resolution][:n].double())
         return band_limit(targets, self.task, self.data.train_resolution)
+
+
+def record_target_energy(
+    metrics: list[ResolutionMetrics], data: PairedDataset, task: ResolvedTask
+) -> None:
+    """Set ``target_energy_above_nyquist`` on each grid's metrics: the share of the test
+    targets' energy above the training Nyquist (:func:`~frlbench.evaluation.truth.
+    energy_above_nyquist`), what the oracle's row is read beside."""
+    test = data.splits["test"]
+    for m in metrics:
+        targets = data.denormalize(test.targets[m.resolution].double())
+        m.target_energy_above_nyquist = energy_above_nyquist(targets, task, data.train_resolution)

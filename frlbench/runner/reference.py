@@ -34,7 +34,7 @@ from frlbench.evaluation.evaluate import (
     evaluate,
     solver_for,
 )
-from frlbench.evaluation.oracle import BAND_ORACLE, BandOracleForecaster
+from frlbench.evaluation.oracle import BAND_ORACLE, BandOracleForecaster, record_target_energy
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RunRecord, new_record
 from frlbench.registry import TASK_BUILDERS
@@ -134,6 +134,8 @@ def run_reference(
         record.status, record.reason = "not_applicable", str(exc)
         record.evaluation = protocol.to_dict()
     else:
+        if name == BAND_ORACLE:
+            record_target_energy(evaluation.metrics, data, task)
         record.replace_evaluation(
             protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope
         )
