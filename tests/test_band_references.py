@@ -115,3 +115,28 @@ def test_rho0_then_pad_of_a_band_limited_model_equals_its_native_run(advection):
     at_8, at_32 = other.metrics[0], other.metrics[-1]
     assert at_8.rho0_pad_rmse == at_8.rmse  # at ρ0 the wrapper is the model itself
     assert abs(at_32.rho0_pad_rmse / at_32.rmse - 1) > 1e-3
+
+
+@pytest.mark.slow
+def test_lat_lon_oracle_and_rho0_then_pad(tmp_path):
+    """era5's smoke stand-in (ρ0 = 16, tested at 16 and 32): the oracle's RMSE is the root of
+    the targets' zonal power above m = 8, and ρ0-then-pad (conservative coarsening, bilinear
+    back) is scored beside the native run."""
+    from frlbench.catalog import builtin_task_file
+    from frlbench.spec import load_task
+
+    task = resolve_task(load_task(builtin_task_file("era5")), "smoke")
+    data = load_dataset(task, cache_dir=tmp_path, progress=False)
+    record = run_reference(BAND_ORACLE, task, data=data)
+    test = data.splits["test"]
+    for m in record.metrics:
+        target = data.denormalize(test.targets[m.resolution].double())
+        _, unseen = metrics.band_errors(target, torch.zeros_like(target), task, 16)
+        assert m.rmse == pytest.approx(math.sqrt(unseen), rel=1e-9, abs=1e-9)
+    evaluation = evaluate_with_rho0_pad(
+        ModelForecaster(CellKernelModel(), torch.device("cpu")), data, EvalProtocol.from_task(task)
+    )
+    at_16, at_32 = evaluation.metrics
+    assert at_16.rho0_pad_rmse == at_16.rmse
+    assert math.isfinite(at_32.rho0_pad_rmse) and at_32.rho0_pad_rmse != at_32.rmse
+    assert len(at_32.mse_seen_per_trajectory) == len(at_32.rmse_per_trajectory) == 1
