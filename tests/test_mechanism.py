@@ -127,7 +127,8 @@ def test_old_records_without_band_intervals_still_report(tmp_path):
 def test_the_leaderboard_states_the_mechanisms_and_their_counts(tmp_path):
     for rec in _records():
         write_record(tmp_path / "runs" / rec.run_id / "record.json", rec)
-    render_report(tmp_path, figures=False)
+    render_report(tmp_path, figures=True)
+    assert (tmp_path / "figures" / "seen_band_ratio_toy_quick.png").stat().st_size > 0
     text = (tmp_path / "leaderboard.md").read_text()
     assert "1 discretization mismatch, 1 scale anchoring, 1 both, 1 neither" in text
     assert "2000 resamples of the seeds, then of the test trajectories" in text
