@@ -131,7 +131,7 @@ def test_the_leaderboard_states_the_mechanisms_and_their_counts(tmp_path):
     assert (tmp_path / "figures" / "seen_band_ratio_toy_quick.png").stat().st_size > 0
     text = (tmp_path / "leaderboard.md").read_text()
     assert "1 discretization mismatch, 1 scale anchoring, 1 both, 1 neither" in text
-    assert "2000 resamples of the seeds, then of the test trajectories" in text
+    assert "2000 resamples of the 3 seeds, then of the test trajectories" in text
     assert "(4 per seed)" in text
 
 

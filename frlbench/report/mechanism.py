@@ -234,24 +234,35 @@ def mechanism_table(summary: pd.DataFrame, finest: int, train_resolution: int) -
         ],
         rows=rows,
         text=(0, 1, 5, 9),
-        note=mechanism_note(finest, train_resolution, tolerance, trajectories),
+        note=mechanism_note(finest, train_resolution, tolerance, trajectories, _seeds(models)),
     )
 
 
+def _seeds(models: Sequence[dict]) -> list[int]:
+    """The distinct seed counts of the model rows (NaN for unfinished ones left out)."""
+    counts = (r.get("n_seeds", 0) for r in models)
+    return sorted({int(n) for n in counts if n == n and n > 0})
+
+
 def mechanism_note(
-    finest: int, train_resolution: int, tolerance: float, trajectories: Sequence[int]
+    finest: int,
+    train_resolution: int,
+    tolerance: float,
+    trajectories: Sequence[int],
+    seeds: Sequence[int] = (),
 ) -> str:
     """How to read :func:`mechanism_table`."""
     per_seed = "/".join(str(t) for t in trajectories) if trajectories else "no"
+    n_seeds = f"{'/'.join(str(n) for n in seeds)} " if seeds else ""
     return (
         f"Seen-band ratio: RMSE of the error in |k| ≤ ρ0/2 = {train_resolution / 2:g} at "
         f"{finest} over the RMSE at ρ0 = {train_resolution} (the RMSE_Ratio with a perfect band "
         "above the training Nyquist). Unseen factor: RMSE over seen-band RMSE at "
         f"{finest} (RMSE_Ratio = seen-band ratio × unseen factor). [low, high]: 95% nested "
-        f"bootstrap, {BOOTSTRAP_DRAWS} resamples of the seeds, then of the test trajectories "
-        f"within each seed ({per_seed} per seed), paired across the two errors. Mechanism "
-        f"(rows with skill that do not improve): discretization mismatch when the seen-band "
-        f"ratio's lower bound exceeds 2^(δ·log2({finest}/{train_resolution})) = "
+        f"bootstrap, {BOOTSTRAP_DRAWS} resamples of the {n_seeds}seeds, then of the test "
+        f"trajectories within each seed ({per_seed} per seed), paired across the two errors. "
+        "Mechanism (rows with skill that do not improve): discretization mismatch when the "
+        f"seen-band ratio's lower bound exceeds 2^(δ·log2({finest}/{train_resolution})) = "
         f"{tolerance:.3f} (δ = {EQUIVALENCE_MARGIN:g}), scale anchoring when only the unseen "
         "factor's does, both when both, neither when neither; '—' without per-trajectory "
         "band errors. ρ0-then-pad: the model run at ρ0 on the input coarsened to it, its "
