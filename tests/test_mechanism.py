@@ -111,6 +111,12 @@ def test_the_label_rule_on_hand_made_records():
     assert fmt_label(rows["neither"]) == rows["neither"]["label"]
 
 
+def test_no_interval_and_no_mechanism_with_two_seeds():
+    board = build_leaderboard([r for r in _records() if r.seed != 2])
+    rows = [r for r in board.summary.to_dict("records") if r["kind"] == "model"]
+    assert all(r["mechanism"] == "" and math.isnan(r["seen_ratio_low"]) for r in rows)
+
+
 def test_old_records_without_band_intervals_still_report(tmp_path):
     board = build_leaderboard(_records(per_trajectory=False))
     rows = [r for r in board.summary.to_dict("records") if r["kind"] == "model"]
@@ -131,7 +137,7 @@ def test_the_leaderboard_states_the_mechanisms_and_their_counts(tmp_path):
     assert (tmp_path / "figures" / "seen_band_ratio_toy_quick.png").stat().st_size > 0
     text = (tmp_path / "leaderboard.md").read_text()
     assert "1 discretization mismatch, 1 scale anchoring, 1 both, 1 neither" in text
-    assert "2000 resamples of the 3 seeds, then of the test trajectories" in text
+    assert "2000 resamples of the seeds (3), then of the test trajectories" in text
     assert "(4 per seed)" in text
 
 

@@ -16,8 +16,9 @@
 - :func:`mechanism_table`, :func:`limits_table` (the ρ0-band oracle's RMSE beside the targets'
   energy above the training Nyquist per grid) and :func:`mechanism_counts` (for the verdict).
 
-Records without per-trajectory band errors (written before they existed) get the point
-estimates from their per-grid band errors, no interval and no mechanism ("—").
+Records without per-trajectory band errors (written before they existed), and configurations
+with fewer than :data:`frlbench.stats.MIN_SEEDS_BOOTSTRAP` seeds, get the point estimates from
+their per-grid band errors, no interval and no mechanism ("—").
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from frlbench.stats import (
     EQUIVALENCE_MARGIN,
     IMPROVES,
     MECHANISMS,
+    MIN_SEEDS_BOOTSTRAP,
     NO_SKILL,
     Interval,
     mechanism,
@@ -105,7 +107,8 @@ def _evidence(runs: Sequence[RunRecord], rho0: int, finest: int) -> dict[str, ob
     """The ratio intervals and pad RMSE of one configuration's runs (one per seed)."""
     point = _point(runs, rho0, finest)
     intervals = dict.fromkeys(RATIOS, _NONE)
-    arrays = _arrays(runs, rho0, finest)
+    # As for the seeds-only bootstrap: with fewer seeds the interval reads noise as evidence.
+    arrays = _arrays(runs, rho0, finest) if len(runs) >= MIN_SEEDS_BOOTSTRAP else None
     trajectories = 0
     if arrays is not None:
         trajectories = arrays["total"].shape[1]
@@ -253,14 +256,15 @@ def mechanism_note(
 ) -> str:
     """How to read :func:`mechanism_table`."""
     per_seed = "/".join(str(t) for t in trajectories) if trajectories else "no"
-    n_seeds = f"{'/'.join(str(n) for n in seeds)} " if seeds else ""
+    n_seeds = "/".join(str(n) for n in seeds) if seeds else "none"
     return (
         f"Seen-band ratio: RMSE of the error in |k| ≤ ρ0/2 = {train_resolution / 2:g} at "
         f"{finest} over the RMSE at ρ0 = {train_resolution} (the RMSE_Ratio with a perfect band "
         "above the training Nyquist). Unseen factor: RMSE over seen-band RMSE at "
         f"{finest} (RMSE_Ratio = seen-band ratio × unseen factor). [low, high]: 95% nested "
-        f"bootstrap, {BOOTSTRAP_DRAWS} resamples of the {n_seeds}seeds, then of the test "
-        f"trajectories within each seed ({per_seed} per seed), paired across the two errors. "
+        f"bootstrap, {BOOTSTRAP_DRAWS} resamples of the seeds ({n_seeds}), then of the test "
+        f"trajectories within each seed ({per_seed} per seed), paired across the two errors; "
+        f"none with fewer than {MIN_SEEDS_BOOTSTRAP} seeds. "
         "Mechanism (rows with skill that do not improve): discretization mismatch when the "
         f"seen-band ratio's lower bound exceeds 2^(δ·log2({finest}/{train_resolution})) = "
         f"{tolerance:.3f} (δ = {EQUIVALENCE_MARGIN:g}), scale anchoring when only the unseen "
