@@ -351,7 +351,7 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled"})
+OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled", "selection"})
 
 _NUMBER = (int, float)
 _CHECKS: dict[str, Any] = {

@@ -45,6 +45,7 @@ def plot_seen_band_ratio(summary: pd.DataFrame, task: str, profile: str) -> Figu
     for frl, rows in models.groupby("frl", sort=False):
         color = variant_color(str(frl))
         skill = rows["label"] != NO_SKILL
+        label: str | None = variant_label(str(frl))  # on the first marker drawn, filled or not
         for mask, face in ((skill, color), (~skill, "none")):
             part = rows[mask]
             if part.empty:
@@ -58,8 +59,9 @@ def plot_seen_band_ratio(summary: pd.DataFrame, task: str, profile: str) -> Figu
                 color=color,
                 markerfacecolor=face,
                 capsize=2,
-                label=variant_label(str(frl)) if face != "none" else None,
+                label=label,
             )
+            label = None
         for _, row in rows.iterrows():
             ax.annotate(
                 row["baseline"], (row["rmse_ratio_mean"], row["seen_ratio_mean"]),
