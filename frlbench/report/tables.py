@@ -32,6 +32,7 @@ from frlbench.report.formatting import (
     pair,
 )
 from frlbench.report.keys import frl_rank, index_rows
+from frlbench.report.mechanism import limits_table, mechanism_counts, mechanism_table
 from frlbench.report.rollout import rollout_steps, rollout_table
 from frlbench.report.schedule import schedule_table
 from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
@@ -330,6 +331,9 @@ def verdict(board: Leaderboard, section: Section) -> str:
             f"{int(_has_skill(models).sum())} of {_count(len(models), 'model row')} "
             f"{'has' if len(models) == 1 else 'have'} skill at ρ0 = {section.train_resolution}"
         )
+    mechanisms = mechanism_counts(models[_has_skill(models)])
+    if mechanisms:
+        parts.append(mechanisms)
     both = by_variant[OFF].merge(by_variant[FRL], on="baseline", suffixes=("_off", "_frl"))
     if not both.empty:
         had = both[both["skill_off"] > 0]
@@ -432,8 +436,14 @@ def build_document(
         blocks += [] if confirm is None else [confirm]
         blocks += [
             ablation_table(board, section),
+            mechanism_table(
+                section.select(board.summary), section.finest, section.train_resolution
+            ),
             cost_table(board, section),
         ]
+        limits = limits_table(recs.ok, section.task, section.profile)
+        if limits is not None:
+            blocks.append(limits)
         schedule = schedule_table(board, section)
         if schedule is not None:
             blocks.append(schedule)
