@@ -215,11 +215,12 @@ def ablation_table(board: Leaderboard, section: Section) -> Table:
             f"{100 * row['unseen_fraction']:.0f}%"
             if math.isfinite(row["unseen_fraction"])
             else MISSING,
+            PAPER_CLAIMS.get(row["frl"], MISSING),
         ]
         for row in models
     ]
     return Table(
-        title=f"Ablations — {section.task}, {section.profile} profile",
+        title=f"Ablations (exploratory) — {section.task}, {section.profile} profile",
         columns=[
             "Backbone",
             "FRL variant",
@@ -231,15 +232,28 @@ def ablation_table(board: Leaderboard, section: Section) -> Table:
             "Slope interval from",
             "Label",
             f"Unseen share @{finest}",
+            "Paper's RMSE_Ratio",
         ],
         rows=rows,
-        text=(0, 1, 7, 8),
+        text=(0, 1, 7, 8, 10),
         note=(
             "Slope interval from: the bootstrap resampled seeds and test trajectories, or "
             "seeds only (records without per-trajectory errors). Unseen share: fraction of "
-            "the squared error above the training Nyquist."
+            "the squared error above the training Nyquist. Paper's RMSE_Ratio: what the "
+            "paper reports for that component alone, to read each row against. -rho0 rows: "
+            "an arm at the setting chosen by validation at ρ0, where the resolution-transfer "
+            "selection chose another (docs/frl_selection.md)."
         ),
     )
+
+
+#: The paper's claims for each FRL step alone (RMSE_Ratio at the finest grid).
+PAPER_CLAIMS = {
+    "encoding-only": "0.3–0.4",
+    "encoding-only-physical": "0.3–0.4",
+    "multires-only": "≈ 1.0",
+    "loss-only": "≈ 1.0",
+}
 
 
 def cost_table(board: Leaderboard, section: Section) -> Table:
