@@ -119,6 +119,11 @@ def test_kendall_check_falls_back_for_the_whole_task():
     choices = choose(good + bad)
     assert task_unusable("t", choices)  # 1 of 2 baselines disagrees: half
     assert all(a.how == "rho0" for c in choices for a in c.arms.values())
+    # the fallback is today's setting, not the hop's pick
+    assert all(c.arms["full"].variant == "v0" for c in choices)
+    # a search still running: an arm without today's setting scored is pending
+    pending = choose_arm([_result("off", "off", 0.01, 0.5)], "off", 1.0)
+    assert pending.how == "pending"
 
 
 def dataclass_copy(result, **changes):

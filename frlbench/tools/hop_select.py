@@ -33,10 +33,12 @@ class ArmChoice:
     Attributes:
         variant: FRL variant chosen (``off`` for the off arm).
         lr: Learning rate chosen.
-        how: ``"hop"`` (chosen by the hop), or ``"rho0"`` (fell back to today's ρ0-chosen
-            setting) with ``reason``.
+        how: ``"hop"`` (chosen by the hop), ``"rho0"`` (fell back to today's ρ0-chosen
+            setting) with ``reason``, or ``"pending"`` (the search has not scored today's
+            setting yet).
         score: The chosen configuration's hop score (seed 0); ``nan`` if none.
         current_score: Today's setting's hop score (seed 0).
+        today: Today's setting ``(variant, lr)``, what a fallback goes back to.
     """
 
     variant: str
@@ -45,6 +47,14 @@ class ArmChoice:
     score: float
     current_score: float
     reason: str = ""
+    today: tuple[str, float] = ("", math.nan)
+
+    def fall_back(self, reason: str) -> ArmChoice:
+        """Today's ρ0-chosen setting instead, with the reason."""
+        variant, lr = self.today
+        return dataclasses.replace(
+            self, variant=variant, lr=lr, how="rho0", score=self.current_score, reason=reason
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,17 +77,19 @@ def choose_arm(rows: Sequence[HopResult], arm: str, persistence: float) -> ArmCh
     """The arm's choice among seed-0 ``rows`` (tie and persistence rules above)."""
     mine = [r for r in rows if r.arm == arm and r.seed == 0]
     current = next((r for r in mine if r.current), None)
-    if current is None:
-        raise ValueError(f"no seed-0 result of today's {arm!r} setting among {len(mine)} rows")
+    if current is None:  # a search still running: nothing to choose from yet
+        return ArmChoice(arm, math.nan, "pending", math.nan, math.nan,
+                         f"{len(mine)} seed-0 configurations scored, today's not yet")  # fmt: skip
     current_score = current.score if current.status == "ok" else math.nan
+    today = (current.variant, current.lr)
     usable = [r for r in _finite(mine) if r.score < persistence]
     if not usable:
-        return ArmChoice(current.variant, current.lr, "rho0", math.nan, current_score,
-                         "no configuration beats persistence at the hop")  # fmt: skip
+        return ArmChoice(current.variant, current.lr, "rho0", current_score, current_score,
+                         "no configuration beats persistence at the hop", today)  # fmt: skip
     best = min(usable, key=lambda r: r.score)
     if current in usable and current.score <= best.score * (1 + TIE):
         best = current
-    return ArmChoice(best.variant, best.lr, "hop", best.score, current_score)
+    return ArmChoice(best.variant, best.lr, "hop", best.score, current_score, today=today)
 
 
 def ranking_tau(rows: Sequence[HopResult]) -> float:
@@ -121,10 +133,7 @@ def _task_fallback(choice: BaselineChoice, choices: Sequence[BaselineChoice]) ->
     if not task_unusable(choice.task, choices):
         return choice
     reason = f"seed rankings disagree (τ < {MIN_TAU}) for at least half of the baselines"
-    arms = {
-        arm: dataclasses.replace(a, how="rho0", reason=reason) if a.how == "hop" else a
-        for arm, a in choice.arms.items()
-    }
+    arms = {arm: a.fall_back(reason) if a.how == "hop" else a for arm, a in choice.arms.items()}
     return dataclasses.replace(choice, arms=arms)
 
 
@@ -137,7 +146,11 @@ def format_choices(choices: Sequence[BaselineChoice]) -> str:
     lines = [head, "|" + "---|" * 9]
     for c in choices:
         off, full = c.arms["off"], c.arms["full"]
-        how = "hop" if off.how == full.how == "hop" else f"ρ0 ({off.reason or full.reason})"
+        how = (
+            "hop"
+            if off.how == full.how == "hop"
+            else f"{off.how}/{full.how}: " + (off.reason or full.reason)
+        )
         lines.append(
             f"| {c.task} | {c.baseline} | {c.persistence:.4f} | off@{off.lr:g} | "
             f"{_num(off.score)} ({_num(off.current_score)}) | {full.variant}@{full.lr:g} | "
