@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from frlbench import BENCHMARK_VERSION
 from frlbench.safeio import write_atomic
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class RunRecord:
             n_test, rollout_steps, ...); not part of the run id.
         evaluation_history: Earlier evaluations this one replaced, oldest first, each
             ``{"evaluation", "metrics", "anchoring_slope", "replaced"}``.
-        env: Library versions, git commit, python, platform, host.
+        env: Library versions, git commit, python, platform, host; :data:`NUMERIC_ENV` as numbers.
         created: ISO time the record was written.
         schema: Record schema version.
         weights_sha256: SHA-256 of the run's ``weights.pt`` ("" for runs without weights, and
@@ -127,6 +128,11 @@ class RunRecord:
         compiled: Whether training and evaluation ran ``torch.compile``d steps
             (:mod:`frlbench.compiled`); recorded, not part of the run id. False in records
             written before the option existed.
+        dataset_fingerprint: The fingerprint of the test data the current evaluation was
+            scored on (:class:`frlbench.fingerprint.DatasetFingerprint` as plain
+            data); ``None`` when the run was not scored, and in records written before it.
+        benchmark_version: :data:`frlbench.BENCHMARK_VERSION` the current evaluation was
+            scored under (0 in records written before it was stamped: never paired).
     """
 
     run_id: str
@@ -158,11 +164,13 @@ class RunRecord:
     val_rmse: float = float("nan")
     evaluation: dict[str, Any] = field(default_factory=dict)
     evaluation_history: list[dict[str, Any]] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str | int | float] = field(default_factory=dict)
     created: str = ""
     schema: int = SCHEMA_VERSION
     weights_sha256: str = ""
     compiled: bool = False
+    dataset_fingerprint: dict[str, Any] | None = None
+    benchmark_version: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (NaN stays NaN: Python's json writes and reads it)."""
@@ -188,6 +196,7 @@ class RunRecord:
         ):
             raise RecordError("key 'metrics': expected a list of tables")
         data["metrics"] = [ResolutionMetrics(**m) for m in data["metrics"]]
+        data["env"] = numeric_env(data["env"])
         record = cls(**data)
         check_types(record)
         for i, m in enumerate(record.metrics):
@@ -214,21 +223,31 @@ class RunRecord:
         return next((m for m in self.metrics if m.resolution == resolution), None)
 
     def replace_evaluation(
-        self, evaluation: dict[str, Any], metrics: list[ResolutionMetrics], slope: float
+        self,
+        evaluation: dict[str, Any],
+        metrics: list[ResolutionMetrics],
+        slope: float,
+        fingerprint: dict[str, Any] | None = None,
     ) -> None:
-        """Install a new evaluation; the current one (if any) moves to ``evaluation_history``."""
+        """Install a new evaluation, scored on the data of ``fingerprint`` under the current
+        :data:`frlbench.BENCHMARK_VERSION`; the current one (if any) moves to
+        ``evaluation_history``."""
         if self.metrics or self.evaluation:
             self.evaluation_history.append(
                 {
                     "evaluation": self.evaluation,
                     "metrics": [dataclasses.asdict(m) for m in self.metrics],
                     "anchoring_slope": self.anchoring_slope,
+                    "dataset_fingerprint": self.dataset_fingerprint,
+                    "benchmark_version": self.benchmark_version,
                     "replaced": now(),
                 }
             )
         self.evaluation = dict(evaluation)
         self.metrics = list(metrics)
         self.anchoring_slope = slope
+        self.dataset_fingerprint = fingerprint
+        self.benchmark_version = BENCHMARK_VERSION
 
 
 def now() -> str:
@@ -275,6 +294,7 @@ def new_record(
     if status != "ok" and not reason:
         raise ValueError(f"a record with status {status!r} needs a reason")
     fields.setdefault("created", now())
+    fields.setdefault("benchmark_version", BENCHMARK_VERSION)
     return RunRecord(
         run_id=run_id,
         kind=kind,
@@ -330,7 +350,24 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled"})
+OPTIONAL = frozenset(
+    {"weights_sha256", "data_source", "compiled", "dataset_fingerprint", "benchmark_version"}
+)
+#: ``env`` entries that are numbers (records before schema 2's numeric env stored strings).
+NUMERIC_ENV = {"cpu_threads": int, "evaluation_wall_s": float}
+
+
+def numeric_env(env: Any) -> Any:
+    """``env`` with its :data:`NUMERIC_ENV` entries as numbers (older records: strings).
+
+    Raises:
+        ValueError: For a string that is not a number (read_record names the file).
+    """
+    if not isinstance(env, dict):
+        return env  # check_types names the key
+    return {k: NUMERIC_ENV[k](v) if k in NUMERIC_ENV and isinstance(v, str) else v
+            for k, v in env.items()}  # fmt: skip
+
 
 _NUMBER = (int, float)
 _CHECKS: dict[str, Any] = {
@@ -342,8 +379,9 @@ _CHECKS: dict[str, Any] = {
     "list[float]": lambda v: (
         isinstance(v, list) and all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in v)
     ),
-    "dict[str, str]": lambda v: isinstance(v, dict),
+    "dict[str, str | int | float]": lambda v: isinstance(v, dict),
     "dict[str, Any]": lambda v: isinstance(v, dict),
+    "dict[str, Any] | None": lambda v: v is None or isinstance(v, dict),
 }
 
 
@@ -389,7 +427,7 @@ def read_record(path: Path) -> RunRecord:
         raise RecordError(f"{path}: is a directory, expected a record file") from None
     except UnicodeDecodeError:
         raise RecordError(f"{path}: unreadable record (not UTF-8 text)") from None
-    except (json.JSONDecodeError, RecordError, TypeError, KeyError) as exc:
+    except (json.JSONDecodeError, RecordError, TypeError, KeyError, ValueError) as exc:
         raise RecordError(f"{path}: unreadable record ({exc})") from None
 
 

@@ -7,7 +7,7 @@ formats it. Cells comparing the baseline with FRL read ``baseline → FRL``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -395,10 +395,15 @@ def data_source_text(section: Section) -> str:
 
 
 def build_document(
-    board: Leaderboard, figures: dict[str, list[Image]] | None = None
+    board: Leaderboard,
+    figures: dict[str, list[Image]] | None = None,
+    extras: Mapping[str, tuple[list[Block], list[Block]]] | None = None,
 ) -> list[Block]:
-    """The whole leaderboard as blocks; ``figures`` maps a section slug to its images."""
+    """The whole leaderboard as blocks; ``figures`` maps a section slug to its images, and
+    ``extras`` to blocks shown before and after its main table (the published rows' pairing,
+    :mod:`frlbench.report.pairing`)."""
     figures = figures or {}
+    extras = extras or {}
     recs = board.records
     n_read = len(recs.ok) + len(recs.not_finished) + len(recs.not_applicable)
     blocks: list[Block] = [
@@ -424,7 +429,9 @@ def build_document(
                 f"(training Nyquist ρ0/2 = {section.train_resolution / 2:g})."
             ),
             Paragraph(verdict(board, section), lead="Verdict:"),
+            *extras.get(section.slug, ([], []))[0],
             main_table(board, section),
+            *extras.get(section.slug, ([], []))[1],
             ablation_table(board, section),
             cost_table(board, section),
         ]
