@@ -19,6 +19,7 @@ from frlbench import BENCHMARK_VERSION
 from frlbench.cli import app
 from frlbench.published import published_path, read_published
 from frlbench.records import RunRecord, read_record
+from frlbench.report import render_report
 from tests.conftest import PROBE_BASELINE
 from tests.test_runner import cli, make_project
 
@@ -45,10 +46,22 @@ def publish(*args: str):
     return CliRunner().invoke(app, ["publish", *args])
 
 
-def user_run(project: Path, out: Path):
-    """The user's model (my_model), FRL off, seed 0, into ``out`` with the report."""
-    return cli(project, "run", "--task", "adv", "--backbone", "my_model", "--profile", "smoke",
-               "--frl", "off", "--seeds", "0", "--out", str(out), "--no-progress")  # fmt: skip
+@pytest.fixture(scope="module")
+def user_store(published_store: Path) -> Path:
+    """The user's model (my_model), FRL off, seed 0, run without --out from the project."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(published_store)
+        result = cli(published_store, "run", "--task", "adv", "--backbone", "my_model",
+                     "--profile", "smoke", "--frl", "off", "--seeds", "0", "--no-progress",
+                     "--no-report")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return published_store / "frlbench-results" / "smoke"
+
+
+def board_of(out: Path, published: bool = True) -> str:
+    """The leaderboard of ``out`` as Markdown (tables only: figures cost seconds)."""
+    render_report(out, figures=False, published=published)
+    return (out / "leaderboard.md").read_text()
 
 
 def records_of(out: Path) -> list[RunRecord]:
@@ -116,25 +129,22 @@ def _publish(project: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     return published_path("smoke", root)
 
 
-def test_a_user_model_is_paired_with_the_published_rows(published_store, tmp_path, monkeypatch):
+def test_a_user_model_is_paired_with_the_published_rows(
+    published_store, user_store, tmp_path, monkeypatch
+):
     _publish(published_store, tmp_path / "published", monkeypatch)
-    out = tmp_path / "user"
-    result = user_run(published_store, out)
-    assert result.exit_code == 0, result.output
-    board = (out / "leaderboard.md").read_text()
+    board = board_of(user_store)
     assert "probe_conv (published)" in board and "my_model" in board
     assert "paired with your (local) rows" in board
     assert "Your models against the published ones" in board
     row = next(line for line in board.splitlines() if line.startswith("| my_model (off)"))
     assert "probe_conv (off)" in row
-    (path,) = (tmp_path / "board.md",)
-    path.write_text(board)
-    off = CliRunner().invoke(app, ["report", "--out", str(out), "--no-published"])
-    assert off.exit_code == 0, off.output
-    assert "(published)" not in (out / "leaderboard.md").read_text()
+    assert "(published)" not in board_of(user_store, published=False)
 
 
-def test_other_data_is_shown_unpaired_with_the_reason(published_store, tmp_path, monkeypatch):
+def test_other_data_is_shown_unpaired_with_the_reason(
+    published_store, user_store, tmp_path, monkeypatch
+):
     path = _publish(published_store, tmp_path / "published", monkeypatch)
     lines = gzip.decompress(path.read_bytes()).decode().splitlines()
     changed = []
@@ -146,10 +156,7 @@ def test_other_data_is_shown_unpaired_with_the_reason(published_store, tmp_path,
                 grid["rms"] *= 1.01 if grid["resolution"] == 16 else 1.0
         changed.append(json.dumps(data))
     path.write_bytes(gzip.compress(("\n".join(changed) + "\n").encode()))
-    out = tmp_path / "user"
-    result = user_run(published_store, out)
-    assert result.exit_code == 0, result.output
-    board = (out / "leaderboard.md").read_text()
+    board = board_of(user_store)
     assert "unpaired (test data differ: at grid 16" in board
     assert "adv — smoke (published, unpaired)" in board
     assert "Your models against the published ones" not in board
@@ -174,13 +181,9 @@ def test_data_verify_compares_with_the_published_fingerprint(
     assert result.exit_code == 2 and "nothing published" in result.output
 
 
-def test_the_default_results_folder_is_per_profile_and_git_ignored(published_store, monkeypatch):
-    monkeypatch.chdir(published_store)
-    result = cli(published_store, "run", "--task", "adv", "--backbone", "probe_conv",
-                 "--profile", "smoke", "--frl", "off", "--seeds", "0", "--no-progress",
-                 "--no-report")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert list((published_store / "frlbench-results" / "smoke" / "runs").glob("*/record.json"))
+def test_the_default_results_folder_is_per_profile_and_git_ignored(published_store, user_store):
+    assert user_store == published_store / "frlbench-results" / "smoke"
+    assert list((user_store / "runs").glob("*/record.json"))
     assert not (published_store / "results").exists()
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "frlbench-results/" in ignored
