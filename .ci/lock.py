@@ -50,9 +50,7 @@ def closure(root: str, extras: set[str]) -> dict[str, str]:
 
 def main() -> None:
     pins = closure("frlbench", {"test"})
-    print(
-        "# Exact versions of frlbench's dependency closure (extra: test), from `python .ci/lock.py`."
-    )
+    print("# Exact versions of frlbench's dependency closure (extra: test): python .ci/lock.py")
     print("# Used as constraints: pip install -c requirements.lock -e '.[test]' (see .ci/run).")
     for name in sorted(pins):
         print(f"{name}=={pins[name]}")
