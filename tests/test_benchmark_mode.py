@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -18,7 +23,8 @@ import frlbench.published
 from frlbench import BENCHMARK_VERSION
 from frlbench.cli import app
 from frlbench.published import published_path, read_published
-from frlbench.records import RunRecord, read_record
+from frlbench.published.publish import encode
+from frlbench.records import RunRecord, new_record, read_record
 from frlbench.report import render_report
 from tests.conftest import PROBE_BASELINE
 from tests.test_runner import cli, make_project
@@ -193,3 +199,41 @@ def test_published_records_are_package_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["frlbench"]
     assert "published/*/records.jsonl.gz" in patterns
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_published_records_ship_in_the_wheel_and_load_from_any_directory(tmp_path):
+    """A wheel built from the source tree holds the published records, and an installed copy
+    (the unpacked wheel first on the path) reads them from an empty directory."""
+    source = tmp_path / "src"
+    shutil.copytree(
+        ROOT / "frlbench", source / "frlbench", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    record = new_record(run_id="x-ref", kind="reference", task="adv", baseline="persistence",
+                        profile="smoke", dataset_fingerprint=None)  # fmt: skip
+    encoded = encode([record])
+    (source / "frlbench" / "published" / "smoke").mkdir()
+    (source / "frlbench" / "published" / "smoke" / "records.jsonl.gz").write_bytes(encoded)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path / "dist"), str(source)],
+        check=True,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("frlbench-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "frlbench/published/smoke/records.jsonl.gz" in archive.namelist()
+        archive.extractall(tmp_path / "installed")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = (
+        "import frlbench.published as p; print(p.published_dir()); "
+        "print([r.run_id for r in p.published_records(['smoke'])])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "installed")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=empty, env=env, check=True,
+                         capture_output=True, text=True).stdout.split("\n")  # fmt: skip
+    assert out[0] == str(tmp_path / "installed" / "frlbench" / "published")
+    assert out[1] == "['x-ref']"
