@@ -237,3 +237,19 @@ def test_published_records_ship_in_the_wheel_and_load_from_any_directory(tmp_pat
                          capture_output=True, text=True).stdout.split("\n")  # fmt: skip
     assert out[0] == str(tmp_path / "installed" / "frlbench" / "published")
     assert out[1] == "['x-ref']"
+
+
+def test_a_reference_row_without_fingerprint_gains_one_on_the_next_run(published_store, tmp_path):
+    out = tmp_path / "store"
+    shutil.copytree(published_store / "maintainer", out)
+    (path,) = [p for p in (out / "runs").glob("*-persistence-ref-*/record.json")]
+    data = json.loads(path.read_text())
+    digest = data.pop("dataset_fingerprint")["digest"]
+    path.write_text(json.dumps(data))
+    result = cli(published_store, "run", "--task", "adv", "--backbone", "probe_conv", "--profile",
+                 "smoke", "--frl", "off", "--seeds", "0,1", "--out", str(out), "--no-progress",
+                 "--no-report")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = read_record(path)
+    assert record.dataset_fingerprint["digest"] == digest
+    assert record.evaluation_history[-1]["dataset_fingerprint"] is None
