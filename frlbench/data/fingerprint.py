@@ -38,7 +38,7 @@ def _update(hasher: hashlib._Hash, tensor: torch.Tensor) -> None:
     array = tensor.detach().cpu().contiguous().numpy()
     array = array.astype(array.dtype.newbyteorder("<"), copy=False)
     hasher.update(f"{array.dtype.str}{array.shape}".encode())
-    hasher.update(np.ascontiguousarray(array).tobytes())
+    hasher.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of the bytes
 
 
 def dataset_fingerprint(data: PairedDataset) -> DatasetFingerprint:

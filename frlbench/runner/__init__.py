@@ -223,8 +223,10 @@ def run_references(
                     store.quarantine(run_id)
                 old = store.read(run_id) if state == "done" else None
                 # a row from before fingerprints is scored again to gain one (references are cheap)
-                if old is None or not same_settings(old.evaluation, protocol) or (
-                    old.dataset_fingerprint is None
+                if (
+                    old is None
+                    or not same_settings(old.evaluation, protocol)
+                    or (old.dataset_fingerprint is None)
                 ):
                     record = run_reference(name, task, cache_dir=cache_dir)
                     if old is not None and old.metrics:
