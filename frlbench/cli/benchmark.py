@@ -92,4 +92,11 @@ def verify_data(data: PairedDataset, task: str, profile: str) -> None:
             f"{describe_mismatch(local, theirs)}; your runs on this data are shown unpaired",
             highlight=False,
         )
+    threads = sorted({str(r.env["cpu_threads"]) for r in records if "cpu_threads" in r.env})
+    if threads:  # the thread count changes the solver's FFT bits (docs/benchmark.md)
+        console.print(
+            f"the published runs used {' or '.join(threads)} torch thread(s); a data build with "
+            "another count (OMP_NUM_THREADS) gives other bits: see docs/benchmark.md",
+            highlight=False,
+        )
     raise typer.Exit(1)
