@@ -133,6 +133,9 @@ class RunRecord:
             data); ``None`` when the run was not scored, and in records written before it.
         benchmark_version: :data:`frlbench.BENCHMARK_VERSION` the current evaluation was
             scored under (0 in records written before it was stamped: never paired).
+        selection: How the run's settings were chosen: ``"rho0"`` (validation RMSE at the
+            training grid; records written before the field existed) or ``"hop"`` (the
+            resolution-transfer validation, docs/frl_selection.md). Not part of the run id.
     """
 
     run_id: str
@@ -171,6 +174,7 @@ class RunRecord:
     compiled: bool = False
     dataset_fingerprint: dict[str, Any] | None = None
     benchmark_version: int = 0
+    selection: str = "rho0"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (NaN stays NaN: Python's json writes and reads it)."""
@@ -318,6 +322,7 @@ def model_record(
     fields.setdefault("train_resolution", plan.task.train_resolution)
     fields.setdefault("reference_resolution", plan.task.reference_resolution)
     fields.setdefault("frl_config", dataclasses.asdict(plan.frl))
+    fields.setdefault("selection", plan.selection)
     return new_record(
         run_id=plan.run_id,
         kind="model",
@@ -350,19 +355,14 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset(
-    {"weights_sha256", "data_source", "compiled", "dataset_fingerprint", "benchmark_version"}
-)
-#: ``env`` entries that are numbers (records before schema 2's numeric env stored strings).
+OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled", "selection",
+                      "dataset_fingerprint", "benchmark_version"})  # fmt: skip
+#: ``env`` entries that are numbers (older records stored them as strings).
 NUMERIC_ENV = {"cpu_threads": int, "evaluation_wall_s": float}
 
 
 def numeric_env(env: Any) -> Any:
-    """``env`` with its :data:`NUMERIC_ENV` entries as numbers (older records: strings).
-
-    Raises:
-        ValueError: For a string that is not a number (read_record names the file).
-    """
+    """``env`` with its :data:`NUMERIC_ENV` entries as numbers; ValueError for a non-number."""
     if not isinstance(env, dict):
         return env  # check_types names the key
     return {k: NUMERIC_ENV[k](v) if k in NUMERIC_ENV and isinstance(v, str) else v

@@ -256,6 +256,8 @@ BACKBONES: Registry[Callable[..., Any]] = Registry("backbone", BackboneInfo)
 TASK_BUILDERS: Registry[Any] = Registry("task builder", TaskBuilderInfo)
 FRL_VARIANTS: Registry[Any] = Registry("FRL variant", FRLVariantInfo)
 PROFILES: Registry[Any] = Registry("profile")
+#: Named grids of runs beside a profile's main grid (``frlbench run --grid <name>``).
+GRIDS: Registry[Any] = Registry("grid")
 BACKENDS: Registry[Any] = Registry("backend")
 TASKS: Registry[Any] = Registry("task")
 BASELINES: Registry[Any] = Registry("baseline")
