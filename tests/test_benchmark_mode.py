@@ -24,7 +24,7 @@ from frlbench import BENCHMARK_VERSION
 from frlbench.cli import app
 from frlbench.published import published_path, read_published
 from frlbench.published.publish import encode
-from frlbench.records import RunRecord, new_record, read_record
+from frlbench.records import ResolutionMetrics, RunRecord, new_record, read_record
 from frlbench.report import render_report
 from tests.conftest import PROBE_BASELINE
 from tests.test_runner import cli, make_project
@@ -91,6 +91,8 @@ def test_fresh_records_carry_fingerprint_version_numbers_and_match_the_schema(pu
 def test_the_schema_lists_every_record_field():
     fields = set(RunRecord.__dataclass_fields__)
     assert set(SCHEMA["properties"]) == fields, "update docs/record.schema.json with the record"
+    metrics = set(ResolutionMetrics.__dataclass_fields__)
+    assert set(SCHEMA["$defs"]["resolution_metrics"]["properties"]) == metrics
 
 
 def test_an_old_record_with_string_numbers_loads_with_numbers(published_store, tmp_path):

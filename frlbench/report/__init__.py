@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from frlbench.records import RecordError, RunRecord, load_records, records_to_rows
+from frlbench.records import RecordError, RunRecord, load_records
 from frlbench.report.aggregate import CONFIG_KEYS, Leaderboard, build_leaderboard
 from frlbench.report.document import Image, to_latex, to_markdown
 from frlbench.report.html import to_html
 from frlbench.report.manifest import read_manifest, write_manifest
 from frlbench.report.pairing import section_blocks, with_published
+from frlbench.report.rows import records_to_rows
 from frlbench.report.tables import build_document, verdict
 from frlbench.safeio import atomic_path, check_inside, resolve_root, write_atomic
 

@@ -19,6 +19,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
+from frlbench.report.band_ratio_figure import plot_seen_band_ratio
 from frlbench.report.document import Image
 from frlbench.report.plotting import (
     FIGURE_KINDS,
@@ -46,6 +47,15 @@ __all__ = [
     "save_figure",
     "section_figures",
 ]
+
+
+def _has_seen_band_ratio(summary: pd.DataFrame) -> bool:
+    """Whether a model row of ``summary`` has a seen-band ratio and an RMSE_Ratio to plot."""
+    if summary.empty or "seen_ratio_mean" not in summary:
+        return False
+    models = summary[summary["kind"] == "model"]
+    both = models[["seen_ratio_mean", "rmse_ratio_mean"]].astype(float)
+    return bool(np.isfinite(both.to_numpy()).all(axis=1).any())
 
 
 def _error_bars(ax: Axes, pos: np.ndarray, means: np.ndarray, halves: np.ndarray) -> list[float]:
@@ -312,6 +322,16 @@ def section_figures(
             "(hatched) bands stack to the MSE (left); unseen share of the MSE (right).",
         ),
         (
+            "seen_band_ratio",
+            lambda: plot_seen_band_ratio(
+                section.select(board.summary), section.task, section.profile
+            ),
+            f"Seen-band ratio @{finest} (error in |k| ≤ ρ0/2 over the RMSE at ρ0; 95% nested "
+            "bootstrap) against RMSE_Ratio (95% t-interval across seeds) per model row; on the "
+            "dotted diagonal the error has no unseen band; above the dashed red line the seen "
+            "band grows beyond the tolerance (discretization mismatch); hollow: no skill.",
+        ),
+        (
             "rollout",
             lambda: plot_rollout(rollout, section),
             f"RMSE @{finest} after each step of an autoregressive rollout (the forecast fed "
@@ -327,6 +347,8 @@ def section_figures(
         if name == "frequency_response" and frequency.empty:
             continue
         if name == "rollout" and not model_names(rollout):
+            continue
+        if name == "seen_band_ratio" and not _has_seen_band_ratio(section.select(board.summary)):
             continue
         stem = f"{name}_{section.slug}"
         paths += save_figure(make(), figures_dir / stem, root=root)

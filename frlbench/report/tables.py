@@ -32,6 +32,7 @@ from frlbench.report.formatting import (
     pair,
 )
 from frlbench.report.keys import frl_rank, index_rows
+from frlbench.report.mechanism import limits_table, mechanism_counts, mechanism_table
 from frlbench.report.rollout import rollout_steps, rollout_table
 from frlbench.report.schedule import schedule_table
 from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
@@ -330,6 +331,9 @@ def verdict(board: Leaderboard, section: Section) -> str:
             f"{int(_has_skill(models).sum())} of {_count(len(models), 'model row')} "
             f"{'has' if len(models) == 1 else 'have'} skill at ρ0 = {section.train_resolution}"
         )
+    mechanisms = mechanism_counts(models[_has_skill(models)])
+    if mechanisms:
+        parts.append(mechanisms)
     both = by_variant[OFF].merge(by_variant[FRL], on="baseline", suffixes=("_off", "_frl"))
     if not both.empty:
         had = both[both["skill_off"] > 0]
@@ -395,6 +399,25 @@ def data_source_text(section: Section) -> str:
     )
 
 
+def _section_head(
+    board: Leaderboard, section: Section, extras: tuple[list[Block], list[Block]]
+) -> list[Block]:
+    """A section's heading, data, grids and verdict, then its main table between ``extras``."""
+    resolutions = ", ".join(str(r) for r in section.resolutions)
+    return [
+        Heading(f"{section.task} — {section.profile} profile"),
+        Paragraph(data_source_text(section), lead="Data:"),
+        Paragraph(
+            f"Trained at ρ0 = {section.train_resolution}; tested at {resolutions} "
+            f"(training Nyquist ρ0/2 = {section.train_resolution / 2:g})."
+        ),
+        Paragraph(verdict(board, section), lead="Verdict:"),
+        *extras[0],
+        main_table(board, section),
+        *extras[1],
+    ]
+
+
 def build_document(
     board: Leaderboard,
     figures: dict[str, list[Image]] | None = None,
@@ -422,25 +445,19 @@ def build_document(
         blocks.append(Paragraph("No finished runs: nothing to rank yet."))
     confirmatory = confirmatory_frame(recs.ok)
     for section in board.sections:
-        resolutions = ", ".join(str(r) for r in section.resolutions)
-        blocks += [
-            Heading(f"{section.task} — {section.profile} profile"),
-            Paragraph(data_source_text(section), lead="Data:"),
-            Paragraph(
-                f"Trained at ρ0 = {section.train_resolution}; tested at {resolutions} "
-                f"(training Nyquist ρ0/2 = {section.train_resolution / 2:g})."
-            ),
-            Paragraph(verdict(board, section), lead="Verdict:"),
-            *extras.get(section.slug, ([], []))[0],
-            main_table(board, section),
-            *extras.get(section.slug, ([], []))[1],
-        ]
+        blocks += _section_head(board, section, extras.get(section.slug, ([], [])))
         confirm = confirmatory_table(confirmatory, section.task, section.profile)
         blocks += [] if confirm is None else [confirm]
         blocks += [
             ablation_table(board, section),
+            mechanism_table(
+                section.select(board.summary), section.finest, section.train_resolution
+            ),
             cost_table(board, section),
         ]
+        limits = limits_table(recs.ok, section.task, section.profile)
+        if limits is not None:
+            blocks.append(limits)
         schedule = schedule_table(board, section)
         if schedule is not None:
             blocks.append(schedule)
