@@ -32,10 +32,13 @@ def git_commit() -> str:
         return "unknown"
 
 
-def environment(device: torch.device | str = "cpu") -> dict[str, str]:
+def environment(device: torch.device | str = "cpu") -> dict[str, str | int | float]:
     """Library versions, git commit and machine facts recorded with every run."""
     device = torch.device(device)
-    env = {"python": platform.python_version(), "platform": platform.platform()}
+    env: dict[str, str | int | float] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
     for package in ("frlbench", "torch", "neuraloperator", "torch-harmonics", "numpy"):
         try:
             env[package] = version(package)
@@ -43,7 +46,7 @@ def environment(device: torch.device | str = "cpu") -> dict[str, str]:
             env[package] = "not installed"
     env["git_commit"] = git_commit()
     env["host"] = platform.node()
-    env["cpu_threads"] = str(torch.get_num_threads())
+    env["cpu_threads"] = torch.get_num_threads()
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env

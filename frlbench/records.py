@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from frlbench import BENCHMARK_VERSION
 from frlbench.safeio import write_atomic
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ class RunRecord:
             n_test, rollout_steps, ...); not part of the run id.
         evaluation_history: Earlier evaluations this one replaced, oldest first, each
             ``{"evaluation", "metrics", "anchoring_slope", "replaced"}``.
-        env: Library versions, git commit, python, platform, host.
+        env: Library versions, git commit, python, platform, host; :data:`NUMERIC_ENV` as numbers.
         created: ISO time the record was written.
         schema: Record schema version.
         weights_sha256: SHA-256 of the run's ``weights.pt`` ("" for runs without weights, and
@@ -143,6 +144,11 @@ class RunRecord:
         compiled: Whether training and evaluation ran ``torch.compile``d steps
             (:mod:`frlbench.compiled`); recorded, not part of the run id. False in records
             written before the option existed.
+        dataset_fingerprint: The fingerprint of the test data the current evaluation was
+            scored on (:class:`frlbench.fingerprint.DatasetFingerprint` as plain
+            data); ``None`` when the run was not scored, and in records written before it.
+        benchmark_version: :data:`frlbench.BENCHMARK_VERSION` the current evaluation was
+            scored under (0 in records written before it was stamped: never paired).
         selection: How the run's settings were chosen: ``"rho0"`` (validation RMSE at the
             training grid; records written before the field existed) or ``"hop"`` (the
             resolution-transfer validation, docs/frl_selection.md). Not part of the run id.
@@ -177,11 +183,13 @@ class RunRecord:
     val_rmse: float = float("nan")
     evaluation: dict[str, Any] = field(default_factory=dict)
     evaluation_history: list[dict[str, Any]] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str | int | float] = field(default_factory=dict)
     created: str = ""
     schema: int = SCHEMA_VERSION
     weights_sha256: str = ""
     compiled: bool = False
+    dataset_fingerprint: dict[str, Any] | None = None
+    benchmark_version: int = 0
     selection: str = "rho0"
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,6 +216,7 @@ class RunRecord:
         ):
             raise RecordError("key 'metrics': expected a list of tables")
         data["metrics"] = [ResolutionMetrics(**m) for m in data["metrics"]]
+        data["env"] = numeric_env(data["env"])
         record = cls(**data)
         check_types(record)
         for i, m in enumerate(record.metrics):
@@ -234,21 +243,31 @@ class RunRecord:
         return next((m for m in self.metrics if m.resolution == resolution), None)
 
     def replace_evaluation(
-        self, evaluation: dict[str, Any], metrics: list[ResolutionMetrics], slope: float
+        self,
+        evaluation: dict[str, Any],
+        metrics: list[ResolutionMetrics],
+        slope: float,
+        fingerprint: dict[str, Any] | None = None,
     ) -> None:
-        """Install a new evaluation; the current one (if any) moves to ``evaluation_history``."""
+        """Install a new evaluation, scored on the data of ``fingerprint`` under the current
+        :data:`frlbench.BENCHMARK_VERSION`; the current one (if any) moves to
+        ``evaluation_history``."""
         if self.metrics or self.evaluation:
             self.evaluation_history.append(
                 {
                     "evaluation": self.evaluation,
                     "metrics": [dataclasses.asdict(m) for m in self.metrics],
                     "anchoring_slope": self.anchoring_slope,
+                    "dataset_fingerprint": self.dataset_fingerprint,
+                    "benchmark_version": self.benchmark_version,
                     "replaced": now(),
                 }
             )
         self.evaluation = dict(evaluation)
         self.metrics = list(metrics)
         self.anchoring_slope = slope
+        self.dataset_fingerprint = fingerprint
+        self.benchmark_version = BENCHMARK_VERSION
 
 
 def now() -> str:
@@ -295,6 +314,7 @@ def new_record(
     if status != "ok" and not reason:
         raise ValueError(f"a record with status {status!r} needs a reason")
     fields.setdefault("created", now())
+    fields.setdefault("benchmark_version", BENCHMARK_VERSION)
     return RunRecord(
         run_id=run_id,
         kind=kind,
@@ -351,7 +371,19 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled", "selection"})
+OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled", "selection",
+                      "dataset_fingerprint", "benchmark_version"})  # fmt: skip
+#: ``env`` entries that are numbers (older records stored them as strings).
+NUMERIC_ENV = {"cpu_threads": int, "evaluation_wall_s": float}
+
+
+def numeric_env(env: Any) -> Any:
+    """``env`` with its :data:`NUMERIC_ENV` entries as numbers; ValueError for a non-number."""
+    if not isinstance(env, dict):
+        return env  # check_types names the key
+    return {k: NUMERIC_ENV[k](v) if k in NUMERIC_ENV and isinstance(v, str) else v
+            for k, v in env.items()}  # fmt: skip
+
 
 _NUMBER = (int, float)
 _CHECKS: dict[str, Any] = {
@@ -363,8 +395,9 @@ _CHECKS: dict[str, Any] = {
     "list[float]": lambda v: (
         isinstance(v, list) and all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in v)
     ),
-    "dict[str, str]": lambda v: isinstance(v, dict),
+    "dict[str, str | int | float]": lambda v: isinstance(v, dict),
     "dict[str, Any]": lambda v: isinstance(v, dict),
+    "dict[str, Any] | None": lambda v: v is None or isinstance(v, dict),
 }
 
 
@@ -410,7 +443,7 @@ def read_record(path: Path) -> RunRecord:
         raise RecordError(f"{path}: is a directory, expected a record file") from None
     except UnicodeDecodeError:
         raise RecordError(f"{path}: unreadable record (not UTF-8 text)") from None
-    except (json.JSONDecodeError, RecordError, TypeError, KeyError) as exc:
+    except (json.JSONDecodeError, RecordError, TypeError, KeyError, ValueError) as exc:
         raise RecordError(f"{path}: unreadable record ({exc})") from None
 
 
@@ -438,56 +471,3 @@ def load_records(runs_dir: Path) -> tuple[list[RunRecord], list[RecordError]]:
     for _, item in iter_records(runs_dir):
         (bad if isinstance(item, RecordError) else good).append(item)  # type: ignore[arg-type]
     return good, bad
-
-
-#: Per-trajectory lists of :class:`ResolutionMetrics`, left out of the long-form rows.
-PER_TRAJECTORY = (
-    "rmse_per_trajectory",
-    "mse_seen_per_trajectory",
-    "mse_unseen_per_trajectory",
-    "rho0_pad_rmse_per_trajectory",
-)
-
-
-def records_to_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
-    """Long-form rows, one per (run, resolution), for pandas before any table or plot."""
-    rows = []
-    for rec in records:
-        base = {
-            "run_id": rec.run_id,
-            "kind": rec.kind,
-            "task": rec.task,
-            "baseline": rec.baseline,
-            "backbone": rec.backbone,
-            "size": rec.size,
-            "frl": rec.frl,
-            "seed": rec.seed,
-            "profile": rec.profile,
-            "data_source": rec.data_source,
-            "status": rec.status,
-            "train_resolution": rec.train_resolution,
-            "anchoring_slope": rec.anchoring_slope,
-            "train_time_s": rec.train_time_s,
-            "time_per_step_s": rec.time_per_step_s,
-            "peak_memory_mb": rec.peak_memory_mb,
-            "params": rec.params,
-            "device": rec.device,
-        }
-        if not rec.metrics:
-            rows.append({**base, "resolution": None})
-        for m in rec.metrics:
-            row = {**base, **dataclasses.asdict(m)}
-            row.pop("freq_k")
-            row.pop("freq_response")
-            row.pop("freq_truth_energy")
-            row.pop("rollout_rmse")
-            for name in PER_TRAJECTORY:
-                row.pop(name)
-            per_variable = row.pop("per_variable")
-            extra = row.pop("extra")
-            for variable, values in per_variable.items():
-                for name, value in values.items():
-                    row[f"{name}[{variable}]"] = value
-            row.update(extra)
-            rows.append(row)
-    return rows

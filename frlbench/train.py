@@ -21,6 +21,7 @@ import torch
 from frlbench.augment import augment_batch
 from frlbench.compiled import compile_model, should_compile
 from frlbench.data import PairedDataset, load_dataset
+from frlbench.data.fingerprint import fingerprint_of
 from frlbench.env import environment, peak_rss_mib
 from frlbench.evaluation.evaluate import EvalProtocol, Evaluation, ModelForecaster
 from frlbench.evaluation.rho0_pad import evaluate_with_rho0_pad
@@ -368,9 +369,11 @@ def train_and_evaluate(
     if record.status == "ok":
         eval_start = time.perf_counter()
         protocol, evaluation = evaluate_model(forward, data, plan, dev)
-        record.replace_evaluation(protocol, evaluation.metrics, evaluation.anchoring_slope)
+        record.replace_evaluation(
+            protocol, evaluation.metrics, evaluation.anchoring_slope, fingerprint_of(data)
+        )
         record.mark_non_finite()  # weights kept: a re-evaluation may still use them
-        record.env["evaluation_wall_s"] = f"{time.perf_counter() - eval_start:.3f}"
+        record.env["evaluation_wall_s"] = round(time.perf_counter() - eval_start, 3)
     record.peak_memory_mb = peak_memory_mb(dev)
     record.created = now()
     state = None if result.diverged else _cpu_state(model)

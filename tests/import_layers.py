@@ -45,11 +45,18 @@ TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "frlbench.static_inputs",
             "frlbench.safeio",
             "frlbench.terminal",
+            "frlbench.fingerprint",
         ),
     ),
     (
         "spec/records",
-        ("frlbench.spec", "frlbench.records", "frlbench.profiles", "frlbench.validate"),
+        (
+            "frlbench.spec",
+            "frlbench.records",
+            "frlbench.published",
+            "frlbench.profiles",
+            "frlbench.validate",
+        ),
     ),
     (
         "data/models/frl/metrics",

@@ -76,11 +76,11 @@ def test_the_task_is_listed_only_with_its_tasks_dir(project: Path, tmp_path: Pat
 def test_backbone_metric_and_task_run_through_the_plugin_route(project: Path):
     args = ["run", "--task", "advection", "--backbone", "mini_conv", "--profile", "smoke",
             "--frl", "off", "--backend", "inprocess", "--tasks-dir", "tasks",
-            "--baselines-dir", "baselines", "--out", "results", "--no-progress",
+            "--baselines-dir", "baselines", "--no-progress",
             "--no-report", "--no-references"]  # fmt: skip
     done = frlbench(project, *args)
     assert done.returncode == 0, done.stdout + done.stderr
-    (path,) = (project / "results" / "runs").glob("*/record.json")
+    (path,) = (project / "frlbench-results" / "smoke" / "runs").glob("*/record.json")
     record = json.loads(path.read_text())
     assert record["status"] == "ok" and record["backbone"] == "mini_conv"
     assert [m["resolution"] for m in record["metrics"]] == [16, 32]

@@ -22,8 +22,9 @@ from frlbench.catalog import builtin_task_file, validate_task
 from frlbench.data import load_dataset
 from frlbench.evaluation.evaluate import EvalProtocol, evaluate, trajectories
 from frlbench.metrics import Metric
-from frlbench.records import ResolutionMetrics, RunRecord, records_to_rows
+from frlbench.records import ResolutionMetrics, RunRecord
 from frlbench.registry import METRICS
+from frlbench.report.rows import records_to_rows
 from frlbench.runner.reference import reference_forecaster
 from frlbench.spec import load_task, resolve_task
 from tests.conftest import make_task

@@ -102,6 +102,12 @@ def data_cmd(
     profile: Annotated[str, typer.Option(help="Profile (see `frlbench list profiles`).")] = "quick",
     cache_dir: CacheDir = None,
     rebuild: Annotated[bool, typer.Option(help="Ignore a cached copy and rebuild.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            help="Compare the data's fingerprint with the published runs' (exit 1 if not equal)."
+        ),
+    ] = False,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
 ) -> None:
@@ -132,6 +138,10 @@ def data_cmd(
         if not isinstance(value, list | dict):
             console.print(f"  {key}: {value}")
     console.print(f"ready in {elapsed:.2f} s")
+    if verify:
+        from frlbench.cli.benchmark import verify_data
+
+        verify_data(ds, resolved.name, profile)
 
 
 @app.command("zoo")

@@ -3,7 +3,6 @@ results directory (the work itself is in :mod:`frlbench.runner`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,6 +14,8 @@ from frlbench.cli.shell import (
     BaselinesDir,
     CacheDir,
     Out,
+    Published,
+    ResultsProfile,
     TasksDir,
     app,
     console,
@@ -73,7 +74,7 @@ def run_cmd(
         str, typer.Option(help="Profile (see `frlbench list profiles`); quick is the CPU default.")
     ] = "quick",
     jobs: Annotated[int, typer.Option(min=1, help="Runs executed at once.")] = 1,
-    out: Out = Path("results"),
+    out: Out = None,
     device: Annotated[
         str, typer.Option(help="auto (CUDA if available), cpu, cuda[:i] or mps.")
     ] = "auto",
@@ -86,6 +87,7 @@ def run_cmd(
         bool, typer.Option(help="Also evaluate persistence and the task's solver.")
     ] = True,
     progress: Annotated[bool, typer.Option(help="Show the live progress display.")] = True,
+    published: Published = True,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
 ) -> None:
@@ -99,6 +101,7 @@ def run_cmd(
 
     _check_selection(all_, grid, task, backbone, bool(frl or seeds))
     seed_list = validate.parse_seeds(seeds)
+    out = shell.results_dir(out, profile)
     validate.check_output_dir(out, "--out")
     validate.check_output_dir(cache_dir, "--cache-dir")
     refuse_schema_1(out)
@@ -124,7 +127,7 @@ def run_cmd(
         raise fail(str(exc)) from None
     _print_summary(summary)
     if report:
-        render(out)
+        render(out, published)
     if any(r.status == "failed" for r in summary.failures):
         raise typer.Exit(1)
 
@@ -192,7 +195,8 @@ def _warn(line: str) -> None:
 
 @app.command("eval")
 def eval_cmd(
-    out: Out = Path("results"),
+    out: Out = None,
+    profile: ResultsProfile = "quick",
     run_id: Annotated[
         list[str] | None, typer.Option(help="Run id (repeatable); default: every finished run.")
     ] = None,
@@ -212,6 +216,7 @@ def eval_cmd(
     baselines_dir: BaselinesDir = None,
 ) -> None:
     """Re-evaluate stored runs (new resolutions or metrics) from their weights, no retraining."""
+    out = shell.results_dir(out, profile)
     from frlbench.runner import RunStore
     from frlbench.runner.migrate import refuse_schema_1
     from frlbench.runner.reeval import finished_model_runs, reevaluate_runs, restore_spec
@@ -244,7 +249,8 @@ def eval_cmd(
 
 @app.command("audit")
 def audit_cmd(
-    out: Out = Path("results"),
+    out: Out = None,
+    profile: ResultsProfile = "quick",
     task: Annotated[
         list[str] | None, typer.Option(help="Task name patterns (default: all).")
     ] = None,
@@ -279,6 +285,7 @@ def audit_cmd(
     from frlbench.runner import RunStore
     from frlbench.runner.audit import audit_store, check_protocols
 
+    out = shell.results_dir(out, profile)
     device = validate.check_device(device)
     validate.check_output_dir(cache_dir, "--cache-dir")
     try:
@@ -298,19 +305,25 @@ def audit_cmd(
 
 
 @app.command("report")
-def report_cmd(out: Out = Path("results")) -> None:
+def report_cmd(
+    out: Out = None, profile: ResultsProfile = "quick", published: Published = True
+) -> None:
     """Render the leaderboard tables and figures from stored run records (never trains)."""
     from frlbench.runner.migrate import refuse_schema_1
 
+    out = shell.results_dir(out, profile)
     if not (out / "runs").is_dir():
         raise fail(f"--out {out}: no runs under {out / 'runs'}; run `frlbench run --all` first")
     refuse_schema_1(out)
-    render(out)
+    render(out, published)
 
 
 @app.command("migrate")
 def migrate_cmd(
-    out: Out = Path("results"), tasks_dir: TasksDir = None, baselines_dir: BaselinesDir = None
+    out: Out = None,
+    profile: ResultsProfile = "quick",
+    tasks_dir: TasksDir = None,
+    baselines_dir: BaselinesDir = None,
 ) -> None:
     """Adopt runs stored by an earlier frlbench (record schema 1) under their current ids.
 
@@ -318,6 +331,7 @@ def migrate_cmd(
     """
     from frlbench.runner.migrate import migrate_store
 
+    out = shell.results_dir(out, profile)
     if not (out / "runs").is_dir():
         raise fail(f"--out {out}: no runs directory {out / 'runs'}")
     shell.load_catalog(tasks_dir, baselines_dir)  # the tasks and baselines the runs used

@@ -94,10 +94,35 @@ CacheDir = Annotated[
         help="Dataset cache (default: $FRLBENCH_CACHE or ~/.cache/frlbench).",
     ),
 ]
-Out = Annotated[
-    Path,
-    typer.Option(parser=_path_of("--out"), help="Results directory (records in <out>/runs)."),
+Published = Annotated[
+    bool,
+    typer.Option(
+        help="Show the published runs of the same tasks and profiles beside yours (paired "
+        "where the data fingerprints match; see docs/benchmark.md)."
+    ),
 ]
+Out = Annotated[
+    Path | None,
+    typer.Option(
+        parser=_path_of("--out"),
+        help="Results directory (records in <out>/runs; default: ./frlbench-results/<profile>).",
+    ),
+]
+ResultsProfile = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        help="Whose default results directory to use without --out: ./frlbench-results/<profile>.",
+    ),
+]
+#: Where results go without ``--out``: one folder per profile (git-ignored in a checkout), so a
+#: smoke or partial run never lands beside, or over, another profile's leaderboard.
+RESULTS_ROOT = Path("frlbench-results")
+
+
+def results_dir(out: Path | None, profile: str) -> Path:
+    """``out``, or the default results directory of ``profile``."""
+    return out if out is not None else RESULTS_ROOT / profile
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -119,11 +144,12 @@ def load_catalog(tasks_dir: Path | None, baselines_dir: Path | None) -> Catalog:
     return catalog
 
 
-def render(out: Path) -> None:
-    """Render the leaderboard of ``out`` and say what was written (and what was skipped)."""
+def render(out: Path, published: bool = True) -> None:
+    """Render the leaderboard of ``out`` (with the published rows of its sections unless
+    ``published`` is False) and say what was written (and what was skipped)."""
     from frlbench.report import render_report
 
-    summary = render_report(out)
+    summary = render_report(out, published=published)
     for verdict in summary.verdicts:
         console.print(verdict, highlight=False)
     console.print(f"leaderboard written: {out / 'leaderboard.md'} ({summary.n_records} records)")

@@ -22,11 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from frlbench.records import RecordError, RunRecord, load_records, records_to_rows
+from frlbench.records import RecordError, RunRecord, load_records
 from frlbench.report.aggregate import CONFIG_KEYS, Leaderboard, build_leaderboard
 from frlbench.report.document import Image, to_latex, to_markdown
 from frlbench.report.html import to_html
 from frlbench.report.manifest import read_manifest, write_manifest
+from frlbench.report.pairing import section_blocks, with_published
+from frlbench.report.rows import records_to_rows
 from frlbench.report.tables import build_document, verdict
 from frlbench.safeio import atomic_path, check_inside, resolve_root, write_atomic
 
@@ -91,7 +93,25 @@ def _write_csvs(
         _write_csv(board.rollout, results_dir / "leaderboard_rollout.csv", written, results_dir)
 
 
-def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
+def _read_records(
+    results_dir: Path,
+) -> tuple[list[RunRecord], list[RecordError], list[RecordError]]:
+    """The readable records of ``results_dir/runs``, the errors of the others, and those
+    errors naming files relative to ``results_dir`` (so the documents do not depend on where
+    the results directory lives)."""
+    runs_dir = results_dir / "runs"
+    if not runs_dir.is_dir():
+        raise FileNotFoundError(
+            f"{runs_dir}: no runs directory; run `frlbench run --out {results_dir}` first"
+        )
+    records, errors = load_records(runs_dir)
+    prefix = f"{results_dir}{os.sep}"
+    return records, errors, [RecordError(str(e).replace(prefix, "", 1)) for e in errors]
+
+
+def render_report(
+    results_dir: Path, *, figures: bool = True, published: bool = True
+) -> ReportSummary:
     """Render the leaderboard of ``results_dir`` from its run records.
 
     Reads ``results_dir/runs/*/record.json``; only records with status ``ok`` enter the
@@ -107,6 +127,8 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
     Args:
         results_dir: The results directory (holding ``runs/``).
         figures: Also render the figures (needs matplotlib; the tables do not).
+        published: Show the published records of the same tasks and profiles beside the
+            local ones (:mod:`frlbench.report.pairing`).
 
     Returns:
         What was written, how many records were used and which were not.
@@ -115,16 +137,9 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
         FileNotFoundError: If ``results_dir/runs`` does not exist.
     """
     results_dir = resolve_root(results_dir)
-    runs_dir = results_dir / "runs"
-    if not runs_dir.is_dir():
-        raise FileNotFoundError(
-            f"{runs_dir}: no runs directory; run `frlbench run --out {results_dir}` first"
-        )
-    records, errors = load_records(runs_dir)
-    # The documents name unreadable files relative to results_dir, so they do not depend on
-    # where the results directory lives.
-    prefix = f"{results_dir}{os.sep}"
-    relative = [RecordError(str(e).replace(prefix, "", 1)) for e in errors]
+    records, errors, relative = _read_records(results_dir)
+    pairing = with_published(records, published)
+    records = pairing.records
     board = build_leaderboard(records, relative)
     written: list[Path] = []
 
@@ -140,7 +155,8 @@ def render_report(results_dir: Path, *, figures: bool = True) -> ReportSummary:
             )
             written += paths
 
-    blocks = build_document(board, images)
+    extras = {s.slug: section_blocks(pairing, s.task, s.profile) for s in board.sections}
+    blocks = build_document(board, images, extras)
     _write(results_dir / "leaderboard.md", to_markdown(blocks), written, results_dir)
     _write(results_dir / "leaderboard.tex", to_latex(blocks), written, results_dir)
     own_figures = {p for p in written if p.suffix == ".png"}  # embedded: this render's only

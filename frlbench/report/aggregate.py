@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from frlbench.frl.variants import FULL, OFF
-from frlbench.records import RecordError, RunRecord, records_to_rows
+from frlbench.records import RecordError, RunRecord
 from frlbench.report.curves import frequency_frame, interval_columns, rollout_frame
 from frlbench.report.equivalence import solver_equivalent_text
 from frlbench.report.evidence import (
@@ -47,6 +47,7 @@ from frlbench.report.keys import (
     sort_configs,
 )
 from frlbench.report.mechanism import add_mechanism, is_band_oracle
+from frlbench.report.rows import records_to_rows
 from frlbench.report.sources import separate_data_sources
 from frlbench.report.unfinished import add_unfinished_rows, drop_unfinished, unfinished_configs
 from frlbench.stats import (
@@ -101,7 +102,7 @@ def _sqrt(values: pd.Series) -> pd.Series:
 def per_seed_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     """One row per (configuration, seed, resolution) from finished records.
 
-    Built from :func:`frlbench.records.records_to_rows`. ``rmse_ratio`` falls back to the
+    Built from :func:`frlbench.report.rows.records_to_rows`. ``rmse_ratio`` falls back to the
     run's rmse over its own rmse at the training resolution when the record left it NaN, and
     ``anchoring_slope`` to the slope over the run's metrics. ``seen_rmse`` and ``unseen_rmse``
     are the square roots of the band MSEs (``seen_rmse² + unseen_rmse² = rmse²``).

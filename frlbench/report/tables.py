@@ -7,7 +7,7 @@ formats it. Cells comparing the baseline with FRL read ``baseline → FRL``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -413,11 +413,35 @@ def data_source_text(section: Section) -> str:
     )
 
 
-def build_document(
-    board: Leaderboard, figures: dict[str, list[Image]] | None = None
+def _section_head(
+    board: Leaderboard, section: Section, extras: tuple[list[Block], list[Block]]
 ) -> list[Block]:
-    """The whole leaderboard as blocks; ``figures`` maps a section slug to its images."""
+    """A section's heading, data, grids and verdict, then its main table between ``extras``."""
+    resolutions = ", ".join(str(r) for r in section.resolutions)
+    return [
+        Heading(f"{section.task} — {section.profile} profile"),
+        Paragraph(data_source_text(section), lead="Data:"),
+        Paragraph(
+            f"Trained at ρ0 = {section.train_resolution}; tested at {resolutions} "
+            f"(training Nyquist ρ0/2 = {section.train_resolution / 2:g})."
+        ),
+        Paragraph(verdict(board, section), lead="Verdict:"),
+        *extras[0],
+        main_table(board, section),
+        *extras[1],
+    ]
+
+
+def build_document(
+    board: Leaderboard,
+    figures: dict[str, list[Image]] | None = None,
+    extras: Mapping[str, tuple[list[Block], list[Block]]] | None = None,
+) -> list[Block]:
+    """The whole leaderboard as blocks; ``figures`` maps a section slug to its images, and
+    ``extras`` to blocks shown before and after its main table (the published rows' pairing,
+    :mod:`frlbench.report.pairing`)."""
     figures = figures or {}
+    extras = extras or {}
     recs = board.records
     n_read = len(recs.ok) + len(recs.not_finished) + len(recs.not_applicable)
     blocks: list[Block] = [
@@ -435,17 +459,7 @@ def build_document(
         blocks.append(Paragraph("No finished runs: nothing to rank yet."))
     confirmatory = confirmatory_frame(recs.ok)
     for section in board.sections:
-        resolutions = ", ".join(str(r) for r in section.resolutions)
-        blocks += [
-            Heading(f"{section.task} — {section.profile} profile"),
-            Paragraph(data_source_text(section), lead="Data:"),
-            Paragraph(
-                f"Trained at ρ0 = {section.train_resolution}; tested at {resolutions} "
-                f"(training Nyquist ρ0/2 = {section.train_resolution / 2:g})."
-            ),
-            Paragraph(verdict(board, section), lead="Verdict:"),
-            main_table(board, section),
-        ]
+        blocks += _section_head(board, section, extras.get(section.slug, ([], [])))
         confirm = confirmatory_table(confirmatory, section.task, section.profile)
         blocks += [] if confirm is None else [confirm]
         blocks += [

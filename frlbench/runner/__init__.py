@@ -224,12 +224,24 @@ def run_references(
                 if state == "corrupt":
                     store.quarantine(run_id)
                 old = store.read(run_id) if state == "done" else None
-                if old is None or not same_settings(old.evaluation, protocol):
+                # a row from before fingerprints is scored again to gain one (references are cheap)
+                if (
+                    old is None
+                    or not same_settings(old.evaluation, protocol)
+                    or (old.dataset_fingerprint is None)
+                ):
                     record = run_reference(name, task, cache_dir=cache_dir)
                     if old is not None and old.metrics:
-                        new_evaluation = (record.evaluation, record.metrics, record.anchoring_slope)
+                        new_evaluation = (
+                            record.evaluation,
+                            record.metrics,
+                            record.anchoring_slope,
+                            record.dataset_fingerprint,
+                        )
                         record.evaluation, record.metrics = old.evaluation, old.metrics
                         record.anchoring_slope = old.anchoring_slope
+                        record.dataset_fingerprint = old.dataset_fingerprint
+                        record.benchmark_version = old.benchmark_version
                         record.evaluation_history = old.evaluation_history
                         record.replace_evaluation(*new_evaluation)
                     store.save(record, None)

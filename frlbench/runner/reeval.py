@@ -15,6 +15,7 @@ import torch
 from torch.nn import Module
 
 from frlbench.data import load_dataset
+from frlbench.data.fingerprint import fingerprint_of
 from frlbench.errors import UserError
 from frlbench.evaluation.evaluate import EvalProtocol, ModelForecaster, same_settings
 from frlbench.evaluation.rho0_pad import evaluate_with_rho0_pad
@@ -100,7 +101,9 @@ def reevaluate(
         raise ConfigError(f"--rollout-steps {rollout_steps}: {limit}") from None
     protocol = EvalProtocol.of(plan.task, plan.evaluation)
     evaluation = evaluate_with_rho0_pad(ModelForecaster(model, dev), data, protocol)
-    record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
+    record.replace_evaluation(
+        protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope, fingerprint_of(data)
+    )
     record.mark_non_finite()
     record.env = {**record.env, "reevaluated_on": str(dev)}
     record.data_source = data.data_source  # records from before the field gain it here

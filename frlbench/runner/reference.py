@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from frlbench.data import PairedDataset, load_dataset
+from frlbench.data.fingerprint import fingerprint_of
 from frlbench.env import environment
 from frlbench.evaluation.evaluate import (
     EvalProtocol,
@@ -133,11 +134,15 @@ def run_reference(
     except NotApplicable as exc:
         record.status, record.reason = "not_applicable", str(exc)
         record.evaluation = protocol.to_dict()
+        record.dataset_fingerprint = fingerprint_of(data)
     else:
         if name == BAND_ORACLE:
             record_target_energy(evaluation.metrics, data, task)
         record.replace_evaluation(
-            protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope
+            protocol.to_dict(),
+            evaluation.metrics,
+            evaluation.anchoring_slope,
+            fingerprint_of(data),
         )
-    record.env = {**environment("cpu"), "evaluation_wall_s": f"{time.perf_counter() - start:.3f}"}
+    record.env = {**environment("cpu"), "evaluation_wall_s": round(time.perf_counter() - start, 3)}
     return record
