@@ -296,7 +296,7 @@ def _document(result: AuditResult, summary: pd.DataFrame) -> list:
             f"per-resolution; persistence and the solver work in physical units (normalization "
             f"'physical'). Scored on {subset}; rollout lengths {rollout or 'none'}. Wall time "
             f"{result.wall_s:.0f} s. The default protocol (truncation or conservative, train) "
-            'is the leaderboard\'s. See README, "Reading a ratio".',
+            'is the leaderboard\'s. See docs/reading_results.md, "Reading a ratio".',
         ),
         Paragraph(FINDINGS_PLACEHOLDER, lead="Findings:"),
     ]
