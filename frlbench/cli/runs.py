@@ -28,6 +28,7 @@ from frlbench.terminal import SafeTable
 
 if TYPE_CHECKING:
     from frlbench.runner import GridSummary
+    from frlbench.runner.estimate import GridEstimate
 
 
 TaskNames = Annotated[
@@ -79,6 +80,10 @@ def run_cmd(
         bool, typer.Option(help="Also evaluate persistence and the task's solver.")
     ] = True,
     progress: Annotated[bool, typer.Option(help="Show the live progress display.")] = True,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Print the plan (run ids, finished or not, time estimate) and exit."),
+    ] = False,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
 ) -> None:
@@ -90,14 +95,7 @@ def run_cmd(
     from frlbench.runner import expand_grid, run_grid
     from frlbench.runner.migrate import refuse_schema_1
 
-    if not (all_ or task or backbone):
-        raise fail("say what to run: --all, or --task/--backbone (see `frlbench run --help`)")
-    if all_ and (task or backbone):
-        given = "--task" if task else "--backbone"
-        raise fail(
-            f"--all runs every task and baseline, and {given} narrows the grid: give one of them "
-            "(--all, or --task/--backbone)"
-        )
+    _check_selection(all_, task, backbone)
     seed_list = validate.parse_seeds(seeds)
     validate.check_output_dir(out, "--out")
     validate.check_output_dir(cache_dir, "--cache-dir")
@@ -120,10 +118,13 @@ def run_cmd(
     console.print(
         f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
     )
+    estimate = _estimate(specs, out, jobs, cache_dir, report, references, dry_run)
+    if dry_run:
+        return
     try:
         summary = run_grid(specs, out, backend=backend, jobs=jobs, device=device,
                            cache_dir=cache_dir, plugins_dir=catalog.baselines_dir,
-                           show_progress=progress, references=references,
+                           show_progress=progress, references=references, estimate=estimate,
                            ray_address=ray_address, slurm_partition=slurm_partition)  # fmt: skip
     except ConfigError as exc:  # e.g. a task's data cannot hold its profile's rollout
         raise fail(str(exc)) from None
@@ -132,6 +133,46 @@ def run_cmd(
         render(out)
     if any(r.status == "failed" for r in summary.failures):
         raise typer.Exit(1)
+
+
+def _check_selection(all_: bool, task: list[str] | None, backbone: list[str] | None) -> None:
+    """``--all`` or a selection, not neither and not both."""
+    if not (all_ or task or backbone):
+        raise fail("say what to run: --all, or --task/--backbone (see `frlbench run --help`)")
+    if all_ and (task or backbone):
+        given = "--task" if task else "--backbone"
+        raise fail(
+            f"--all runs every task and baseline, and {given} narrows the grid: give one of them "
+            "(--all, or --task/--backbone)"
+        )
+
+
+def _estimate(
+    specs: list,
+    out: Path,
+    jobs: int,
+    cache_dir: Path | None,
+    report: bool,
+    references: bool,
+    table: bool,
+) -> GridEstimate:
+    """Print the grid's size and estimated wall time (with ``table``, every run of the plan)."""
+    from frlbench.runner import RunStore
+    from frlbench.runner.estimate import estimate_grid, format_duration
+
+    estimate = estimate_grid(specs, RunStore(out), jobs=jobs, cache_dir=cache_dir,
+                             report=report, references=references)  # fmt: skip
+    if table:
+        grid = SafeTable(title="plan")
+        for column in ("run", "state", "estimate"):
+            grid.add_column(column)
+        for run in estimate.runs:
+            state = "finished" if run.finished else "to do"
+            cost = "" if run.finished or not estimate.measured else format_duration(run.seconds)
+            grid.add_row(run.run_id, state, cost + (" (guessed)" if run.guessed and cost else ""))
+        console.print(grid)
+    console.print(estimate.describe(), highlight=False)
+    return estimate
 
 
 def _print_summary(summary: GridSummary) -> None:

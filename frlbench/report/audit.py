@@ -33,7 +33,9 @@ MD_NAME = "protocol_audit.md"
 FIGURE_STEM = "protocol_audit"
 #: Plotting order of truth constructions (names of :data:`frlbench.evaluation.truth.TRUTHS`).
 PROTOCOL_ORDER = ("truncation", "conservative", "subsample", "box", "bilinear", "paper-grid")
-PROTOCOL_COLORS = ("#4c72b0", "#55a868", "#dd8452", "#8172b3", "#937860", "#c44e52", "#8c8c8c")
+#: One colour per truth construction, none of them an FRL variant's (blue and orange mean FRL
+#: off and on in every other figure), each a hue of its own.
+PROTOCOL_COLORS = ("#1b9e9e", "#2d6a4f", "#e0b100", "#5e4b8b", "#8d99ae", "#b5838d", "#444444")
 #: Shown in the Markdown where the lead fills in what the committed audit found.
 FINDINGS_PLACEHOLDER = (
     "FINDINGS PLACEHOLDER: what this audit shows on the committed quick results is to be "
@@ -215,6 +217,8 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
     scored only on its ratio grid, such as a solver that is the truth above it, is left out)."""
     from matplotlib.figure import Figure
 
+    from frlbench.report.plotting import category_ticks
+
     part = summary[(summary["lead"] == 1) & (summary["normalization"] != "per-resolution")]
     keys = ["task", "profile", "frl", "baseline", "protocol"]
     finest = part.groupby(keys)["resolution"].transform("max")
@@ -225,7 +229,7 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
     )
     if not panels:
         raise ValueError("protocol audit: no evaluated rows to plot")
-    fig = Figure(figsize=(7.5, 3.2 * len(panels) + 0.6), layout="constrained")
+    fig = Figure(figsize=(9.0, 3.2 * len(panels) + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False)[:, 0])
     for ax, (task, profile, frl) in zip(axes, panels, strict=True):
         sel = part[(part["task"] == task) & (part["profile"] == profile) & (part["frl"] == frl)]
@@ -249,9 +253,12 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
             color = PROTOCOL_COLORS[_protocol_rank(truth) % len(PROTOCOL_COLORS)]
             ax.bar(pos, np.nan_to_num(mean), width, label=truth, color=color)
             ok = np.isfinite(half) & np.isfinite(mean)
-            ax.errorbar(pos[ok], mean[ok], yerr=half[ok], fmt="none", ecolor="black", capsize=2)
+            lower = np.minimum(half[ok], mean[ok])  # a ratio is positive: whiskers stop at 0
+            ax.errorbar(pos[ok], mean[ok], yerr=np.vstack([lower, half[ok]]), fmt="none",
+                        ecolor="black", capsize=2)  # fmt: skip
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
-        ax.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
+        ax.set_ylim(bottom=0)
+        category_ticks(ax, np.arange(len(models)), models)
         ax.set_ylabel("RMSE_Ratio (finest grid)")
         ax.set_title(f"{task} ({profile}), FRL {frl}")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.document import Image
@@ -48,15 +48,19 @@ __all__ = [
 ]
 
 
-def _error_bars(ax: Axes, pos: np.ndarray, means: np.ndarray, halves: np.ndarray) -> list[float]:
-    """95% intervals (where known) and the mean's value over each bar; returns the bars' tops."""
+def _error_bars(
+    ax: Axes, pos: np.ndarray, means: np.ndarray, halves: np.ndarray, floor: float = 0.0
+) -> list[float]:
+    """95% intervals (where known; the lower whisker stops at ``floor``, the axis' bottom) and
+    the mean's value over each bar; returns the bars' tops."""
     tops = []
     has_ci = np.isfinite(halves) & np.isfinite(means)
     if has_ci.any():
+        lower = np.minimum(halves[has_ci], np.maximum(means[has_ci] - floor, 0.0))
         ax.errorbar(
             pos[has_ci],
             means[has_ci],
-            yerr=halves[has_ci],
+            yerr=np.vstack([lower, halves[has_ci]]),
             fmt="none",
             ecolor="black",
             capsize=3,
@@ -78,6 +82,13 @@ def _error_bars(ax: Axes, pos: np.ndarray, means: np.ndarray, halves: np.ndarray
     return tops
 
 
+def squashed(tops: list[float]) -> bool:
+    """Whether one bar's top (mean + interval) dwarfs the others: a linear axis would squash
+    them, so the axis is logarithmic."""
+    finite = [t for t in tops if math.isfinite(t) and t > 0]
+    return len(finite) > 2 and max(finite) > 3 * float(np.median(finite))
+
+
 def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     """Bars of RMSE_Ratio at the finest resolution, baseline vs FRL per backbone.
 
@@ -93,6 +104,14 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     width = 0.38
     x = np.arange(len(backbones))
     rows = {(r["baseline"], r["frl"]): r for r in summary.to_dict("records")}
+    spans = [
+        (r["rmse_ratio_mean"] + (r["rmse_ratio_high"] - r["rmse_ratio_low"]) / 2)
+        for r in rows.values()
+        if r["kind"] == "model" and r["frl"] in SHOWN_VARIANTS
+    ]
+    log = squashed([s if math.isfinite(s) else 0.0 for s in spans])
+    means_all = [r["rmse_ratio_mean"] for r in rows.values()]  # the solver's line too
+    floor = min((m for m in means_all if math.isfinite(m) and m > 0), default=1.0) / 2 if log else 0
     tops = [1.0]
     no_skill = False
     for i, frl in enumerate(SHOWN_VARIANTS):
@@ -116,7 +135,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
                 bar.set_alpha(0.45)
                 bar.set_hatch("///")
                 no_skill = True
-        tops += _error_bars(ax, pos, means, halves)
+        tops += _error_bars(ax, pos, means, halves, floor)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="ratio 1 (anchored)")
     solver = summary[(summary["kind"] == "reference") & (summary["baseline"] == SOLVER)]
     if not solver.empty and math.isfinite(solver["rmse_ratio_mean"].iloc[0]):
@@ -129,8 +148,16 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
         )
     category_ticks(ax, x, backbones)
     ax.set_xlim(-0.7, len(backbones) - 0.3)
-    ax.set_ylim(0, max(tops) * 1.15)
-    ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution})")
+    if log:  # one interval dwarfs the others: every bar stays readable
+        ax.set_yscale("log")
+        ax.set_ylim(floor, max(tops) * 1.6)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.minorticks_off()
+    else:
+        ax.set_ylim(0, max(tops) * 1.15)
+    scale = ", log scale" if log else ""
+    ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution}{scale})")
     ax.set_title(f"{section.task} ({section.profile}): RMSE_Ratio @{section.finest}")
     variants = {variant_label(frl): frl for frl in SHOWN_VARIANTS}
     handles = [  # plain patches: a hatched first bar must not restyle the legend entry
