@@ -12,6 +12,7 @@ for _profile in (
         seeds=(0,),
         frl_variants=("off", "full"),
         device="cpu",
+        expects_skill=False,
     ),
     Profile(
         name="quick",

@@ -71,10 +71,10 @@ def test_progress_speaks_of_steps():
 def _timings(per_step: float = 0.5, eval_s: float = 2.0) -> dict:
     runs = {f"cnn/{frl}": {"train_s_per_step": per_step, "eval_s": eval_s} for frl in ("off",)}
     return {
-        "probe_s": 0.1,
         "worker_start_s": 3.0,
         "profiles": {
             "smoke": {
+                "probe": {"seconds": 0.1, "threads": 1, "kind": "wall"},
                 "report_s": 5.0,
                 "tasks": {
                     "fluid3d": {
@@ -131,9 +131,10 @@ def test_describe_prints_a_range_and_durations_read_well():
 
 def test_the_stored_timings_cover_every_built_in_baseline(catalog):
     timings = load_timings()
-    assert timings["probe_s"] > 0 and timings["machine"]
+    assert timings["machine"]
     for profile in ("quick",):
         for task in ("fluid3d", "era5"):
+            assert timings["profiles"][profile]["probe"]["seconds"] > 0
             entry = timings["profiles"][profile]["tasks"][task]
             plans = expand_grid(profile=profile, tasks=[task])
             for plan in plans:
@@ -141,7 +142,7 @@ def test_the_stored_timings_cover_every_built_in_baseline(catalog):
 
 
 def test_probe_is_short():
-    assert 0 < probe_seconds() < 0.5 and 0 < probe_seconds(cpu=True) < 0.5
+    assert 0 < probe_seconds() < 0.5 and 0 < probe_seconds(cpu=True, threads=2) < 0.5
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path):
@@ -154,3 +155,50 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path):
     assert "adv-probe_conv-off-s0-" in result.output and "to do" in result.output
     assert not (out / "runs").exists() and not (project / "cache").exists()
     json.dumps(load_timings())  # plain data
+
+
+def _timed_run(tmp_path: Path, *selection: str) -> tuple[float, float]:
+    """The estimate ``frlbench run`` prints for a selection, and the measured wall time of the
+    command (fresh data cache and results folder)."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+
+    from frlbench.runner.estimate import LOW
+
+    env = {**os.environ, "FRLBENCH_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "frlbench.cli", "run", *selection, "--out",
+           str(tmp_path / "out"), "--no-progress"]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    line = next(x for x in done.stdout.splitlines() if "estimated wall time" in x)
+    low = re.search(r"estimated wall time (.+?) to ", line).group(1)
+    return _seconds(low) / LOW, wall
+
+
+def _seconds(text: str) -> float:
+    import re
+
+    units = {"h": 3600, "min": 60, "s": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+) (h|min|s)\b", text))
+
+
+def test_seconds_parse_the_printed_durations():
+    assert [_seconds(format_duration(s)) for s in (42, 185, 8040)] == [42, 185, 8040]
+
+
+@pytest.mark.slow
+def test_smoke_grid_estimate_is_within_35_percent_of_its_wall_time(tmp_path: Path):
+    estimate, wall = _timed_run(tmp_path, "--all", "--profile", "smoke")
+    assert abs(estimate - wall) <= 0.35 * wall, (estimate, wall)
+
+
+@pytest.mark.slow
+def test_one_quick_run_estimate_is_within_35_percent_of_its_wall_time(tmp_path: Path):
+    selection = ("--task", "era5", "--backbone", "cnn", "--frl", "off", "--seeds", "0",
+                 "--no-report")  # fmt: skip
+    estimate, wall = _timed_run(tmp_path, *selection)
+    assert abs(estimate - wall) <= 0.35 * wall, (estimate, wall)

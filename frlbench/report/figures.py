@@ -89,6 +89,34 @@ def squashed(tops: list[float]) -> bool:
     return len(finite) > 2 and max(finite) > 3 * float(np.median(finite))
 
 
+def _ratio_scale(rows: dict) -> tuple[bool, float]:
+    """Whether the ratio axis is logarithmic (one bar's interval dwarfs the others), and its
+    bottom: 0 on a linear axis, half the smallest ratio (the solver's included) on a log one."""
+    spans = [
+        r["rmse_ratio_mean"] + (r["rmse_ratio_high"] - r["rmse_ratio_low"]) / 2
+        for r in rows.values()
+        if r["kind"] == "model" and r["frl"] in SHOWN_VARIANTS
+    ]
+    if not squashed([s if math.isfinite(s) else 0.0 for s in spans]):
+        return False, 0.0
+    means = [r["rmse_ratio_mean"] for r in rows.values()]
+    return True, min((m for m in means if math.isfinite(m) and m > 0), default=1.0) / 2
+
+
+def _ratio_axis(ax: Axes, log: bool, floor: float, top: float, section: Section) -> None:
+    """Limits, scale and label of the RMSE_Ratio axis."""
+    if log:  # one interval dwarfs the others: every bar stays readable
+        ax.set_yscale("log")
+        ax.set_ylim(floor, top * 1.6)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.minorticks_off()
+    else:
+        ax.set_ylim(0, top * 1.15)
+    scale = ", log scale" if log else ""
+    ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution}{scale})")
+
+
 def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     """Bars of RMSE_Ratio at the finest resolution, baseline vs FRL per backbone.
 
@@ -104,14 +132,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     width = 0.38
     x = np.arange(len(backbones))
     rows = {(r["baseline"], r["frl"]): r for r in summary.to_dict("records")}
-    spans = [
-        (r["rmse_ratio_mean"] + (r["rmse_ratio_high"] - r["rmse_ratio_low"]) / 2)
-        for r in rows.values()
-        if r["kind"] == "model" and r["frl"] in SHOWN_VARIANTS
-    ]
-    log = squashed([s if math.isfinite(s) else 0.0 for s in spans])
-    means_all = [r["rmse_ratio_mean"] for r in rows.values()]  # the solver's line too
-    floor = min((m for m in means_all if math.isfinite(m) and m > 0), default=1.0) / 2 if log else 0
+    log, floor = _ratio_scale(rows)
     tops = [1.0]
     no_skill = False
     for i, frl in enumerate(SHOWN_VARIANTS):
@@ -148,16 +169,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
         )
     category_ticks(ax, x, backbones)
     ax.set_xlim(-0.7, len(backbones) - 0.3)
-    if log:  # one interval dwarfs the others: every bar stays readable
-        ax.set_yscale("log")
-        ax.set_ylim(floor, max(tops) * 1.6)
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.minorticks_off()
-    else:
-        ax.set_ylim(0, max(tops) * 1.15)
-    scale = ", log scale" if log else ""
-    ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution}{scale})")
+    _ratio_axis(ax, log, floor, max(tops), section)
     ax.set_title(f"{section.task} ({section.profile}): RMSE_Ratio @{section.finest}")
     variants = {variant_label(frl): frl for frl in SHOWN_VARIANTS}
     handles = [  # plain patches: a hatched first bar must not restyle the legend entry
@@ -314,15 +326,18 @@ def section_figures(
             "rmse_ratio",
             lambda: plot_rmse_ratio(section.select(board.summary), section),
             f"RMSE_Ratio @{finest} (vs training resolution {section.train_resolution}), "
-            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored); hatched: no "
-            "skill at ρ0 (the ratio says nothing about anchoring there).",
+            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored); dotted: the "
+            "solver; hatched: no skill at ρ0 (the ratio says nothing about anchoring there); "
+            "a log axis when one bar would squash the others. Look for bars below 1, as the "
+            "solver's; and read a lower FRL bar next to the RMSEs, not as a better model.",
         ),
         (
             "rmse_vs_resolution",
             lambda: plot_rmse_vs_resolution(per_res, section.select(board.seeds), section),
             "RMSE against resolution (log-log) per backbone, mean over seeds (thin lines: "
             "single seeds), with the persistence and solver references; a lat-lon resolution "
-            "n is the n × n/2 grid (n longitudes).",
+            "n is the n × n/2 grid (n longitudes). Look for lines that fall as the solver's "
+            "does: a rising or flat line is a model that gains nothing from a finer grid.",
         ),
         (
             "frequency_response",
@@ -330,20 +345,24 @@ def section_figures(
             f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = "
             "the right energy at that scale); k normalized by the training Nyquist (vertical "
             "line at 1); shaded: the truth's own energy per shell (right axis) where the "
-            "records hold it.",
+            "records hold it. Look right of 1 (the band never seen in training): a curve far "
+            "below 1 misses those scales; spikes of FRL curves on the dotted lines are the "
+            "encoding's own wavenumbers leaking into the forecast.",
         ),
         (
             "band_errors",
             lambda: plot_band_errors(at_finest, section),
             f"Squared error @{finest} split at the training Nyquist: seen (light) and unseen "
-            "(hatched) bands stack to the MSE (left); unseen share of the MSE (right).",
+            "(hatched) band side by side (log scale; they sum to the MSE), and the unseen "
+            "share of the MSE. Look at which band holds a model's error: a large seen band on "
+            "the fine grid is discretization mismatch, a large unseen band scale anchoring.",
         ),
         (
             "rollout",
             lambda: plot_rollout(rollout, section),
             f"RMSE @{finest} after each step of an autoregressive rollout (the forecast fed "
             "back as the next input), mean over seeds, log scale, with the persistence and "
-            "solver references.",
+            "solver references. Look for models that stay below persistence to the last step.",
         ),
     ]
     images: list[Image] = []

@@ -355,7 +355,23 @@ def verdict(board: Leaderboard, section: Section) -> str:
     else:
         parts.append("no solver reference")
     text = "; ".join(parts) + "."
-    return text[0].upper() + text[1:]
+    text = text[0].upper() + text[1:]
+    if not _expects_skill(section.profile):
+        text = (
+            f"{section.profile} profile: a few optimizer steps per run on tiny grids, so its "
+            "models are not expected to have skill (it checks that everything runs; the quick "
+            "profile is the benchmark). " + text
+        )
+    return text
+
+
+def _expects_skill(profile: str) -> bool:
+    """Whether the registered profile of that name trains its models to skill (an unknown
+    profile, from records of another catalog, is taken to)."""
+    import frlbench.profiles  # noqa: F401  (registers the built-in profiles)
+    from frlbench.registry import PROFILES
+
+    return PROFILES.get(profile).expects_skill if profile in PROFILES.list() else True
 
 
 def not_finished_table(records: Sequence[RunRecord]) -> Table:

@@ -4,17 +4,18 @@ Each run's time is its baseline's step budget × the stored seconds per step of 
 task, baseline, FRL variant), plus its stored evaluation time and a fixed per-run cost; the
 grid adds the data builds it still needs, the reference rows, the report and the workers'
 start. The stored timings (``frlbench/catalog_data/timings.json``, outside the hashed TOMLs, so
-re-measuring them moves no run id) are seconds on a quiet machine of the kind they were
-measured on, whose CPU time on a fixed probe workload they record; the same probe's *wall*
-time here, now (well under 1 s), scales them to this machine as it is loaded. A run without
-stored timings (a plugin, an unmeasured FRL variant) borrows the median of its task's measured
-baselines and is counted as guessed.
+re-measuring them moves no run id) are seconds on the machine they were measured on, as it was
+loaded then, with that machine's wall time of a fixed probe workload at the runs' thread count
+(per profile); the same probe here, now (well under 1 s), scales them to this machine as it is
+loaded. A run without stored timings (a plugin, an unmeasured FRL variant) borrows the median
+of its task's measured baselines and is counted as guessed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -40,22 +41,23 @@ def load_timings(path: Path | None = None) -> dict[str, Any]:
     """The stored timings (see :mod:`frlbench.runner.estimate`); empty where there are none."""
     path = path or timings_path()
     if not path.exists():
-        return {"probe_s": None, "profiles": {}}
+        return {"profiles": {}}
     return json.loads(path.read_text())
 
 
-def probe_seconds(repeats: int = 9, *, cpu: bool = False) -> float:
+def probe_seconds(repeats: int = 9, *, cpu: bool = False, threads: int = 1) -> float:
     """Median seconds of a fixed one-thread training step (a small 3D convolution, forward and
     backward): this machine's speed, as loaded now, on the kind of work runs do. Under 1 s.
 
     With ``cpu``, the process's CPU seconds instead of wall seconds: what the step would take
-    on this machine with nothing else running (the reference stored with the timings).
+    on this machine with nothing else running (a quiet reference). ``threads`` torch threads
+    (a run's own count: on a busy machine a multi-threaded step suffers more than one thread).
     """
     import torch
 
     tick = time.process_time if cpu else time.perf_counter
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         generator = torch.Generator().manual_seed(0)
         conv = torch.nn.Conv3d(8, 8, 3, padding=1)
@@ -69,7 +71,7 @@ def probe_seconds(repeats: int = 9, *, cpu: bool = False) -> float:
                 times.append(tick() - start)
         return statistics.median(times)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -220,8 +222,12 @@ def estimate_grid(
         overhead += timings.get("worker_start_s", 0.0)
         overhead += profile_timings.get("report_s", 0.0) if report else 0.0
     scale = 1.0
-    if measured and timings.get("probe_s"):  # the probe only where there is something to scale
-        scale = (probe_s if probe_s is not None else probe_seconds()) / timings["probe_s"]
+    reference = timings.get("profiles", {}).get(plans[0].profile, {}).get("probe", {})
+    if measured and reference.get("seconds"):  # probe only where there is something to scale
+        if probe_s is None:
+            threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+            probe_s = probe_seconds(threads=threads)
+        scale = probe_s / reference["seconds"]
     runs = [dataclasses.replace(r, seconds=r.seconds * scale) for r in runs]
     return GridEstimate(tuple(runs), overhead * scale, jobs, scale, measured)
     return GridEstimate(tuple(runs), overhead * scale, jobs, scale)

@@ -5,12 +5,13 @@ Per (profile, task, baseline, FRL variant): seconds of training per budget step 
 median over seeds, from a store of finished records (``--store``) or from a leaderboard CSV
 (``--csv``, which holds ``train_time_s`` but not the evaluation time: give ``--eval-s``). The
 grid terms (data build, references, report, worker start, fixed cost per run) are given as
-measured. Every number is converted to a quiet machine by ``--quiet-factor`` (CPU seconds over
-wall seconds of the probe while the timings were taken; 1 on a quiet machine), and the probe's
-CPU time here is stored beside them::
+measured. With the profile's timings goes the probe (:func:`probe_seconds`) at the runs' thread
+count, measured now: its wall time when the timings were taken on this machine as it is now
+(``--probe wall``), or its CPU time, a quiet machine's wall time, for timings taken on a quiet
+machine (``--probe cpu``)::
 
     python -m frlbench.runner.timings --profile smoke --store /tmp/smoke/out \\
-        --data-s fluid3d=12 --data-s era5=9 --report-s 20 --quiet-factor 0.4 \\
+        --data-s fluid3d=12 --data-s era5=9 --report-s 20 --threads 2 --probe wall \\
         --machine "2-core x86_64 container" --note "how it was measured"
 """
 
@@ -80,23 +81,23 @@ def _rows_from_csv(path: Path, profile: str, eval_s: dict[str, float]) -> list[d
     return rows
 
 
-def task_timings(rows: list[dict[str, Any]], factor: float) -> dict[str, dict[str, Any]]:
+def task_timings(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per task: ``runs`` (``baseline/frl`` → seconds per step and evaluation seconds) and
-    ``references_s`` (the reference rows' evaluation), medians over seeds, times ``factor``."""
+    ``references_s`` (the reference rows' evaluation), medians over seeds."""
     runs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     refs: dict[str, float] = defaultdict(float)
     for row in rows:
         if row["kind"] == "model":
             runs[(row["task"], f"{row['baseline']}/{row['frl']}")].append(row)
         else:
-            refs[row["task"]] += row["eval_s"] * factor
+            refs[row["task"]] += row["eval_s"]
     tasks: dict[str, dict[str, Any]] = defaultdict(lambda: {"runs": {}})
     for (task, key), group in sorted(runs.items()):
         per_step = statistics.median(r["train_time_s"] / r["steps"] for r in group)
         evaluation = statistics.median(r["eval_s"] for r in group)
         tasks[task]["runs"][key] = {
-            "train_s_per_step": round(per_step * factor, 5),
-            "eval_s": round(evaluation * factor, 3),
+            "train_s_per_step": round(per_step, 5),
+            "eval_s": round(evaluation, 3),
         }
     for task, seconds in refs.items():
         tasks[task]["references_s"] = round(seconds, 2)
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-fixed-s", type=float, default=0.0)
     parser.add_argument("--report-s", type=float, default=0.0)
     parser.add_argument("--worker-start-s", type=float)
-    parser.add_argument("--quiet-factor", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=1, help="Torch threads of each run.")
+    parser.add_argument("--probe", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--machine")
     parser.add_argument("--note", default="")
     parser.add_argument("--output", type=Path, default=timings_path())
@@ -127,20 +129,24 @@ def main(argv: list[str] | None = None) -> None:
     else:
         raise SystemExit("give --store DIR or --csv FILE")
     timings = load_timings(args.output)
-    tasks = task_timings(rows, args.quiet_factor)
+    tasks = task_timings(rows)
     for option, key in ((args.data_s, "data_s"), (args.references_s, "references_s")):
         for task, seconds in _pairs(option, f"--{key.replace('_', '-')}").items():
-            tasks.setdefault(task, {"runs": {}})[key] = seconds * args.quiet_factor
+            tasks.setdefault(task, {"runs": {}})[key] = seconds
     for entry in tasks.values():
-        entry["run_fixed_s"] = args.run_fixed_s * args.quiet_factor
+        entry["run_fixed_s"] = args.run_fixed_s
     timings["profiles"][args.profile] = {
-        "report_s": args.report_s * args.quiet_factor,
+        "report_s": args.report_s,
         "note": args.note,
         "tasks": tasks,
+        "probe": {
+            "seconds": round(probe_seconds(cpu=args.probe == "cpu", threads=args.threads), 5),
+            "threads": args.threads,
+            "kind": args.probe,
+        },
     }
-    timings["probe_s"] = round(probe_seconds(cpu=True), 5)
     if args.worker_start_s is not None:
-        timings["worker_start_s"] = args.worker_start_s * args.quiet_factor
+        timings["worker_start_s"] = args.worker_start_s
     if args.machine:
         timings["machine"] = args.machine
     args.output.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
