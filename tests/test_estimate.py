@@ -71,9 +71,9 @@ def test_progress_speaks_of_steps():
 def _timings(per_step: float = 0.5, eval_s: float = 2.0) -> dict:
     runs = {f"cnn/{frl}": {"train_s_per_step": per_step, "eval_s": eval_s} for frl in ("off",)}
     return {
-        "worker_start_s": 3.0,
         "profiles": {
             "smoke": {
+                "worker_start_s": 3.0,
                 "probe": {"seconds": 0.1, "threads": 1, "kind": "wall"},
                 "report_s": 5.0,
                 "tasks": {

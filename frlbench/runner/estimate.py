@@ -27,6 +27,8 @@ from typing import Any
 from frlbench.runner.store import RunStore
 from frlbench.spec import RunPlan
 
+#: Wall seconds after which the probe stops repeating (once it has three timings).
+PROBE_BUDGET_S = 1.5
 #: The printed range around the central estimate: a run's time varies with the machine's load
 #: and the scaled timings carry the probe's own noise.
 LOW, HIGH = 0.75, 1.35
@@ -47,7 +49,8 @@ def load_timings(path: Path | None = None) -> dict[str, Any]:
 
 def probe_seconds(repeats: int = 9, *, cpu: bool = False, threads: int = 1) -> float:
     """Median seconds of a fixed one-thread training step (a small 3D convolution, forward and
-    backward): this machine's speed, as loaded now, on the kind of work runs do. Under 1 s.
+    backward): this machine's speed, as loaded now, on the kind of work runs do. Under 1 s on a
+    quiet machine, about 2 s at most on a loaded one.
 
     With ``cpu``, the process's CPU seconds instead of wall seconds: what the step would take
     on this machine with nothing else running (a quiet reference). ``threads`` torch threads
@@ -62,8 +65,11 @@ def probe_seconds(repeats: int = 9, *, cpu: bool = False, threads: int = 1) -> f
         generator = torch.Generator().manual_seed(0)
         conv = torch.nn.Conv3d(8, 8, 3, padding=1)
         x = torch.randn(4, 8, 16, 16, 16, generator=generator)
-        times = []
+        times: list[float] = []
+        began = time.perf_counter()
         for i in range(repeats + 2):
+            if len(times) >= 3 and time.perf_counter() - began > PROBE_BUDGET_S:
+                break  # a heavily loaded machine: three repeats say enough
             start = tick()
             for _ in range(2):
                 conv(x).square().mean().backward()
@@ -219,7 +225,7 @@ def estimate_grid(
         overhead += task_timings.get("references_s", 0.0) if references else 0.0
     if todo_tasks:
         profile_timings = timings.get("profiles", {}).get(plans[0].profile, {})
-        overhead += timings.get("worker_start_s", 0.0)
+        overhead += profile_timings.get("worker_start_s", 0.0)
         overhead += profile_timings.get("report_s", 0.0) if report else 0.0
     scale = 1.0
     reference = timings.get("profiles", {}).get(plans[0].profile, {}).get("probe", {})

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     if args.worker_start_s is not None:
-        timings["worker_start_s"] = args.worker_start_s
+        timings["profiles"][args.profile]["worker_start_s"] = args.worker_start_s
     if args.machine:
         timings["machine"] = args.machine
     args.output.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
