@@ -132,7 +132,7 @@ def test_describe_prints_a_range_and_durations_read_well():
 def test_the_stored_timings_cover_every_built_in_baseline(catalog):
     timings = load_timings()
     assert timings["machine"]
-    for profile in ("quick",):
+    for profile in ("smoke", "quick"):
         for task in ("fluid3d", "era5"):
             assert timings["profiles"][profile]["probe"]["seconds"] > 0
             entry = timings["profiles"][profile]["tasks"][task]
