@@ -1,9 +1,10 @@
-"""The three built-in profiles: smoke (CI), quick (CPU default) and paper (GPU)."""
+"""The three built-in profiles: smoke (CI), quick (CPU default) and paper (GPU); and the named
+grid of the paper's ablations at the quick profile's test grids."""
 
 from __future__ import annotations
 
-from frlbench.registry import PROFILES
-from frlbench.spec import Profile
+from frlbench.registry import GRIDS, PROFILES
+from frlbench.spec import GridCell, NamedGrid, Profile
 
 for _profile in (
     Profile(
@@ -30,3 +31,22 @@ for _profile in (
     ),
 ):
     PROFILES.add(_profile.name, _profile, source=__name__, description=_profile.description)
+
+#: The paper's ablations: each FRL step alone (the encoding under both conventions) and two
+#: multi-resolution levels, for the paper's families on each task.
+ABLATIONS = ("encoding-only", "encoding-only-physical", "multires-only", "loss-only", "full-j2")
+
+ABLATION_GRID = NamedGrid(
+    name="ablation",
+    description=(
+        "the paper's ablations (each FRL step alone, J = 2) at every quick test grid, 3 seeds; "
+        "beside `run --all`, not in it"
+    ),
+    profile="quick",
+    seeds=(0, 1, 2),
+    cells=(
+        GridCell(("fluid3d",), ("gnn", "cnn", "fno", "transformer", "diffusion"), ABLATIONS),
+        GridCell(("era5",), ("cnn", "transformer"), ABLATIONS),
+    ),
+)
+GRIDS.add(ABLATION_GRID.name, ABLATION_GRID, source=__name__, description=ABLATION_GRID.description)

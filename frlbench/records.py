@@ -127,6 +127,9 @@ class RunRecord:
         compiled: Whether training and evaluation ran ``torch.compile``d steps
             (:mod:`frlbench.compiled`); recorded, not part of the run id. False in records
             written before the option existed.
+        selection: How the run's settings were chosen: ``"rho0"`` (validation RMSE at the
+            training grid; records written before the field existed) or ``"hop"`` (the
+            resolution-transfer validation, docs/frl_selection.md). Not part of the run id.
     """
 
     run_id: str
@@ -163,6 +166,7 @@ class RunRecord:
     schema: int = SCHEMA_VERSION
     weights_sha256: str = ""
     compiled: bool = False
+    selection: str = "rho0"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (NaN stays NaN: Python's json writes and reads it)."""
@@ -298,6 +302,7 @@ def model_record(
     fields.setdefault("train_resolution", plan.task.train_resolution)
     fields.setdefault("reference_resolution", plan.task.reference_resolution)
     fields.setdefault("frl_config", dataclasses.asdict(plan.frl))
+    fields.setdefault("selection", plan.selection)
     return new_record(
         run_id=plan.run_id,
         kind="model",

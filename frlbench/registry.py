@@ -78,6 +78,12 @@ class BackboneInfo:
         version: Code version, part of every run id of the family.
         options: The frozen dataclass of its hyper-parameters (a baseline's ``[options]``).
         presets: Hyper-parameters per size; its keys are the sizes.
+        grid_scaled: Options whose value is a size of the training grid, with the power of
+            the grid's points per axis it scales with: ``{"n_modes": 1}`` (a count of the
+            training grid's modes), ``{"radius": -1}`` (one training-grid cell as a fraction
+            of the axis). The resolution-transfer selection (``frlbench tune --hop``) scales
+            them to its coarser training grid; nothing else reads them, and they are not part
+            of a run id.
     """
 
     family: str = ""
@@ -85,6 +91,7 @@ class BackboneInfo:
     version: str = "1"
     options: type | None = None
     presets: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    grid_scaled: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         sizes = tuple(self.sizes) or tuple(self.presets)
@@ -249,6 +256,8 @@ BACKBONES: Registry[Callable[..., Any]] = Registry("backbone", BackboneInfo)
 TASK_BUILDERS: Registry[Any] = Registry("task builder", TaskBuilderInfo)
 FRL_VARIANTS: Registry[Any] = Registry("FRL variant", FRLVariantInfo)
 PROFILES: Registry[Any] = Registry("profile")
+#: Named grids of runs beside a profile's main grid (``frlbench run --grid <name>``).
+GRIDS: Registry[Any] = Registry("grid")
 BACKENDS: Registry[Any] = Registry("backend")
 TASKS: Registry[Any] = Registry("task")
 BASELINES: Registry[Any] = Registry("baseline")

@@ -152,9 +152,10 @@ class FitResult:
 
 @torch.no_grad()
 def validation_rmse(model: torch.nn.Module, data: PairedDataset, device: torch.device) -> float:
-    """RMSE of ``model`` on the validation pairs at the training grid (normalized units)."""
+    """RMSE of ``model`` on the validation pairs at the validation grid (normalized units):
+    the training grid, except in the resolution-transfer selection."""
     val = data.splits["val"]
-    res = data.train_resolution
+    res = data.validation_resolution
     model.eval()
     pred = ModelForecaster(model, device).forecast(val.inputs[res], res)  # sets eval mode
     model.train()
@@ -254,9 +255,10 @@ def _batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Itera
 
 
 def _has_validation(data: PairedDataset) -> bool:
-    """Whether ``data`` holds validation pairs at its training grid."""
+    """Whether ``data`` holds validation pairs at its validation grid."""
     val = data.splits.get("val")
-    return val is not None and len(val.inputs[data.train_resolution]) > 0
+    res = data.validation_resolution
+    return val is not None and res in val.inputs and len(val.inputs[res]) > 0
 
 
 def _optimizer(

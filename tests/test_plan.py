@@ -104,3 +104,38 @@ def test_a_plan_crosses_process_boundaries_without_its_parsed_options():
     assert "options" not in vars(again.task)
     assert again == plan and again.run_id == plan.run_id
     assert again.task.options == plan.task.options
+
+
+def _with_full_table(table: dict) -> RunSpec:
+    spec = _spec()
+    profiles = {"smoke": {**spec.baseline.profiles["smoke"], "frl": {"full": table}}}
+    return dataclasses.replace(spec, baseline=dataclasses.replace(spec.baseline, profiles=profiles))
+
+
+def test_a_baseline_may_set_a_variants_frl_settings_and_say_how_they_were_chosen():
+    plain = _spec().resolve()
+    assert plain.frl is FRL_VARIANTS.get("full") and plain.selection == "rho0"
+    chosen = _with_full_table(
+        {"lr": 0.01, "frl_settings": {"encoding_frequencies": 8}, "selected_by": "hop"}
+    ).resolve()
+    assert chosen.frl.name == "full" and chosen.frl.encoding_frequencies == 8
+    assert chosen.settings.lr == 0.01 and chosen.selection == "hop"
+    assert chosen.run_id != plain.run_id  # other FRL settings train other weights
+    # how the settings were chosen is not part of the id
+    hop_only = _with_full_table({"selected_by": "hop"}).resolve()
+    assert hop_only.run_id == plain.run_id and hop_only.selection == "hop"
+    # the resolved plan's request resolves to the same plan (spec.json round trip)
+    assert chosen.request().resolve().run_id == chosen.run_id
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ({"frl_settings": {"encoding_frequency": 8}}, "profiles.smoke.frl.full.frl_settings"),
+        ({"frl_settings": {"name": "x"}}, "other than 'name'"),
+        ({"selected_by": "test"}, "profiles.smoke.frl.full.selected_by"),
+    ],
+)
+def test_bad_frl_tables_name_their_key(table, needle):
+    with pytest.raises(ConfigError, match=needle):
+        _with_full_table(table).resolve()

@@ -13,7 +13,15 @@ import typer
 from frlbench import validate
 from frlbench.cli import shell
 from frlbench.cli.shell import BaselinesDir, CacheDir, TasksDir, app, console, fail
-from frlbench.registry import BACKBONES, BASELINES, FRL_VARIANTS, PROFILES, TASKS, UnknownNameError
+from frlbench.registry import (
+    BACKBONES,
+    BASELINES,
+    FRL_VARIANTS,
+    GRIDS,
+    PROFILES,
+    TASKS,
+    UnknownNameError,
+)
 from frlbench.spec import ConfigError, resolve_task
 from frlbench.terminal import SafeTable
 
@@ -26,6 +34,7 @@ class ListWhat(StrEnum):
     baselines = "baselines"
     frl = "frl"
     profiles = "profiles"
+    grids = "grids"
 
 
 @app.command("list")
@@ -35,7 +44,7 @@ def list_cmd(
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
 ) -> None:
-    """List registered tasks, backbones, baselines, FRL variants or profiles."""
+    """List registered tasks, backbones, baselines, FRL variants, profiles or named grids."""
     shell.load_catalog(tasks_dir, baselines_dir)
     registry = {
         ListWhat.tasks: TASKS,
@@ -43,6 +52,7 @@ def list_cmd(
         ListWhat.baselines: BASELINES,
         ListWhat.frl: FRL_VARIANTS,
         ListWhat.profiles: PROFILES,
+        ListWhat.grids: GRIDS,
     }[what]
     names = registry.list(pattern)
     if what == ListWhat.backbones:

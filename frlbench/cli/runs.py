@@ -59,6 +59,13 @@ def run_cmd(
     all_: Annotated[
         bool, typer.Option("--all", help="Every task and baseline, then the report.")
     ] = False,
+    grid: Annotated[
+        str | None,
+        typer.Option(
+            help="A named grid (see `frlbench list grids`), e.g. ablation: its runs at its "
+            "profile and seeds."
+        ),
+    ] = None,
     task: TaskNames = None,
     backbone: BaselineNames = None,
     frl: FRLNames = None,
@@ -92,10 +99,10 @@ def run_cmd(
     Finished runs are skipped, so an interrupted grid resumes where it stopped.
     """
     from frlbench.registry import BACKENDS
-    from frlbench.runner import expand_grid, run_grid
+    from frlbench.runner import run_grid
     from frlbench.runner.migrate import refuse_schema_1
 
-    _check_selection(all_, task, backbone)
+    _check_selection(all_, grid, task, backbone, bool(frl or seeds))
     seed_list = validate.parse_seeds(seeds)
     validate.check_output_dir(out, "--out")
     validate.check_output_dir(cache_dir, "--cache-dir")
@@ -105,13 +112,8 @@ def run_cmd(
         BACKENDS.get(backend)
         validate.check_backend(backend)
         device = validate.check_device(device)
-        specs = expand_grid(
-            profile=profile,
-            tasks=validate.split_list(task, "--task", what="task names"),
-            baselines=validate.split_list(backbone, "--backbone", what="baseline names"),
-            frl=validate.split_list(frl, "--frl", what="FRL variants"),
-            seeds=seed_list,
-        )
+        specs = _plans(grid, profile, task, backbone, frl, seed_list)
+        profile = specs[0].profile
     except (UnknownNameError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
     validate.check_task_memory(list({s.task.name: s.task for s in specs}.values()))
@@ -135,16 +137,37 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-def _check_selection(all_: bool, task: list[str] | None, backbone: list[str] | None) -> None:
-    """``--all`` or a selection, not neither and not both."""
-    if not (all_ or task or backbone):
-        raise fail("say what to run: --all, or --task/--backbone (see `frlbench run --help`)")
-    if all_ and (task or backbone):
-        given = "--task" if task else "--backbone"
+def _check_selection(all_: bool, grid: str | None, task, backbone, narrowed: bool) -> None:
+    """One of ``--all``, ``--grid`` or ``--task``/``--backbone``, with nothing narrowing a
+    whole grid (``--frl``/``--seeds`` may narrow ``--all``, not a named grid)."""
+    if not (all_ or grid or task or backbone):
         raise fail(
-            f"--all runs every task and baseline, and {given} narrows the grid: give one of them "
-            "(--all, or --task/--backbone)"
+            "say what to run: --all, --grid NAME, or --task/--backbone (see `frlbench run --help`)"
         )
+    if (all_ or grid) and (task or backbone or (grid and (all_ or narrowed))):
+        given = "--task" if task else "--backbone" if backbone else "--all/--frl/--seeds"
+        whole = "--all runs every task and baseline" if all_ else f"--grid {grid} is fixed"
+        raise fail(
+            f"{whole}, and {given} narrows or changes it: give one of them "
+            "(--all, --grid NAME, or --task/--backbone)"
+        )
+
+
+def _plans(grid, profile, task, backbone, frl, seeds) -> list:
+    """The resolved runs of ``frlbench run``'s selection: a named grid, or the profile's grid
+    narrowed by the name options."""
+    from frlbench.registry import GRIDS
+    from frlbench.runner import expand_grid, expand_named_grid
+
+    if grid:
+        return expand_named_grid(GRIDS.get(grid))
+    return expand_grid(
+        profile=profile,
+        tasks=validate.split_list(task, "--task", what="task names"),
+        baselines=validate.split_list(backbone, "--backbone", what="baseline names"),
+        frl=validate.split_list(frl, "--frl", what="FRL variants"),
+        seeds=seeds,
+    )
 
 
 def _estimate(

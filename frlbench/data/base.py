@@ -61,6 +61,9 @@ class PairedDataset:
             from in plain words (see :attr:`data_source`).
         climatology: Test resolution -> climatological state ``(C, *grid)`` in physical units,
             for ACC (weather tasks); empty otherwise.
+        val_resolution: The grid the validation split is held and scored at, when it is not
+            ρ0 (the resolution-transfer selection trains at ρ0/2 and validates at ρ0);
+            ``None``: ρ0. See :attr:`validation_resolution`.
     """
 
     task: str
@@ -71,6 +74,12 @@ class PairedDataset:
     std: torch.Tensor
     metadata: dict[str, Any] = field(default_factory=dict)
     climatology: dict[int, torch.Tensor] = field(default_factory=dict)
+    val_resolution: int | None = None
+
+    @property
+    def validation_resolution(self) -> int:
+        """The grid validation is scored at: ``val_resolution``, else the training grid."""
+        return self.train_resolution if self.val_resolution is None else self.val_resolution
 
     @property
     def data_source(self) -> str:

@@ -145,7 +145,13 @@ def _build(
     return NeuralOperator(name, net, in_channels, out_channels, task.ndim)
 
 
-@register_backbone("fno", family="neural operator", presets=FNO_PRESETS, options=FNOOptions)
+@register_backbone(
+    "fno",
+    family="neural operator",
+    presets=FNO_PRESETS,
+    options=FNOOptions,
+    grid_scaled={"n_modes": 1},
+)
 def build_fno(
     spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int
 ) -> NeuralOperator:
@@ -153,7 +159,13 @@ def build_fno(
     return _build("fno", family_config(spec, FNO_PRESETS), task, in_channels, out_channels)
 
 
-@register_backbone("tfno", family="neural operator", presets=TFNO_PRESETS, options=TFNOOptions)
+@register_backbone(
+    "tfno",
+    family="neural operator",
+    presets=TFNO_PRESETS,
+    options=TFNOOptions,
+    grid_scaled={"n_modes": 1},
+)
 def build_tfno(
     spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int
 ) -> NeuralOperator:

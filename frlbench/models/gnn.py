@@ -172,7 +172,9 @@ class GridGNN(GridBackbone):
         return self.decoder(h).movedim(-1, 1).contiguous()
 
 
-@register_backbone("gnn", family="GNN", presets=PRESETS, options=GNNOptions)
+@register_backbone(
+    "gnn", family="GNN", presets=PRESETS, options=GNNOptions, grid_scaled={"radius": -1}
+)
 def build_gnn(spec: BackboneSpec, task: TaskSpec, in_channels: int, out_channels: int):
     """Message passing on the grid graph with a neighbourhood fixed in physical units."""
     return GridGNN(family_config(spec, PRESETS), in_channels, out_channels, task.ndim)

@@ -14,6 +14,7 @@ import pandas as pd
 from frlbench.frl.variants import FULL, OFF
 from frlbench.records import RunRecord
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section, overhead
+from frlbench.report.confirmatory import confirmatory_frame, confirmatory_table
 from frlbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
 from frlbench.report.extras import extra_metrics_table, weather_table
 from frlbench.report.formatting import (
@@ -430,6 +431,7 @@ def build_document(
     ]
     if not board.sections:
         blocks.append(Paragraph("No finished runs: nothing to rank yet."))
+    confirmatory = confirmatory_frame(recs.ok)
     for section in board.sections:
         resolutions = ", ".join(str(r) for r in section.resolutions)
         blocks += [
@@ -441,6 +443,10 @@ def build_document(
             ),
             Paragraph(verdict(board, section), lead="Verdict:"),
             main_table(board, section),
+        ]
+        confirm = confirmatory_table(confirmatory, section.task, section.profile)
+        blocks += [] if confirm is None else [confirm]
+        blocks += [
             ablation_table(board, section),
             cost_table(board, section),
         ]

@@ -17,13 +17,13 @@ from frlbench.records import RunRecord
 from frlbench.registry import BACKENDS
 from frlbench.runner import distributed, local  # noqa: F401  (register backends)
 from frlbench.runner.estimate import GridEstimate
-from frlbench.runner.grid import expand_grid
+from frlbench.runner.grid import expand_grid, expand_named_grid
 from frlbench.runner.lock import RunLock
 from frlbench.runner.progress import GridProgress
 from frlbench.runner.store import RunStore
 from frlbench.spec import RunPlan
 
-__all__ = ["GridSummary", "RunStore", "expand_grid", "run_grid"]
+__all__ = ["GridSummary", "RunStore", "expand_grid", "expand_named_grid", "run_grid"]
 
 
 @dataclass

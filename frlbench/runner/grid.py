@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from frlbench.frl.multires import level_resolutions
 from frlbench.registry import BASELINES, FRL_VARIANTS, PROFILES, TASKS
-from frlbench.spec import BackboneSpec, ConfigError, FRLConfig, RunPlan, RunSpec, TaskSpec
+from frlbench.spec import (
+    BackboneSpec,
+    ConfigError,
+    FRLConfig,
+    InvalidValue,
+    NamedGrid,
+    RunPlan,
+    RunSpec,
+    TaskSpec,
+)
 
 
 def _select(registry, names: Sequence[str] | None) -> list:
@@ -53,4 +63,38 @@ def expand_grid(
     ]
     if not specs:
         raise ConfigError("the selection is empty: no tasks or no baselines are loaded")
+    for plan in specs:
+        check_levels(plan)
     return specs
+
+
+def check_levels(plan: RunPlan) -> None:
+    """Refuse, before any work, an FRL variant with more levels than the training grid holds.
+
+    Raises:
+        ConfigError: Naming the variant, the task and profile, and the valid range.
+    """
+    if not plan.frl.multires:
+        return
+    try:
+        level_resolutions(plan.task.train_resolution, plan.frl.levels, plan.frl.min_resolution)
+    except InvalidValue as exc:
+        raise ConfigError(
+            f"FRL variant {plan.frl.name!r} on task {plan.task.name!r} at profile "
+            f"{plan.profile!r} (train_resolution {plan.task.train_resolution}): {exc}"
+        ) from None
+
+
+def expand_named_grid(grid: NamedGrid) -> list[RunPlan]:
+    """The resolved runs of a named grid, block by block; a run in two blocks comes once."""
+    plans: dict[str, RunPlan] = {}
+    for cell in grid.cells:
+        for plan in expand_grid(
+            profile=grid.profile,
+            tasks=cell.tasks,
+            baselines=cell.baselines,
+            frl=cell.frl,
+            seeds=grid.seeds,
+        ):
+            plans.setdefault(plan.run_id, plan)
+    return list(plans.values())

@@ -27,7 +27,7 @@ from frlbench.spec.plan import (
     resolve_task,
     task_identity,
 )
-from frlbench.spec.profile import Profile
+from frlbench.spec.profile import GridCell, NamedGrid, Profile
 from frlbench.spec.task import EVALUATION_KEYS, GRIDS, TaskProfile, TaskSpec, load_task
 
 __all__ = [
@@ -40,7 +40,9 @@ __all__ = [
     "ConfigError",
     "EvalSettings",
     "FRLConfig",
+    "GridCell",
     "InvalidValue",
+    "NamedGrid",
     "Profile",
     "ResolvedTask",
     "RunPlan",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from frlbench.spec.frl import FRLConfig
 from frlbench.spec.parse import (
     SAFE_NAME_RULE,
     ConfigError,
@@ -16,6 +17,13 @@ from frlbench.spec.parse import (
     load_toml,
     parse_dataclass,
 )
+
+#: Keys of a ``[...frl.<variant>]`` table that are not training settings: the FRL settings
+#: this baseline trains the variant with, and how its settings were chosen.
+FRL_TABLE_KEYS = ("frl_settings", "selected_by")
+#: How a baseline's settings were chosen: by the validation RMSE at the training grid
+#: (``"rho0"``), or by the resolution-transfer validation (``"hop"``, docs/frl_selection.md).
+SELECTIONS = ("rho0", "hop")
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,10 @@ class BackboneSpec:
         defaults: Training settings shared by every profile.
         profiles: Per-profile overrides of ``defaults`` (any subset of its keys), with optional
             sub-tables ``options`` (builder options of that profile), ``frl.<variant>``
-            (settings of one FRL variant, e.g. its own ``lr``) and ``tasks.<task>`` (settings
-            chosen on one task, with its own ``options`` and ``frl.<variant>``).
+            (settings of one FRL variant, e.g. its own ``lr``; its ``frl_settings`` table
+            changes the variant's FRL settings for this baseline, and ``selected_by`` says how
+            they were chosen, see :meth:`frl_config`) and ``tasks.<task>`` (settings chosen on
+            one task, with its own ``options`` and ``frl.<variant>``).
         source: The TOML file this spec was read from.
     """
 
@@ -127,9 +137,61 @@ class BackboneSpec:
             merged.update(override)
             prefix = where
             if frl is not None and frl in per_frl:
-                merged.update(per_frl[frl])
+                merged.update({k: v for k, v in per_frl[frl].items() if k not in FRL_TABLE_KEYS})
                 prefix = f"{where}.frl.{frl}"
         return parse_dataclass(TrainSettings, merged, self.source or self.name, prefix=prefix)
+
+    def frl_config(self, profile: str, cfg: FRLConfig, task: str | None = None) -> FRLConfig:
+        """``cfg`` (a registered FRL variant) with this baseline's ``frl_settings`` for it under
+        ``profile`` (and ``task``) applied, e.g. the settings the resolution-transfer
+        selection chose: ``[profiles.quick.tasks.fluid3d.frl.full] frl_settings =
+        {encoding_frequencies = 8}``. Unchanged (the same object) without such a table, so
+        runs of baselines without one keep their ids.
+
+        Raises:
+            ConfigError: For an unknown key or bad value (the key path is named), or a
+                ``name`` key (a variant keeps its name).
+        """
+        merged: dict[str, Any] = {}
+        prefix = ""
+        for where, table in self._frl_tables(profile, cfg.name, task):
+            extra = table.get("frl_settings", {})
+            if not isinstance(extra, dict) or "name" in extra:
+                raise ConfigError(
+                    f"{self.source or self.name}: key '{where}.frl_settings': expected a table "
+                    f"of FRL settings other than 'name'; got {extra!r}"
+                )
+            merged.update(extra)
+            prefix = f"{where}.frl_settings"
+        if not merged:
+            return cfg
+        values = {**dataclasses.asdict(cfg), **merged}
+        return parse_dataclass(FRLConfig, values, self.source or self.name, prefix=prefix)
+
+    def selected_by(self, profile: str, frl: str, task: str | None = None) -> str:
+        """How the settings of variant ``frl`` under ``profile`` (and ``task``) were chosen:
+        the ``selected_by`` key of its ``frl.<variant>`` tables, default ``"rho0"``.
+
+        Raises:
+            ConfigError: For a value not in :data:`SELECTIONS`.
+        """
+        value = "rho0"
+        for where, table in self._frl_tables(profile, frl, task):
+            if "selected_by" in table:
+                value = table["selected_by"]
+                check(value in SELECTIONS, f"{where}.selected_by", value, f"one of {SELECTIONS}")
+        return value
+
+    def _frl_tables(
+        self, profile: str, frl: str, task: str | None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The ``frl.<frl>`` tables of ``profile`` (and ``task``), in the order they apply."""
+        out = []
+        for where, table in self._layers(profile, task):
+            per_frl = table.get("frl", {})
+            if isinstance(per_frl, dict) and isinstance(per_frl.get(frl), dict):
+                out.append((f"{where}.frl.{frl}", per_frl[frl]))
+        return out
 
     def _layers(self, profile: str, task: str | None) -> list[tuple[str, dict[str, Any]]]:
         """The override tables of ``profile`` (and of ``task`` under it), in the order they
@@ -196,9 +258,13 @@ def load_baseline(path: Path) -> BackboneSpec:
         spec.profile_options(profile)
         for frl in spec.frl_overrides(profile):
             spec.settings(profile, frl)
+            spec.frl_config(profile, FRLConfig(name=frl))
+            spec.selected_by(profile, frl)
         for task in spec.task_overrides(profile):
             spec.settings(profile, task=task)
             spec.profile_options(profile, task)
             for frl in spec.frl_overrides(profile, task):
                 spec.settings(profile, frl, task)
+                spec.frl_config(profile, FRLConfig(name=frl), task)
+                spec.selected_by(profile, frl, task)
     return spec

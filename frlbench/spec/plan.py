@@ -283,6 +283,8 @@ class RunPlan:
         settings: Training settings (profile, FRL variant and task overrides applied).
         options: The backbone's builder options (profile and task overrides applied).
         evaluation: How the run is evaluated (not part of its id).
+        selection: How its settings were chosen: ``"rho0"`` (validation RMSE at the training
+            grid) or ``"hop"`` (the resolution-transfer validation); not part of its id.
     """
 
     task: ResolvedTask
@@ -292,6 +294,7 @@ class RunPlan:
     settings: TrainSettings
     options: dict[str, Any]
     evaluation: EvalSettings
+    selection: str = "rho0"
 
     @property
     def run_id(self) -> str:
@@ -381,12 +384,14 @@ class RunSpec:
             ConfigError: If the task does not define the profile, or a setting is invalid.
         """
         task = resolve_task(self.task, self.profile)
+        name = self.task.name
         return RunPlan(
             task=task,
             baseline=self.baseline,
-            frl=self.frl,
+            frl=self.baseline.frl_config(self.profile, self.frl, name),
             seed=self.seed,
-            settings=self.baseline.settings(self.profile, self.frl.name, self.task.name),
-            options=self.baseline.profile_options(self.profile, self.task.name),
+            settings=self.baseline.settings(self.profile, self.frl.name, name),
+            options=self.baseline.profile_options(self.profile, name),
             evaluation=EvalSettings.of_task(task, tuple(METRICS)),
+            selection=self.baseline.selected_by(self.profile, self.frl.name, name),
         )

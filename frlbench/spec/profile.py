@@ -1,4 +1,5 @@
-"""A profile: a named budget of seeds, FRL variants and device."""
+"""A profile: a named budget of seeds, FRL variants and device; a named grid: a fixed set of
+runs beside a profile's main grid (e.g. the ablations)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,31 @@ class Profile:
     frl_variants: tuple[str, ...] = ("off", "full")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     expects_skill: bool = True
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """Tasks × baselines × FRL variants: one block of a named grid."""
+
+    tasks: tuple[str, ...]
+    baselines: tuple[str, ...]
+    frl: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NamedGrid:
+    """A fixed set of runs with a name (``frlbench run --grid <name>``), beside the main grid.
+
+    Attributes:
+        name: Grid name (registered in ``frlbench.registry.GRIDS``).
+        description: One line shown by ``frlbench list grids``.
+        profile: The profile its runs are sized and trained at.
+        seeds: Seeds of every cell.
+        cells: Its blocks; a run in two blocks runs once.
+    """
+
+    name: str
+    description: str
+    profile: str
+    seeds: tuple[int, ...]
+    cells: tuple[GridCell, ...]

@@ -13,6 +13,13 @@ Usage::
         --set steps=300 --set residual=true --evaluate
     frlbench tune --task fluid3d --baseline transformer --option pos_frequencies=0
     frlbench tune --task fluid3d --baseline cnn --frl full --frl-set lambda_spec=0.01
+    frlbench tune --hop --task fluid3d --task era5 --jobs 2   # the resolution-transfer search
+    frlbench tune --budget-check --from results               # runs whose best step is the last
+
+``--hop`` runs the resolution-transfer selection of both arms instead
+(:mod:`frlbench.tools.hop_search`, ``docs/frl_selection.md``); ``frlbench tune --hop --help``
+lists its options; ``--budget-check`` the longer-budget check of a run store's runs
+(:mod:`frlbench.tools.budget_check`).
 
 The printed table is what the baseline TOMLs quote in their comments (older ones write
 ``python -m frlbench.tune``: that alias still runs this command).
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import sys
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -253,6 +261,17 @@ def format_table(rows: Sequence[TuneRow]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: see the module docstring."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--hop" in argv:
+        from frlbench.tools.hop_search import main as hop_main
+
+        hop_main([a for a in argv if a != "--hop"])
+        return
+    if "--budget-check" in argv:
+        from frlbench.tools.budget_check import main as budget_main
+
+        budget_main([a for a in argv if a != "--budget-check"])
+        return
     parser = argparse.ArgumentParser(
         prog="frlbench tune",
         description=__doc__,
