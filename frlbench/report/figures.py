@@ -343,7 +343,7 @@ def section_figures(
             "frequency_response",
             lambda: plot_frequency_response(frequency, section),
             f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = "
-            "the right energy at that scale); k normalized by the training Nyquist (vertical "
+            "the right energy at that scale); k normalized by the training Nyquist (dash-dotted "
             "line at 1); shaded: the truth's own energy per shell (right axis) where the "
             "records hold it. Look right of 1 (the band never seen in training): a curve far "
             "below 1 misses those scales; spikes of FRL curves on the dotted lines are the "

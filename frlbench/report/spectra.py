@@ -98,7 +98,7 @@ def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure
                 label=f"{name} (reference)",
                 **REFERENCE_STYLE.get(name, {"color": "#999999"}),
             )
-        ax.axvline(1.0, color="#c44e52", linewidth=1, label=nyquist)
+        ax.axvline(1.0, color="black", linewidth=1, linestyle="-.", label=nyquist)  # red: a variant
         if (model["frl"] == FULL).any():
             _encoding_lines(ax, section, float(frequency["k"].max()))
         ax.axhline(1.0, color="#bbbbbb", linewidth=0.8, zorder=0)
