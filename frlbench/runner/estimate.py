@@ -5,17 +5,16 @@ task, baseline, FRL variant), plus its stored evaluation time and a fixed per-ru
 grid adds the data builds it still needs, the reference rows, the report and the workers'
 start. The stored timings (``frlbench/catalog_data/timings.json``, outside the hashed TOMLs, so
 re-measuring them moves no run id) are seconds on the machine they were measured on, as it was
-loaded then, with that machine's wall time of a fixed probe workload at the runs' thread count
-(per profile); the same probe here, now (well under 1 s), scales them to this machine as it is
-loaded. A run without stored timings (a plugin, an unmeasured FRL variant) borrows the median
-of its task's measured baselines and is counted as guessed.
+loaded then, with that machine's wall time of a fixed one-thread probe workload (per profile);
+the same probe here, now (well under 1 s), scales them to this machine as it is loaded. A run
+without stored timings (a plugin, an unmeasured FRL variant) borrows the median of its task's
+measured baselines and is counted as guessed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -230,9 +229,10 @@ def estimate_grid(
     scale = 1.0
     reference = timings.get("profiles", {}).get(plans[0].profile, {}).get("probe", {})
     if measured and reference.get("seconds"):  # probe only where there is something to scale
-        if probe_s is None:
-            threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-            probe_s = probe_seconds(threads=threads)
+        # One thread, whatever the runs use: on an oversubscribed machine a multi-threaded
+        # step's time is dominated by threads waiting on each other (a 2-thread probe step
+        # took 0.40 to 0.57 s at load 8-11 against 0.011 s of CPU), too noisy to scale by.
+        probe_s = probe_seconds(threads=reference.get("threads", 1)) if probe_s is None else probe_s
         scale = probe_s / reference["seconds"]
     runs = [dataclasses.replace(r, seconds=r.seconds * scale) for r in runs]
     return GridEstimate(tuple(runs), overhead * scale, jobs, scale, measured)

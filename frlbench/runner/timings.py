@@ -5,13 +5,13 @@ Per (profile, task, baseline, FRL variant): seconds of training per budget step 
 median over seeds, from a store of finished records (``--store``) or from a leaderboard CSV
 (``--csv``, which holds ``train_time_s`` but not the evaluation time: give ``--eval-s``). The
 grid terms (data build, references, report, worker start, fixed cost per run) are given as
-measured. With the profile's timings goes the probe (:func:`probe_seconds`) at the runs' thread
-count, measured now: its wall time when the timings were taken on this machine as it is now
+measured. With the profile's timings goes the one-thread probe (:func:`probe_seconds`), measured
+now: its wall time when the timings were taken on this machine as it is now
 (``--probe wall``), or its CPU time, a quiet machine's wall time, for timings taken on a quiet
 machine (``--probe cpu``)::
 
     python -m frlbench.runner.timings --profile smoke --store /tmp/smoke/out \\
-        --data-s fluid3d=12 --data-s era5=9 --report-s 20 --threads 2 --probe wall \\
+        --data-s fluid3d=12 --data-s era5=9 --report-s 20 --probe wall \\
         --machine "2-core x86_64 container" --note "how it was measured"
 """
 
