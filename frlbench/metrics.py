@@ -287,6 +287,25 @@ class RMSEPerTrajectory(Metric):
         return [rmse(pred[list(g)], truth[list(g)], ctx.weights) for g in groups]
 
 
+@register_metric("bands_per_trajectory")
+class BandErrorsPerTrajectory(Metric):
+    """:class:`BandErrors` of each test trajectory over its pairs, in trajectory order (what a
+    bootstrap over trajectories resamples; seen + unseen = ``rmse_per_trajectory``²)."""
+
+    name = "bands_per_trajectory"
+
+    def compute(self, pred, truth, ctx):
+        groups = ctx.trajectories or tuple((i,) for i in range(len(pred)))
+        bands = [
+            band_errors(pred[list(g)], truth[list(g)], ctx.task, ctx.train_resolution)
+            for g in groups
+        ]
+        return {
+            "mse_seen_per_trajectory": [seen for seen, _ in bands],
+            "mse_unseen_per_trajectory": [unseen for _, unseen in bands],
+        }
+
+
 @register_metric("per_variable")
 class PerVariable(Metric):
     """RMSE per channel (and ACC per channel where a climatology exists), by channel name."""

@@ -39,14 +39,15 @@ ABLATIONS = ("encoding-only", "encoding-only-physical", "multires-only", "loss-o
 ABLATION_GRID = NamedGrid(
     name="ablation",
     description=(
-        "the paper's ablations (each FRL step alone, J = 2) at every quick test grid, 3 seeds; "
-        "beside `run --all`, not in it"
+        "the paper's ablations (each FRL step alone, J = 2) at every quick test grid, and the "
+        "rho0-chosen rows the selection moved; 3 seeds; beside `run --all`, not in it"
     ),
     profile="quick",
     seeds=(0, 1, 2),
     cells=(
         GridCell(("fluid3d",), ("gnn", "cnn", "fno", "transformer", "diffusion"), ABLATIONS),
         GridCell(("era5",), ("cnn", "transformer"), ABLATIONS),
+        GridCell(("fluid3d", "era5"), (), ("off-rho0", "full-rho0"), declared_only=True),
     ),
 )
 GRIDS.add(ABLATION_GRID.name, ABLATION_GRID, source=__name__, description=ABLATION_GRID.description)

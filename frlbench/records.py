@@ -54,6 +54,17 @@ class ResolutionMetrics:
         rmse_per_trajectory: RMSE of each test trajectory over its pairs (physical units,
             latitude-weighted on lat-lon grids), in test trajectory order.
         freq_truth_energy: Energy of the truth per shell (same shells as ``freq_k``).
+        mse_seen_per_trajectory: ``mse_seen`` of each test trajectory over its pairs, in test
+            trajectory order (empty in records written before it existed).
+        mse_unseen_per_trajectory: ``mse_unseen`` of each test trajectory; per trajectory
+            seen + unseen = ``rmse_per_trajectory``² (Parseval).
+        rho0_pad_rmse: RMSE of the ρ0-then-pad forecast at this grid: the model run at the
+            training grid on the input coarsened to it, its forecast zero-padded spectrally
+            (periodic) or interpolated bilinearly (lat-lon) to this grid (model runs; NaN for
+            references and in records written before it existed).
+        rho0_pad_rmse_per_trajectory: ``rho0_pad_rmse`` of each test trajectory.
+        target_energy_above_nyquist: Fraction of the test targets' energy (spatial means
+            removed) above the training Nyquist at this grid (band-oracle rows; else NaN).
         per_variable: Channel name -> {"rmse": .., "acc": ..} (acc on lat-lon grids only).
         extra: Any other registered metric (``frlbench.registry.METRICS``), by name; the CSV
             and report print these as columns without knowing them.
@@ -72,6 +83,11 @@ class ResolutionMetrics:
     rollout_rmse: list[float] = field(default_factory=list)
     freq_truth_energy: list[float] = field(default_factory=list)
     rmse_per_trajectory: list[float] = field(default_factory=list)
+    mse_seen_per_trajectory: list[float] = field(default_factory=list)
+    mse_unseen_per_trajectory: list[float] = field(default_factory=list)
+    rho0_pad_rmse: float = float("nan")
+    rho0_pad_rmse_per_trajectory: list[float] = field(default_factory=list)
+    target_energy_above_nyquist: float = float("nan")
     per_variable: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -335,7 +351,7 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys a record may lack (written before they existed); their defaults apply.
-OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled"})
+OPTIONAL = frozenset({"weights_sha256", "data_source", "compiled", "selection"})
 
 _NUMBER = (int, float)
 _CHECKS: dict[str, Any] = {
@@ -424,6 +440,15 @@ def load_records(runs_dir: Path) -> tuple[list[RunRecord], list[RecordError]]:
     return good, bad
 
 
+#: Per-trajectory lists of :class:`ResolutionMetrics`, left out of the long-form rows.
+PER_TRAJECTORY = (
+    "rmse_per_trajectory",
+    "mse_seen_per_trajectory",
+    "mse_unseen_per_trajectory",
+    "rho0_pad_rmse_per_trajectory",
+)
+
+
 def records_to_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
     """Long-form rows, one per (run, resolution), for pandas before any table or plot."""
     rows = []
@@ -456,7 +481,8 @@ def records_to_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
             row.pop("freq_response")
             row.pop("freq_truth_energy")
             row.pop("rollout_rmse")
-            row.pop("rmse_per_trajectory")
+            for name in PER_TRAJECTORY:
+                row.pop(name)
             per_variable = row.pop("per_variable")
             extra = row.pop("extra")
             for variable, values in per_variable.items():

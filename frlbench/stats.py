@@ -39,6 +39,14 @@ UNDETERMINED = "undetermined"
 #: Label of a model without skill at the training grid (RMSE ≥ persistence's).
 NO_SKILL = "no skill"
 
+#: Mechanisms a label names (:func:`mechanism`): the band the model was trained on gets worse
+#: on finer grids, only the band above the training Nyquist does, both do, or neither does.
+MISMATCH = "discretization mismatch"
+SCALE_ANCHORING = "scale anchoring"
+BOTH = "both"
+NEITHER = "neither"
+MECHANISMS = (MISMATCH, SCALE_ANCHORING, BOTH, NEITHER)
+
 #: How a slope interval was obtained (``Interval.method``).
 NESTED = "seeds × trajectories"
 SEEDS_ONLY = "seeds only"
@@ -185,6 +193,60 @@ def nested_bootstrap_slope(
     return Interval(mean, low, high, n_seeds, NESTED)
 
 
+def nested_bootstrap_ratio(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    *,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = BOOTSTRAP_SEED,
+) -> Interval:
+    """Nested-bootstrap 95% interval of the mean per-seed ratio of two root-mean-square errors.
+
+    Per seed the ratio is ``sqrt(mean over trajectories of numerator / same of denominator)``
+    (e.g. the seen-band MSE at the finest grid over the MSE at ρ0). Each draw resamples the
+    seeds with replacement, then, within each drawn seed, its test trajectories with
+    replacement, the *same* trajectories for numerator and denominator (they are paired), and
+    averages the drawn seeds' ratios; the interval is the 2.5/97.5 percentiles over draws, the
+    mean that of the per-seed ratios on all trajectories (as :func:`nested_bootstrap_slope`).
+
+    Args:
+        numerator: ``(seeds, trajectories)`` squared errors (per trajectory, mean over its pairs).
+        denominator: The same shape, the same seeds and trajectories.
+        draws: Bootstrap draws.
+        seed: Seed of the resampling generator (fixed).
+
+    Raises:
+        ValueError: If the shapes differ or are not ``(seeds, trajectories)`` with both ≥ 1.
+    """
+    num = np.asarray(numerator, dtype=float)
+    den = np.asarray(denominator, dtype=float)
+    if num.shape != den.shape or num.ndim != 2 or 0 in num.shape:
+        raise ValueError(
+            f"numerator {num.shape} and denominator {den.shape}: need one (seeds, trajectories)"
+            " shape, both ≥ 1"
+        )
+    n_seeds, n_traj = num.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = np.sqrt(num.mean(axis=1) / den.mean(axis=1))
+        rng = np.random.default_rng(seed)
+        seeds = rng.integers(0, n_seeds, size=(draws, n_seeds))
+        picks = rng.integers(0, n_traj, size=(draws, n_seeds, n_traj))
+        drawn_num = np.take_along_axis(num[seeds], picks, axis=2).mean(axis=2)
+        drawn_den = np.take_along_axis(den[seeds], picks, axis=2).mean(axis=2)
+        ratios = np.sqrt(drawn_num / drawn_den).mean(axis=1)
+    low, high = _percentiles(ratios)
+    mean = float(point.mean()) if np.isfinite(point).all() else math.nan
+    return Interval(mean, low, high, n_seeds, NESTED)
+
+
+def tolerance_factor(
+    resolution: float, train_resolution: float, margin: float = EQUIVALENCE_MARGIN
+) -> float:
+    """The growth of an RMSE from ρ0 to ``resolution`` that the equivalence margin δ tolerates:
+    ``2^(δ · log2(ρ / ρ0))`` (a slope of exactly δ over that span; 1.072 for 64 / 16)."""
+    return float(2.0 ** (margin * math.log2(resolution / train_resolution)))
+
+
 def anchoring_label(interval: Interval, margin: float = EQUIVALENCE_MARGIN) -> str:
     """Label of a slope interval against the equivalence margin δ = ``margin``.
 
@@ -202,3 +264,29 @@ def anchoring_label(interval: Interval, margin: float = EQUIVALENCE_MARGIN) -> s
     if -margin < low and high < margin:
         return ANCHORED
     return UNDETERMINED
+
+
+def mechanism(seen_ratio: Interval, unseen_factor: Interval, tolerance: float) -> str:
+    """The mechanism behind a model's error at the finest grid, from two nested-bootstrap
+    intervals and the growth the equivalence margin tolerates (:func:`tolerance_factor`).
+
+    - **discretization mismatch** when the seen-band ratio's lower 95% bound exceeds the
+      tolerance: the error in the band the model was trained on (|k| ≤ ρ0/2) grows on the
+      finer grid;
+    - **scale anchoring** when only the band above the training Nyquist adds error: the
+      unseen factor (finest-grid RMSE over its seen-band RMSE, how much the band above the
+      Nyquist multiplies the error) has its lower bound above the tolerance, and the seen-band
+      ratio does not;
+    - **both** when both hold; **neither** when neither does;
+    - ``""`` when an interval is missing (records without per-trajectory band errors).
+    """
+    ends = (seen_ratio.low, unseen_factor.low)
+    if not all(math.isfinite(x) for x in ends):
+        return ""
+    mismatch = seen_ratio.low > tolerance
+    anchoring = unseen_factor.low > tolerance
+    if mismatch and anchoring:
+        return BOTH
+    if mismatch:
+        return MISMATCH
+    return SCALE_ANCHORING if anchoring else NEITHER

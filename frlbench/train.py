@@ -22,7 +22,8 @@ from frlbench.augment import augment_batch
 from frlbench.compiled import compile_model, should_compile
 from frlbench.data import PairedDataset, load_dataset
 from frlbench.env import environment, peak_rss_mib
-from frlbench.evaluation.evaluate import EvalProtocol, Evaluation, ModelForecaster, evaluate
+from frlbench.evaluation.evaluate import EvalProtocol, Evaluation, ModelForecaster
+from frlbench.evaluation.rho0_pad import evaluate_with_rho0_pad
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.frl import FRLObjective, encoding_channels, wrap
 from frlbench.frl.wrap import training_loss_of
@@ -285,13 +286,15 @@ def _progress_info(result: FitResult, step: int, total: int) -> dict[str, Any]:
 def evaluate_model(
     model: torch.nn.Module, data: PairedDataset, plan: RunPlan, device: torch.device
 ) -> tuple[dict[str, Any], Evaluation]:
-    """Evaluate a trained model under ``plan``'s evaluation settings.
+    """Evaluate a trained model under ``plan``'s evaluation settings, with its ρ0-then-pad
+    RMSEs (:mod:`frlbench.evaluation.rho0_pad`).
 
     Returns:
         The protocol as the record's ``evaluation`` section, and the evaluation.
     """
     protocol = EvalProtocol.of(plan.task, plan.evaluation)
-    return protocol.to_dict(), evaluate(ModelForecaster(model, device), data, protocol)
+    forecaster = ModelForecaster(model, device)
+    return protocol.to_dict(), evaluate_with_rho0_pad(forecaster, data, protocol)
 
 
 def train_and_evaluate(

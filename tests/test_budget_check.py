@@ -8,9 +8,9 @@ import json
 from typer.testing import CliRunner
 
 from frlbench.cli import app
+from frlbench.runner.budget_check import candidates, check
 from frlbench.runner.store import RunStore
 from frlbench.safeio import write_atomic
-from frlbench.tools.budget_check import candidates, check
 
 
 def test_runs_keeping_their_last_step_are_retrained_longer(tmp_path):

@@ -34,6 +34,8 @@ from tests.conftest import ABLATION_VARIANTS, make_task, real_backbones
 VARIANT_NAMES = ABLATION_VARIANTS
 #: Named variants that change one of FRL's open choices (convention, M, J, the two weights).
 CHOICE_NAMES = ("encoding-only-physical", *FULL_CHANGES)
+#: Each arm under its own name, for the ρ0-chosen rows the selection moved.
+RHO0_NAMES = ("off-rho0", "full-rho0")
 FULL = FRLConfig(name="t", multires=True, encoding=True, spectral_loss=True, levels=2)
 
 
@@ -410,7 +412,10 @@ def test_latlon_frl_levels_are_area_weighted_and_every_variant_trains():
 
 
 def test_registered_variants_are_exactly_the_ablations_and_the_named_choices():
-    assert set(FRL_VARIANTS.list()) == {*VARIANT_NAMES, *CHOICE_NAMES}
+    assert set(FRL_VARIANTS.list()) == {*VARIANT_NAMES, *CHOICE_NAMES, *RHO0_NAMES}
+    assert FRL_VARIANTS.get("full-rho0") == dataclasses.replace(
+        FRL_VARIANTS.get("full"), name="full-rho0"
+    )
     full = FRL_VARIANTS.get("full")
     assert full.multires and full.encoding and full.spectral_loss
     assert not FRL_VARIANTS.get("off").enabled

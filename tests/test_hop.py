@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import tomllib
 
 import pytest
 import torch
 
 from frlbench import spectral
-from frlbench.registry import BASELINES
-from frlbench.spec import ConfigError, resolve_task
+from frlbench.registry import BASELINES, FRL_VARIANTS, TASKS
+from frlbench.spec import ConfigError, RunSpec, resolve_task
 from frlbench.tools.hop import (
     HopConfig,
     HopJob,
@@ -144,3 +145,38 @@ def test_run_config_trains_at_half_and_scores_at_rho0(catalog, tmp_path):
     assert result.status == "ok", result.reason
     assert result.grids == (8, 16) and result.steps > 0
     assert math.isfinite(result.score) and math.isfinite(result.persistence)
+
+
+def test_chosen_settings_land_in_the_toml_for_both_arms_and_the_ablations(catalog):
+    from frlbench.tools.hop_apply import chosen_changes, kept_changes, tables_for
+
+    assert chosen_changes("full") == {} and chosen_changes("full-m8") == {"encoding_frequencies": 8}
+    m8 = {"encoding_frequencies": 8}
+    assert kept_changes("encoding-only", m8) == m8 and kept_changes("multires-only", m8) == {}
+    physical = {"encoding_convention": "physical"}
+    assert kept_changes("encoding-only-physical", physical) == {}  # its own defining setting
+    assert kept_changes("loss-only", {"lambda_cons": 1.0}) == {"lambda_cons": 1.0}
+    choice = {
+        "task": "fluid3d",
+        "arms": {
+            "off": {"variant": "off", "lr": 0.01, "how": "hop"},
+            "full": {"variant": "full-m8", "lr": 0.001, "how": "hop"},
+        },
+    }
+    text = "\n\n".join(tables_for(choice, "quick", {"off": 0.003, "full": 0.003}))
+    frl = tomllib.loads(text)["profiles"]["quick"]["tasks"]["fluid3d"]["frl"]
+    assert frl["full"] == {"lr": 0.001, "selected_by": "hop", "frl_settings": m8}
+    assert frl["off"] == {"lr": 0.01, "selected_by": "hop"}
+    assert frl["encoding-only"]["frl_settings"] == m8 and "frl_settings" not in frl["loss-only"]
+    assert frl["full-rho0"] == {"lr": 0.003} and frl["off-rho0"] == {"lr": 0.003}
+    # a baseline with these tables trains full-m8's settings under the name full
+    cnn = BASELINES.get("cnn")
+    profiles = {
+        **cnn.profiles,
+        "quick": {**cnn.profiles["quick"], "tasks": {"fluid3d": {"frl": frl}}},
+    }
+    spec = dataclasses.replace(cnn, profiles=profiles)
+
+    plan = RunSpec(TASKS.get("fluid3d"), spec, FRL_VARIANTS.get("full"), 0, "quick").resolve()
+    assert plan.frl.name == "full" and plan.frl.encoding_frequencies == 8
+    assert plan.settings.lr == 0.001 and plan.selection == "hop"

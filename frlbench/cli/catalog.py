@@ -181,6 +181,11 @@ def tune_cmd(ctx: typer.Context) -> None:
 
     `frlbench tune --help` lists the options (:mod:`frlbench.tools.tune`).
     """
+    if "--budget-check" in ctx.args:
+        from frlbench.runner.budget_check import main as budget_main
+
+        budget_main([a for a in ctx.args if a != "--budget-check"])
+        return
     from frlbench.tools.tune import main as tune_main
 
     tune_main(ctx.args)

@@ -62,6 +62,11 @@ VARIANTS = (
     # Nyquist, so a finer grid's channels differ from the training grid's in index space.
     FRLConfig(name="encoding-only-physical", encoding=True, encoding_convention="physical"),
     *(FRLConfig(name=name, **{**FULL_SETTINGS, **change}) for name, change in FULL_CHANGES.items()),
+    # Each arm of the main comparison under its own name, for a baseline whose arm the
+    # resolution-transfer selection moved: its table in the baseline TOML holds the setting
+    # chosen at ρ0 before, so that row stays in the ablation table (docs/frl_selection.md).
+    FRLConfig(name="off-rho0"),
+    FRLConfig(name="full-rho0", **FULL_SETTINGS),
 )
 
 #: Built-in variant names in display order (the report's order and colours follow it).

@@ -46,6 +46,7 @@ from frlbench.report.keys import (
     SECTION_KEYS,
     sort_configs,
 )
+from frlbench.report.mechanism import add_mechanism, is_band_oracle
 from frlbench.report.sources import separate_data_sources
 from frlbench.report.unfinished import add_unfinished_rows, drop_unfinished, unfinished_configs
 from frlbench.stats import (
@@ -418,6 +419,7 @@ def build_leaderboard(
     split = split_records(separate_data_sources(records), errors)
     unfinished = unfinished_configs(split.ok, split.not_finished)
     scored, references = drop_reference_rows(drop_unfinished(split.ok, unfinished))
+    scored = [r for r in scored if not is_band_oracle(r)]  # read in its own table (limits)
     seeds = per_seed_frame(scored)
     per_resolution = per_resolution_frame(seeds)
     sections = []
@@ -442,7 +444,9 @@ def build_leaderboard(
         seeds=seeds,
         per_resolution=per_resolution,
         summary=add_unfinished_rows(
-            summary_frame(seeds, per_resolution, nested_slope_intervals(scored)),
+            add_mechanism(
+                summary_frame(seeds, per_resolution, nested_slope_intervals(scored)), scored
+            ),
             unfinished,
             records,
         ),

@@ -19,6 +19,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
+from frlbench.report.band_ratio_figure import plot_seen_band_ratio
 from frlbench.report.document import Image
 from frlbench.report.plotting import (
     FIGURE_KINDS,
@@ -46,6 +47,15 @@ __all__ = [
     "save_figure",
     "section_figures",
 ]
+
+
+def _has_seen_band_ratio(summary: pd.DataFrame) -> bool:
+    """Whether a model row of ``summary`` has a seen-band ratio and an RMSE_Ratio to plot."""
+    if summary.empty or "seen_ratio_mean" not in summary:
+        return False
+    models = summary[summary["kind"] == "model"]
+    both = models[["seen_ratio_mean", "rmse_ratio_mean"]].astype(float)
+    return bool(np.isfinite(both.to_numpy()).all(axis=1).any())
 
 
 def _error_bars(
@@ -305,6 +315,28 @@ def plot_rollout(rollout: pd.DataFrame, section: Section) -> Figure:
     return fig
 
 
+def _ratio_caption(section: Section) -> str:
+    return (
+        f"RMSE_Ratio @{section.finest} (vs training resolution {section.train_resolution}), "
+        "baseline vs FRL per backbone; error bars: 95% interval across seeds; dashed: ratio 1 "
+        "(anchored); dotted: the solver; hatched: no skill at ρ0 (the ratio says nothing about "
+        "anchoring there); a log axis when one bar would squash the others. Look for bars "
+        "below 1, as the solver's; and read a lower FRL bar next to the RMSEs, not as a better "
+        "model."
+    )
+
+
+def _frequency_caption(finest: int) -> str:
+    return (
+        f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = the "
+        "right energy at that scale); k normalized by the training Nyquist (dash-dotted line "
+        "at 1); shaded: the truth's own energy per shell (right axis) where the records hold "
+        "it. Look right of 1 (the band never seen in training): a curve far below 1 misses "
+        "those scales; spikes of FRL curves on the dotted lines are the encoding's own "
+        "wavenumbers leaking into the forecast."
+    )
+
+
 def section_figures(
     board: Leaderboard, section: Section, figures_dir: Path, *, root: Path | None = None
 ) -> tuple[list[Image], list[Path]]:
@@ -320,16 +352,11 @@ def section_figures(
     frequency = frequency[frequency["resolution"] == finest] if not frequency.empty else frequency
     rollout = section.select(board.rollout)
     rollout = rollout[rollout["resolution"] == finest] if not rollout.empty else rollout
-    ci = "error bars: 95% interval across seeds"
     plots = [
         (
             "rmse_ratio",
             lambda: plot_rmse_ratio(section.select(board.summary), section),
-            f"RMSE_Ratio @{finest} (vs training resolution {section.train_resolution}), "
-            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored); dotted: the "
-            "solver; hatched: no skill at ρ0 (the ratio says nothing about anchoring there); "
-            "a log axis when one bar would squash the others. Look for bars below 1, as the "
-            "solver's; and read a lower FRL bar next to the RMSEs, not as a better model.",
+            _ratio_caption(section),
         ),
         (
             "rmse_vs_resolution",
@@ -342,12 +369,7 @@ def section_figures(
         (
             "frequency_response",
             lambda: plot_frequency_response(frequency, section),
-            f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = "
-            "the right energy at that scale); k normalized by the training Nyquist (dash-dotted "
-            "line at 1); shaded: the truth's own energy per shell (right axis) where the "
-            "records hold it. Look right of 1 (the band never seen in training): a curve far "
-            "below 1 misses those scales; spikes of FRL curves on the dotted lines are the "
-            "encoding's own wavenumbers leaking into the forecast.",
+            _frequency_caption(finest),
         ),
         (
             "band_errors",
@@ -356,6 +378,16 @@ def section_figures(
             "(hatched) band side by side (log scale; they sum to the MSE), and the unseen "
             "share of the MSE. Look at which band holds a model's error: a large seen band on "
             "the fine grid is discretization mismatch, a large unseen band scale anchoring.",
+        ),
+        (
+            "seen_band_ratio",
+            lambda: plot_seen_band_ratio(
+                section.select(board.summary), section.task, section.profile
+            ),
+            f"Seen-band ratio @{finest} (error in |k| ≤ ρ0/2 over the RMSE at ρ0; 95% nested "
+            "bootstrap) against RMSE_Ratio (95% t-interval across seeds) per model row; on the "
+            "dotted diagonal the error has no unseen band; above the dashed red line the seen "
+            "band grows beyond the tolerance (discretization mismatch); hollow: no skill.",
         ),
         (
             "rollout",
@@ -373,6 +405,8 @@ def section_figures(
         if name == "frequency_response" and frequency.empty:
             continue
         if name == "rollout" and not model_names(rollout):
+            continue
+        if name == "seen_band_ratio" and not _has_seen_band_ratio(section.select(board.summary)):
             continue
         stem = f"{name}_{section.slug}"
         paths += save_figure(make(), figures_dir / stem, root=root)

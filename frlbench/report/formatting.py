@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from frlbench.stats import NO_SKILL, SEEDS_ONLY
+from frlbench.stats import BOTH, MISMATCH, NO_SKILL, SCALE_ANCHORING, SEEDS_ONLY
 
 MISSING = "—"
 TRUTH = "= truth"
@@ -70,10 +70,17 @@ def fmt_skill(value: float) -> str:
 
 
 def fmt_label(row: dict) -> str:
-    """The label, marked when its interval came from seeds only."""
-    if row["label"] != NO_SKILL and row.get("slope_interval") == SEEDS_ONLY:
-        return f"{row['label']} ({SEEDS_ONLY})"
-    return row["label"]
+    """The label, marked when its interval came from seeds only, with its mechanism where one
+    is named (:func:`frlbench.stats.mechanism`; "both" spelled out)."""
+    label = row["label"]
+    if label != NO_SKILL and row.get("slope_interval") == SEEDS_ONLY:
+        label = f"{label} ({SEEDS_ONLY})"
+    named = row.get("mechanism") or ""
+    if named in (MISMATCH, SCALE_ANCHORING):
+        label = f"{label}: {named}"
+    elif named == BOTH:
+        label = f"{label}: {MISMATCH} and {SCALE_ANCHORING}"
+    return label
 
 
 def fmt_seconds(value: float) -> str:

@@ -30,6 +30,7 @@ FIGURE_KINDS = (
     "frequency_response",
     "band_errors",
     "rollout",
+    "seen_band_ratio",
 )
 VARIANT_LABELS = {OFF: "baseline (FRL off)", FULL: "FRL"}
 

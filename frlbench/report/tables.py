@@ -32,6 +32,8 @@ from frlbench.report.formatting import (
     pair,
 )
 from frlbench.report.keys import frl_rank, index_rows
+from frlbench.report.mechanism import limits_table, mechanism_counts, mechanism_table
+from frlbench.report.profile_note import skill_note
 from frlbench.report.rollout import rollout_steps, rollout_table
 from frlbench.report.schedule import schedule_table
 from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
@@ -214,11 +216,12 @@ def ablation_table(board: Leaderboard, section: Section) -> Table:
             f"{100 * row['unseen_fraction']:.0f}%"
             if math.isfinite(row["unseen_fraction"])
             else MISSING,
+            PAPER_CLAIMS.get(row["frl"], MISSING),
         ]
         for row in models
     ]
     return Table(
-        title=f"Ablations — {section.task}, {section.profile} profile",
+        title=f"Ablations (exploratory) — {section.task}, {section.profile} profile",
         columns=[
             "Backbone",
             "FRL variant",
@@ -230,15 +233,28 @@ def ablation_table(board: Leaderboard, section: Section) -> Table:
             "Slope interval from",
             "Label",
             f"Unseen share @{finest}",
+            "Paper's RMSE_Ratio",
         ],
         rows=rows,
-        text=(0, 1, 7, 8),
+        text=(0, 1, 7, 8, 10),
         note=(
             "Slope interval from: the bootstrap resampled seeds and test trajectories, or "
             "seeds only (records without per-trajectory errors). Unseen share: fraction of "
-            "the squared error above the training Nyquist."
+            "the squared error above the training Nyquist. Paper's RMSE_Ratio: what the "
+            "paper reports for that component alone, to read each row against. -rho0 rows: "
+            "an arm at the setting chosen by validation at ρ0, where the resolution-transfer "
+            "selection chose another (docs/frl_selection.md)."
         ),
     )
+
+
+#: The paper's claims for each FRL step alone (RMSE_Ratio at the finest grid).
+PAPER_CLAIMS = {
+    "encoding-only": "0.3–0.4",
+    "encoding-only-physical": "0.3–0.4",
+    "multires-only": "≈ 1.0",
+    "loss-only": "≈ 1.0",
+}
 
 
 def cost_table(board: Leaderboard, section: Section) -> Table:
@@ -330,6 +346,9 @@ def verdict(board: Leaderboard, section: Section) -> str:
             f"{int(_has_skill(models).sum())} of {_count(len(models), 'model row')} "
             f"{'has' if len(models) == 1 else 'have'} skill at ρ0 = {section.train_resolution}"
         )
+    mechanisms = mechanism_counts(models[_has_skill(models)])
+    if mechanisms:
+        parts.append(mechanisms)
     both = by_variant[OFF].merge(by_variant[FRL], on="baseline", suffixes=("_off", "_frl"))
     if not both.empty:
         had = both[both["skill_off"] > 0]
@@ -357,22 +376,7 @@ def verdict(board: Leaderboard, section: Section) -> str:
         parts.append("no solver reference")
     text = "; ".join(parts) + "."
     text = text[0].upper() + text[1:]
-    if not _expects_skill(section.profile):
-        text = (
-            f"{section.profile} profile: a few optimizer steps per run on tiny grids, so its "
-            "models are not expected to have skill (it checks that everything runs; the quick "
-            "profile is the benchmark). " + text
-        )
-    return text
-
-
-def _expects_skill(profile: str) -> bool:
-    """Whether the registered profile of that name trains its models to skill (an unknown
-    profile, from records of another catalog, is taken to)."""
-    import frlbench.profiles  # noqa: F401  (registers the built-in profiles)
-    from frlbench.registry import PROFILES
-
-    return PROFILES.get(profile).expects_skill if profile in PROFILES.list() else True
+    return skill_note(section.profile) + text
 
 
 def not_finished_table(records: Sequence[RunRecord]) -> Table:
@@ -448,8 +452,14 @@ def build_document(
         blocks += [] if confirm is None else [confirm]
         blocks += [
             ablation_table(board, section),
+            mechanism_table(
+                section.select(board.summary), section.finest, section.train_resolution
+            ),
             cost_table(board, section),
         ]
+        limits = limits_table(recs.ok, section.task, section.profile)
+        if limits is not None:
+            blocks.append(limits)
         schedule = schedule_table(board, section)
         if schedule is not None:
             blocks.append(schedule)

@@ -205,14 +205,16 @@ def reevaluate_changed(
 def run_references(
     plans: Sequence[RunPlan], store: RunStore, cache_dir: Path | None
 ) -> list[RunRecord]:
-    """Persistence and solver rows for every (task, profile) of the grid, once each.
+    """Reference rows (persistence, solver, band oracle) for every (task, profile) of the grid,
+    once each.
 
     A stored row evaluated under other settings than the task profile's is evaluated again
     (references have no weights: they are cheap); its old evaluation goes to the history.
     """
-    from frlbench.evaluation.evaluate import EvalProtocol, same_settings
+    from frlbench.evaluation.evaluate import same_settings
     from frlbench.runner.reference import (
         REFERENCES,
+        reference_protocol,
         reference_run_id,
         run_reference,
     )
@@ -220,8 +222,8 @@ def run_references(
     records = []
     tasks = {(p.task.name, p.profile): p.task for p in plans}
     for _, task in sorted(tasks.items()):
-        protocol = EvalProtocol.from_task(task)
         for name in REFERENCES:
+            protocol = reference_protocol(name, task)
             run_id = reference_run_id(task, name)
             with RunLock(store.run_dir(run_id), store.out) as lock:
                 if not lock.acquire():

@@ -51,6 +51,7 @@ from frlbench.evaluation.evaluate import (
     NotApplicable,
     evaluate,
 )
+from frlbench.evaluation.oracle import BAND_ORACLE
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RecordError, RunRecord, iter_records
 from frlbench.registry import (
@@ -124,8 +125,8 @@ def collect_jobs(
         if isinstance(record, RecordError):
             skipped.append(Skipped(folder, folder, f"unreadable record: {record}"))
             continue
-        if not _selected(record, tasks, backbones, frl):
-            continue
+        if not _selected(record, tasks, backbones, frl) or record.baseline == BAND_ORACLE:
+            continue  # the band oracle forecasts only the stored pairs: no protocol to vary
         label = _label(record)
         if record.status != "ok":
             skipped.append(Skipped(folder, label, f"status {record.status} {record.reason}"))

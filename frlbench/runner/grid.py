@@ -92,9 +92,11 @@ def expand_named_grid(grid: NamedGrid) -> list[RunPlan]:
         for plan in expand_grid(
             profile=grid.profile,
             tasks=cell.tasks,
-            baselines=cell.baselines,
+            baselines=cell.baselines or None,
             frl=cell.frl,
             seeds=grid.seeds,
         ):
-            plans.setdefault(plan.run_id, plan)
+            declared = plan.frl.name in plan.baseline.frl_overrides(grid.profile, plan.task.name)
+            if declared or not cell.declared_only:
+                plans.setdefault(plan.run_id, plan)
     return list(plans.values())

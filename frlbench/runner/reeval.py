@@ -16,7 +16,8 @@ from torch.nn import Module
 
 from frlbench.data import load_dataset
 from frlbench.errors import UserError
-from frlbench.evaluation.evaluate import EvalProtocol, ModelForecaster, evaluate, same_settings
+from frlbench.evaluation.evaluate import EvalProtocol, ModelForecaster, same_settings
+from frlbench.evaluation.rho0_pad import evaluate_with_rho0_pad
 from frlbench.evaluation.rollout import check_rollout
 from frlbench.records import RecordError, RunRecord, iter_records, write_json_atomic, write_record
 from frlbench.registry import UnknownNameError
@@ -98,7 +99,7 @@ def reevaluate(
         limit = str(exc).split(", but ", 1)[-1]
         raise ConfigError(f"--rollout-steps {rollout_steps}: {limit}") from None
     protocol = EvalProtocol.of(plan.task, plan.evaluation)
-    evaluation = evaluate(ModelForecaster(model, dev), data, protocol)
+    evaluation = evaluate_with_rho0_pad(ModelForecaster(model, dev), data, protocol)
     record.replace_evaluation(protocol.to_dict(), evaluation.metrics, evaluation.anchoring_slope)
     record.mark_non_finite()
     record.env = {**record.env, "reevaluated_on": str(dev)}

@@ -31,11 +31,21 @@ class Profile:
 
 @dataclass(frozen=True)
 class GridCell:
-    """Tasks × baselines × FRL variants: one block of a named grid."""
+    """Tasks × baselines × FRL variants: one block of a named grid.
+
+    Attributes:
+        tasks: Task names.
+        baselines: Baseline names; empty: every loaded baseline.
+        frl: FRL variant names.
+        declared_only: Keep a (task, baseline, variant) only if the baseline's TOML has a
+            ``[profiles.<profile>.tasks.<task>.frl.<variant>]`` table (e.g. the ρ0-chosen
+            rows, which exist only where the selection moved an arm).
+    """
 
     tasks: tuple[str, ...]
     baselines: tuple[str, ...]
     frl: tuple[str, ...]
+    declared_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ Usage::
 ``--hop`` runs the resolution-transfer selection of both arms instead
 (:mod:`frlbench.tools.hop_search`, ``docs/frl_selection.md``); ``frlbench tune --hop --help``
 lists its options; ``--budget-check`` the longer-budget check of a run store's runs
-(:mod:`frlbench.tools.budget_check`).
+(:mod:`frlbench.runner.budget_check`; ``frlbench tune`` sends it there).
 
 The printed table is what the baseline TOMLs quote in their comments (older ones write
 ``python -m frlbench.tune``: that alias still runs this command).
@@ -266,11 +266,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         from frlbench.tools.hop_search import main as hop_main
 
         hop_main([a for a in argv if a != "--hop"])
-        return
-    if "--budget-check" in argv:
-        from frlbench.tools.budget_check import main as budget_main
-
-        budget_main([a for a in argv if a != "--budget-check"])
         return
     parser = argparse.ArgumentParser(
         prog="frlbench tune",
