@@ -68,3 +68,19 @@ def peak_rss_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # bytes on macOS
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident memory (``VmHWM``) to its current resident size.
+
+    A worker process that executes several runs resets it before each, so that every run's
+    ``peak_memory_mb`` is its own peak, not the worker's. Linux only (``/proc/self/clear_refs``,
+    value 5); returns ``False`` where the reset is not possible, and the caller must then use a
+    fresh process per run.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True

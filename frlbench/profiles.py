@@ -13,10 +13,11 @@ for _profile in (
         seeds=(0,),
         frl_variants=("off", "full"),
         device="cpu",
+        expects_skill=False,
     ),
     Profile(
         name="quick",
-        description="CPU default: the whole `frlbench run --all` takes about 3 h on 2 cores",
+        description="CPU default: the whole `frlbench run --all` takes about 3 h 45 min on 2 cores",
         seeds=(0, 1, 2),
         frl_variants=("off", "full"),
         device="auto",

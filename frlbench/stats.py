@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 #: Equivalence margin δ on the anchoring slope (about 3.5% change of RMSE per doubling of
-#: resolution: 2^0.05 ≈ 1.035). Fixed before any result; documented in the README.
+#: resolution: 2^0.05 ≈ 1.035). Fixed before any result; documented in docs/reading_results.md.
 EQUIVALENCE_MARGIN = 0.05
 #: Bootstrap draws and the fixed seed of the resampling generator.
 BOOTSTRAP_DRAWS = 2000

@@ -278,7 +278,7 @@ def _optimizer(
 
 def _progress_info(result: FitResult, step: int, total: int) -> dict[str, Any]:
     """What the progress callback gets after ``step``: loss, and validation RMSE if measured."""
-    info: dict[str, Any] = {"epoch": step, "epochs": total, "loss": result.history[-1]}
+    info: dict[str, Any] = {"step": step, "steps": total, "loss": result.history[-1]}
     if result.val_steps and result.val_steps[-1] == step:
         info["val_rmse"] = result.val_rmse[-1]
     return info
@@ -315,7 +315,7 @@ def train_and_evaluate(
         plan: The run.
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: Dataset cache directory.
-        progress: Called with ``{"epoch", "epochs", "loss"}`` (optimizer step, budget, mean
+        progress: Called with ``{"step", "steps", "loss"}`` (optimizer step, budget, mean
             recent loss) at every validation check (every 10 steps without validation).
         compile: Run compiled training and evaluation steps (one static graph per grid size);
             ``None`` reads ``FRLBENCH_COMPILE`` and the family default

@@ -73,9 +73,12 @@ def list_cmd(
 
 def _list_backbones(names: list[str]) -> None:
     """Backbones with family, sizes and parameter counts (3D, 3 channels, built on 'meta')."""
+    from frlbench.tools.param_counts import default_count_cache
     from frlbench.tools.zoo import describe_backbones
 
-    rows = describe_backbones(names=names)
+    counts = default_count_cache()
+    rows = describe_backbones(names=names, counts=counts)
+    counts.save()
     sizes = list(dict.fromkeys(size for row in rows for size in row["sizes"]))
     table = SafeTable(title=f"{len(names)} backbone(s); parameters for a 3D task with 3 channels")
     for column in ("name", "family", *sizes, "source"):

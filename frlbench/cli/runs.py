@@ -29,6 +29,7 @@ from frlbench.terminal import SafeTable
 
 if TYPE_CHECKING:
     from frlbench.runner import GridSummary
+    from frlbench.runner.estimate import GridEstimate
 
 
 TaskNames = Annotated[
@@ -88,6 +89,10 @@ def run_cmd(
     ] = True,
     progress: Annotated[bool, typer.Option(help="Show the live progress display.")] = True,
     published: Published = True,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Print the plan (run ids, finished or not, time estimate) and exit."),
+    ] = False,
     tasks_dir: TasksDir = None,
     baselines_dir: BaselinesDir = None,
 ) -> None:
@@ -118,10 +123,13 @@ def run_cmd(
     console.print(
         f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
     )
+    estimate = _estimate(specs, out, jobs, cache_dir, report, references, dry_run)
+    if dry_run:
+        return
     try:
         summary = run_grid(specs, out, backend=backend, jobs=jobs, device=device,
                            cache_dir=cache_dir, plugins_dir=catalog.baselines_dir,
-                           show_progress=progress, references=references,
+                           show_progress=progress, references=references, estimate=estimate,
                            ray_address=ray_address, slurm_partition=slurm_partition)  # fmt: skip
     except ConfigError as exc:  # e.g. a task's data cannot hold its profile's rollout
         raise fail(str(exc)) from None
@@ -163,6 +171,34 @@ def _plans(grid, profile, task, backbone, frl, seeds) -> list:
         frl=validate.split_list(frl, "--frl", what="FRL variants"),
         seeds=seeds,
     )
+
+
+def _estimate(
+    specs: list,
+    out: Path,
+    jobs: int,
+    cache_dir: Path | None,
+    report: bool,
+    references: bool,
+    table: bool,
+) -> GridEstimate:
+    """Print the grid's size and estimated wall time (with ``table``, every run of the plan)."""
+    from frlbench.runner import RunStore
+    from frlbench.runner.estimate import estimate_grid, format_duration
+
+    estimate = estimate_grid(specs, RunStore(out), jobs=jobs, cache_dir=cache_dir,
+                             report=report, references=references)  # fmt: skip
+    if table:
+        grid = SafeTable(title="plan")
+        for column in ("run", "state", "estimate"):
+            grid.add_column(column)
+        for run in estimate.runs:
+            state = "finished" if run.finished else "to do"
+            cost = "" if run.finished or not estimate.measured else format_duration(run.seconds)
+            grid.add_row(run.run_id, state, cost + (" (guessed)" if run.guessed and cost else ""))
+        console.print(grid)
+    console.print(estimate.describe(), highlight=False)
+    return estimate
 
 
 def _print_summary(summary: GridSummary) -> None:

@@ -7,6 +7,13 @@ cheap identity of the content, from the builder's registered ``source_identity``
 is never served for another, and the stand-in's key is unchanged). Files are written to a
 temporary name and renamed, and a ``.sha256`` file beside them is checked on every load: a
 corrupted or partial file is rebuilt, never used.
+
+A build is resumable: a builder hands each expensive, independent piece (a reference
+trajectory) to :func:`resumable`, which keeps it in ``<dataset>.partial/`` as soon as it is
+finished (each piece written atomically). An interrupted build run again loads the finished
+pieces and computes only the rest, with the same result as an uninterrupted build; the pieces
+are removed once the whole dataset is saved. Only the complete file with its checksum is ever
+served as the dataset.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +33,7 @@ import torch
 
 from frlbench.data.base import PairedDataset, PairedSplit
 from frlbench.registry import TASK_BUILDERS
-from frlbench.safeio import atomic_path, resolve_root, write_atomic
+from frlbench.safeio import atomic_path, check_inside, make_dirs, resolve_root, write_atomic
 from frlbench.spec import ResolvedTask
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,46 @@ log = logging.getLogger(__name__)
 _BUILD_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "frlbench_build_dir", default=None
 )
+
+
+#: Where the finished pieces of the dataset being built are kept (see :func:`resumable`).
+_PIECES: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "frlbench_build_pieces", default=None
+)
+
+
+def resumable(name: str, compute: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, bool]:
+    """A piece of the dataset being built: loaded if an earlier, interrupted build finished it,
+    else computed and kept until the dataset is saved.
+
+    Args:
+        name: The piece's name, unique within the dataset (e.g. ``trajectory-1003``); it must
+            name the same content in every build of the dataset (a function of the seed).
+        compute: Computes the piece (deterministic).
+
+    Returns:
+        The piece, and whether it was loaded rather than computed. Outside a build
+        (:func:`load_dataset`), it is simply computed.
+    """
+    folder = _PIECES.get()
+    if folder is None:
+        return compute(), False
+    path = check_inside(folder / f"{name}.pt", folder.parent)
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=True), True
+        except Exception as exc:  # written atomically, so only a damaged disk gets here
+            log.warning("unreadable piece %s of an interrupted build (%r); recomputing", path, exc)
+    piece = compute()
+    make_dirs(folder, folder.parent)
+    with atomic_path(path, root=folder.parent) as tmp:
+        torch.save(piece, tmp)
+    return piece, False
+
+
+def pieces_dir(path: Path) -> Path:
+    """Where the finished pieces of the dataset cached at ``path`` are kept while it builds."""
+    return path.with_suffix(".partial")
 
 
 def build_dir() -> Path:
@@ -179,10 +228,21 @@ def load_dataset(
         if cached is not None:
             return cached
     builder = TASK_BUILDERS.get(task.builder)
-    token = _BUILD_DIR.set(path.parent)
+    pieces = pieces_dir(path)
+    if rebuild and pieces.is_dir():
+        _remove_pieces(pieces)
+    token, pieces_token = _BUILD_DIR.set(path.parent), _PIECES.set(pieces)
     try:
         ds = builder(task, progress=progress)
     finally:
         _BUILD_DIR.reset(token)
+        _PIECES.reset(pieces_token)
     save_dataset(ds, path)
+    if pieces.is_dir():
+        _remove_pieces(pieces)
     return ds
+
+
+def _remove_pieces(pieces: Path) -> None:
+    """Remove a pieces folder (a plain folder inside the cache; a symlink there is refused)."""
+    shutil.rmtree(check_inside(pieces, pieces.parent))

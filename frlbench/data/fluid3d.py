@@ -24,6 +24,7 @@ from frlbench.data.base import (
     PairedDataset,
     assemble_dataset,
 )
+from frlbench.data.cache import resumable
 from frlbench.data.fluid3d_options import Fluid3DOptions
 from frlbench.data.ns3d import (
     DTYPES,
@@ -345,7 +346,14 @@ def build_fluid3d(task: ResolvedTask, progress: bool = True) -> PairedDataset:
             pair_seeds: list[int] = []
             for seed in seeds[split]:
                 bar.update(job, description=f"fluid3d/{task.profile} {split} seed {seed}")
-                frames = _run(task, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job))
+                frames, loaded = resumable(
+                    f"trajectory-{seed}",
+                    lambda seed=seed: _run(
+                        task, opts, (solver, coarse_solver), seed, lambda _: bar.advance(job)
+                    ),
+                )
+                if loaded:  # finished by an earlier, interrupted build
+                    bar.advance(job, steps)
                 stats.add(frames.to(solver.device))
                 coeffs = solver.to_spectral(frames.to(solver.device))
                 energies.append(solver.energy(coeffs).tolist())

@@ -33,7 +33,9 @@ MD_NAME = "protocol_audit.md"
 FIGURE_STEM = "protocol_audit"
 #: Plotting order of truth constructions (names of :data:`frlbench.evaluation.truth.TRUTHS`).
 PROTOCOL_ORDER = ("truncation", "conservative", "subsample", "box", "bilinear", "paper-grid")
-PROTOCOL_COLORS = ("#4c72b0", "#55a868", "#dd8452", "#8172b3", "#937860", "#c44e52", "#8c8c8c")
+#: One colour per truth construction, none of them an FRL variant's (blue and orange mean FRL
+#: off and on in every other figure), each a hue of its own.
+PROTOCOL_COLORS = ("#1b9e9e", "#2d6a4f", "#e0b100", "#5e4b8b", "#8d99ae", "#b5838d", "#444444")
 #: Shown in the Markdown where the lead fills in what the committed audit found.
 FINDINGS_PLACEHOLDER = (
     "FINDINGS PLACEHOLDER: what this audit shows on the committed quick results is to be "
@@ -215,6 +217,8 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
     scored only on its ratio grid, such as a solver that is the truth above it, is left out)."""
     from matplotlib.figure import Figure
 
+    from frlbench.report.plotting import category_ticks
+
     part = summary[(summary["lead"] == 1) & (summary["normalization"] != "per-resolution")]
     keys = ["task", "profile", "frl", "baseline", "protocol"]
     finest = part.groupby(keys)["resolution"].transform("max")
@@ -225,7 +229,7 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
     )
     if not panels:
         raise ValueError("protocol audit: no evaluated rows to plot")
-    fig = Figure(figsize=(7.5, 3.2 * len(panels) + 0.6), layout="constrained")
+    fig = Figure(figsize=(9.0, 3.2 * len(panels) + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False)[:, 0])
     for ax, (task, profile, frl) in zip(axes, panels, strict=True):
         sel = part[(part["task"] == task) & (part["profile"] == profile) & (part["frl"] == frl)]
@@ -249,9 +253,12 @@ def plot_audit(summary: pd.DataFrame) -> Figure:
             color = PROTOCOL_COLORS[_protocol_rank(truth) % len(PROTOCOL_COLORS)]
             ax.bar(pos, np.nan_to_num(mean), width, label=truth, color=color)
             ok = np.isfinite(half) & np.isfinite(mean)
-            ax.errorbar(pos[ok], mean[ok], yerr=half[ok], fmt="none", ecolor="black", capsize=2)
+            lower = np.minimum(half[ok], mean[ok])  # a ratio is positive: whiskers stop at 0
+            ax.errorbar(pos[ok], mean[ok], yerr=np.vstack([lower, half[ok]]), fmt="none",
+                        ecolor="black", capsize=2)  # fmt: skip
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
-        ax.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
+        ax.set_ylim(bottom=0)
+        category_ticks(ax, np.arange(len(models)), models)
         ax.set_ylabel("RMSE_Ratio (finest grid)")
         ax.set_title(f"{task} ({profile}), FRL {frl}")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -273,7 +280,16 @@ def write_audit(result: AuditResult, out: Path, *, figure: bool = True) -> list[
         stem = out / "figures" / FIGURE_STEM
         save_figure(plot_audit(summary), stem, root=out)
         written.append(stem.with_suffix(".png"))
-        blocks.insert(2, Image(f"figures/{FIGURE_STEM}", "RMSE_Ratio by truth construction"))
+        blocks.insert(
+            2,
+            Image(
+                f"figures/{FIGURE_STEM}",
+                "RMSE_Ratio at the finest grid under each truth construction (bars from 0; "
+                "error bars: 95% interval across seeds, clipped at 0). Look for conclusions that "
+                "change with the colour: a ratio that falls below 1 under subsampling only is "
+                "made by the protocol, not the model.",
+            ),
+        )
     write_atomic(written[1], to_markdown(blocks), root=out)
     return written
 
@@ -296,7 +312,7 @@ def _document(result: AuditResult, summary: pd.DataFrame) -> list:
             f"per-resolution; persistence and the solver work in physical units (normalization "
             f"'physical'). Scored on {subset}; rollout lengths {rollout or 'none'}. Wall time "
             f"{result.wall_s:.0f} s. The default protocol (truncation or conservative, train) "
-            'is the leaderboard\'s. See README, "Reading a ratio".',
+            'is the leaderboard\'s. See docs/reading_results.md, "Reading a ratio".',
         ),
         Paragraph(FINDINGS_PLACEHOLDER, lead="Findings:"),
     ]

@@ -134,7 +134,7 @@ def to_markdown(blocks: list[Block]) -> str:
                 lines += ["", f"*{block.note}*"]
             out.append("\n".join(lines))
         elif isinstance(block, Image):
-            out.append(f"![{block.caption}]({block.stem}.png)")
+            out.append(f"![{block.caption}]({block.stem}.png)\n\n*{block.caption}*")
     return "\n\n".join(out) + "\n"
 
 

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 from frlbench.report.aggregate import SOLVER, Leaderboard, Section
 from frlbench.report.band_ratio_figure import plot_seen_band_ratio
@@ -58,15 +58,19 @@ def _has_seen_band_ratio(summary: pd.DataFrame) -> bool:
     return bool(np.isfinite(both.to_numpy()).all(axis=1).any())
 
 
-def _error_bars(ax: Axes, pos: np.ndarray, means: np.ndarray, halves: np.ndarray) -> list[float]:
-    """95% intervals (where known) and the mean's value over each bar; returns the bars' tops."""
+def _error_bars(
+    ax: Axes, pos: np.ndarray, means: np.ndarray, halves: np.ndarray, floor: float = 0.0
+) -> list[float]:
+    """95% intervals (where known; the lower whisker stops at ``floor``, the axis' bottom) and
+    the mean's value over each bar; returns the bars' tops."""
     tops = []
     has_ci = np.isfinite(halves) & np.isfinite(means)
     if has_ci.any():
+        lower = np.minimum(halves[has_ci], np.maximum(means[has_ci] - floor, 0.0))
         ax.errorbar(
             pos[has_ci],
             means[has_ci],
-            yerr=halves[has_ci],
+            yerr=np.vstack([lower, halves[has_ci]]),
             fmt="none",
             ecolor="black",
             capsize=3,
@@ -88,6 +92,41 @@ def _error_bars(ax: Axes, pos: np.ndarray, means: np.ndarray, halves: np.ndarray
     return tops
 
 
+def squashed(tops: list[float]) -> bool:
+    """Whether one bar's top (mean + interval) dwarfs the others: a linear axis would squash
+    them, so the axis is logarithmic."""
+    finite = [t for t in tops if math.isfinite(t) and t > 0]
+    return len(finite) > 2 and max(finite) > 3 * float(np.median(finite))
+
+
+def _ratio_scale(rows: dict) -> tuple[bool, float]:
+    """Whether the ratio axis is logarithmic (one bar's interval dwarfs the others), and its
+    bottom: 0 on a linear axis, half the smallest ratio (the solver's included) on a log one."""
+    spans = [
+        r["rmse_ratio_mean"] + (r["rmse_ratio_high"] - r["rmse_ratio_low"]) / 2
+        for r in rows.values()
+        if r["kind"] == "model" and r["frl"] in SHOWN_VARIANTS
+    ]
+    if not squashed([s if math.isfinite(s) else 0.0 for s in spans]):
+        return False, 0.0
+    means = [r["rmse_ratio_mean"] for r in rows.values()]
+    return True, min((m for m in means if math.isfinite(m) and m > 0), default=1.0) / 2
+
+
+def _ratio_axis(ax: Axes, log: bool, floor: float, top: float, section: Section) -> None:
+    """Limits, scale and label of the RMSE_Ratio axis."""
+    if log:  # one interval dwarfs the others: every bar stays readable
+        ax.set_yscale("log")
+        ax.set_ylim(floor, top * 1.6)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.minorticks_off()
+    else:
+        ax.set_ylim(0, top * 1.15)
+    scale = ", log scale" if log else ""
+    ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution}{scale})")
+
+
 def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     """Bars of RMSE_Ratio at the finest resolution, baseline vs FRL per backbone.
 
@@ -103,6 +142,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
     width = 0.38
     x = np.arange(len(backbones))
     rows = {(r["baseline"], r["frl"]): r for r in summary.to_dict("records")}
+    log, floor = _ratio_scale(rows)
     tops = [1.0]
     no_skill = False
     for i, frl in enumerate(SHOWN_VARIANTS):
@@ -126,7 +166,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
                 bar.set_alpha(0.45)
                 bar.set_hatch("///")
                 no_skill = True
-        tops += _error_bars(ax, pos, means, halves)
+        tops += _error_bars(ax, pos, means, halves, floor)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="ratio 1 (anchored)")
     solver = summary[(summary["kind"] == "reference") & (summary["baseline"] == SOLVER)]
     if not solver.empty and math.isfinite(solver["rmse_ratio_mean"].iloc[0]):
@@ -139,8 +179,7 @@ def plot_rmse_ratio(summary: pd.DataFrame, section: Section) -> Figure:
         )
     category_ticks(ax, x, backbones)
     ax.set_xlim(-0.7, len(backbones) - 0.3)
-    ax.set_ylim(0, max(tops) * 1.15)
-    ax.set_ylabel(f"RMSE_Ratio  (RMSE @{section.finest} / RMSE @{section.train_resolution})")
+    _ratio_axis(ax, log, floor, max(tops), section)
     ax.set_title(f"{section.task} ({section.profile}): RMSE_Ratio @{section.finest}")
     variants = {variant_label(frl): frl for frl in SHOWN_VARIANTS}
     handles = [  # plain patches: a hatched first bar must not restyle the legend entry
@@ -276,6 +315,28 @@ def plot_rollout(rollout: pd.DataFrame, section: Section) -> Figure:
     return fig
 
 
+def _ratio_caption(section: Section) -> str:
+    return (
+        f"RMSE_Ratio @{section.finest} (vs training resolution {section.train_resolution}), "
+        "baseline vs FRL per backbone; error bars: 95% interval across seeds; dashed: ratio 1 "
+        "(anchored); dotted: the solver; hatched: no skill at ρ0 (the ratio says nothing about "
+        "anchoring there); a log axis when one bar would squash the others. Look for bars "
+        "below 1, as the solver's; and read a lower FRL bar next to the RMSEs, not as a better "
+        "model."
+    )
+
+
+def _frequency_caption(finest: int) -> str:
+    return (
+        f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = the "
+        "right energy at that scale); k normalized by the training Nyquist (dash-dotted line "
+        "at 1); shaded: the truth's own energy per shell (right axis) where the records hold "
+        "it. Look right of 1 (the band never seen in training): a curve far below 1 misses "
+        "those scales; spikes of FRL curves on the dotted lines are the encoding's own "
+        "wavenumbers leaking into the forecast."
+    )
+
+
 def section_figures(
     board: Leaderboard, section: Section, figures_dir: Path, *, root: Path | None = None
 ) -> tuple[list[Image], list[Path]]:
@@ -291,35 +352,32 @@ def section_figures(
     frequency = frequency[frequency["resolution"] == finest] if not frequency.empty else frequency
     rollout = section.select(board.rollout)
     rollout = rollout[rollout["resolution"] == finest] if not rollout.empty else rollout
-    ci = "error bars: 95% interval across seeds"
     plots = [
         (
             "rmse_ratio",
             lambda: plot_rmse_ratio(section.select(board.summary), section),
-            f"RMSE_Ratio @{finest} (vs training resolution {section.train_resolution}), "
-            f"baseline vs FRL per backbone; {ci}; dashed: ratio 1 (anchored); hatched: no "
-            "skill at ρ0 (the ratio says nothing about anchoring there).",
+            _ratio_caption(section),
         ),
         (
             "rmse_vs_resolution",
             lambda: plot_rmse_vs_resolution(per_res, section.select(board.seeds), section),
             "RMSE against resolution (log-log) per backbone, mean over seeds (thin lines: "
             "single seeds), with the persistence and solver references; a lat-lon resolution "
-            "n is the n × n/2 grid (n longitudes).",
+            "n is the n × n/2 grid (n longitudes). Look for lines that fall as the solver's "
+            "does: a rising or flat line is a model that gains nothing from a finer grid.",
         ),
         (
             "frequency_response",
             lambda: plot_frequency_response(frequency, section),
-            f"Energy ratio prediction/truth per wavenumber shell @{finest} (log scale; 1 = "
-            "the right energy at that scale); k normalized by the training Nyquist (vertical "
-            "line at 1); shaded: the truth's own energy per shell (right axis) where the "
-            "records hold it.",
+            _frequency_caption(finest),
         ),
         (
             "band_errors",
             lambda: plot_band_errors(at_finest, section),
             f"Squared error @{finest} split at the training Nyquist: seen (light) and unseen "
-            "(hatched) bands stack to the MSE (left); unseen share of the MSE (right).",
+            "(hatched) band side by side (log scale; they sum to the MSE), and the unseen "
+            "share of the MSE. Look at which band holds a model's error: a large seen band on "
+            "the fine grid is discretization mismatch, a large unseen band scale anchoring.",
         ),
         (
             "seen_band_ratio",
@@ -336,7 +394,7 @@ def section_figures(
             lambda: plot_rollout(rollout, section),
             f"RMSE @{finest} after each step of an autoregressive rollout (the forecast fed "
             "back as the next input), mean over seeds, log scale, with the persistence and "
-            "solver references.",
+            "solver references. Look for models that stay below persistence to the last step.",
         ),
     ]
     images: list[Image] = []

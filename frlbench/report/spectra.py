@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from frlbench.frl.variants import FULL
 from frlbench.report.aggregate import SOLVER, Section
 from frlbench.report.plotting import (
     REFERENCE_STYLE,
@@ -22,6 +24,28 @@ from frlbench.report.plotting import (
     variant_color,
     variant_label,
 )
+from frlbench.spec import FRLConfig
+
+#: Legend entry of the dotted lines at the FRL encoding's wavenumbers.
+ENCODING_LABEL = "FRL encoding wavenumbers (m/M of this grid's Nyquist)"
+
+
+def encoding_positions(section: Section) -> list[float]:
+    """The wavenumbers of ``full``'s encoding channels at the finest grid, in units of the
+    training Nyquist: m/M of that grid's Nyquist, m = 1..M. An FRL model whose forecast
+    carries its own input encoding shows spikes of energy there (the spikes at 1 and 2 on the
+    era5 quick leaderboard's 256-grid are its m = 1, 2 channels)."""
+    m_max = FRLConfig().encoding_frequencies
+    scale = section.finest / section.train_resolution
+    return [m / m_max * scale for m in range(1, m_max + 1)]
+
+
+def _encoding_lines(ax: Axes, section: Section, k_max: float) -> None:
+    """Dotted lines at FRL's encoding wavenumbers inside the plotted range."""
+    shown = [x for x in encoding_positions(section) if x <= k_max]
+    for j, x in enumerate(shown):
+        ax.axvline(x, color=variant_color(FULL), linewidth=0.8, linestyle=(0, (1, 3)),
+                   label=ENCODING_LABEL if j == 0 else None)  # fmt: skip
 
 
 def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure:
@@ -74,7 +98,9 @@ def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure
                 label=f"{name} (reference)",
                 **REFERENCE_STYLE.get(name, {"color": "#999999"}),
             )
-        ax.axvline(1.0, color="#c44e52", linewidth=1, label=nyquist)
+        ax.axvline(1.0, color="black", linewidth=1, linestyle="-.", label=nyquist)  # red: a variant
+        if (model["frl"] == FULL).any():
+            _encoding_lines(ax, section, float(frequency["k"].max()))
         ax.axhline(1.0, color="#bbbbbb", linewidth=0.8, zorder=0)
         ax.set_title(backbone, fontsize=10)
         ax.set_yscale("log")
@@ -105,8 +131,9 @@ def plot_frequency_response(frequency: pd.DataFrame, section: Section) -> Figure
 def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
     """Seen / unseen squared error at the finest resolution, baseline vs FRL per backbone.
 
-    Left: the two bands stacked to the MSE. Right: the unseen share of the MSE. The solver is
-    shown as a last group; persistence is left out (its error would dwarf the models').
+    First: the two bands' MSE side by side on a log axis (the unseen band and the solver's error
+    are small beside a model's seen band). Second: the unseen share of the MSE. The solver is
+    shown as a last group; persistence is left out.
 
     Args:
         per_resolution: Rows of :func:`~frlbench.report.aggregate.per_resolution_frame` for
@@ -139,12 +166,21 @@ def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
         layout="constrained",
     )
     mse_ax, share_ax = fig.subplots(2 if stacked else 1, 1 if stacked else 2, sharex=True)
-    mse_ax.bar(pos, seen, width, color=colors, alpha=0.4, edgecolor=colors)
-    mse_ax.bar(pos, unseen, width, bottom=seen, color=colors, edgecolor="white", hatch="///")
-    mse_ax.set_ylabel(f"MSE @{section.finest}")
-    mse_ax.set_title("error by band (stacked)", fontsize=10)
-    share_ax.bar(pos, 100 * share, width, color=colors, edgecolor="white", hatch="///")
-    share_ax.set_ylim(0, 105)
+    # Side by side on a log axis, not stacked: the unseen band is a few percent of a model's
+    # error and the solver's error a fraction of the models', and both must stay visible.
+    half = width / 2
+    mse_ax.bar(pos - half / 2, seen, half, color=colors, alpha=0.4, edgecolor=colors)
+    mse_ax.bar(pos + half / 2, unseen, half, color=colors, edgecolor="#333333", hatch="///",
+               linewidth=0.5)  # fmt: skip
+    positive = np.concatenate([seen[seen > 0], unseen[unseen > 0]])
+    if positive.size:
+        mse_ax.set_yscale("log")
+        mse_ax.set_ylim(positive.min() / 2, positive.max() * 2)
+    mse_ax.set_ylabel(f"MSE @{section.finest} (log scale)")
+    mse_ax.set_title("error per band: seen (light), unseen (hatched)", fontsize=10)
+    share_ax.bar(pos, 100 * share, width, color=colors, edgecolor="#333333", hatch="///",
+                 linewidth=0.5)  # fmt: skip
+    share_ax.set_ylim(0, min(105.0, 140 * float(share.max(initial=0.0)) + 2))
     share_ax.set_ylabel("unseen share of the MSE (%)")
     share_ax.set_title("unseen share", fontsize=10)
     for ax in (mse_ax, share_ax):
@@ -158,7 +194,7 @@ def plot_band_errors(per_resolution: pd.DataFrame, section: Section) -> Figure:
     ] + [
         Patch(facecolor="#999999", alpha=0.4, label=f"seen (|k| ≤ {nyquist})"),
         Patch(
-            facecolor="#999999", edgecolor="white", hatch="///", label=f"unseen (|k| > {nyquist})"
+            facecolor="#999999", edgecolor="#333333", hatch="///", label=f"unseen (|k| > {nyquist})"
         ),
     ]
     labels = [h.get_label() for h in handles]

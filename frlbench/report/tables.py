@@ -34,6 +34,7 @@ from frlbench.report.formatting import (
 )
 from frlbench.report.keys import index_rows
 from frlbench.report.mechanism import limits_table, mechanism_counts, mechanism_table
+from frlbench.report.profile_note import skill_note
 from frlbench.report.rollout import rollout_steps, rollout_table
 from frlbench.report.schedule import schedule_table
 from frlbench.stats import EQUIVALENCE_MARGIN, IMPROVES
@@ -314,7 +315,8 @@ def verdict(board: Leaderboard, section: Section) -> str:
     else:
         parts.append("no solver reference")
     text = "; ".join(parts) + "."
-    return text[0].upper() + text[1:]
+    text = text[0].upper() + text[1:]
+    return skill_note(section.profile) + text
 
 
 def not_finished_table(records: Sequence[RunRecord]) -> Table:

@@ -16,6 +16,7 @@ from typing import Any
 from frlbench.records import RunRecord
 from frlbench.registry import BACKENDS
 from frlbench.runner import distributed, local  # noqa: F401  (register backends)
+from frlbench.runner.estimate import GridEstimate
 from frlbench.runner.grid import expand_grid, expand_named_grid
 from frlbench.runner.lock import RunLock
 from frlbench.runner.progress import GridProgress
@@ -118,6 +119,7 @@ def run_grid(
     plugins_dir: Path | None = None,
     show_progress: bool = True,
     references: bool = True,
+    estimate: GridEstimate | None = None,
     **backend_options: Any,
 ) -> GridSummary:
     """Execute the unfinished runs of ``plans`` and return a summary of the whole grid.
@@ -132,6 +134,8 @@ def run_grid(
         plugins_dir: Directory of ``*.py`` backbone plugins that workers import.
         show_progress: Show the live display.
         references: Also evaluate the persistence and solver rows of every task.
+        estimate: The grid's estimate; the display's ETA scales its runs' estimates by the
+            finished runs' actual over estimated times.
         **backend_options: Passed to the backend (``ray_address``, ``slurm_partition``, ...).
     """
     from frlbench.runner.migrate import refuse_schema_1
@@ -145,7 +149,11 @@ def run_grid(
         todo, skipped, corrupt = plan(plans, store, locks, busy)
         if todo:
             prepare_data(todo, cache_dir, show_progress)
-            with GridProgress(len(todo), enabled=show_progress) as display:
+            expected = {r.run_id: r.seconds for r in estimate.todo} if estimate else {}
+            if estimate is None or not estimate.measured:
+                expected = {}
+            display = GridProgress(len(todo), enabled=show_progress, expected=expected, jobs=jobs)
+            with display:
                 execute(
                     todo,
                     Path(out),

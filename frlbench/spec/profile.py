@@ -17,6 +17,8 @@ class Profile:
         seeds: Seeds run for every (task, baseline, FRL variant).
         frl_variants: FRL variants run by ``frlbench run --all``.
         device: Preferred device (``auto`` picks CUDA when available).
+        expects_skill: Whether its models are trained long enough to be expected to beat
+            persistence (``smoke``'s few steps are not: its leaderboard says so).
     """
 
     name: str
@@ -24,6 +26,7 @@ class Profile:
     seeds: tuple[int, ...] = (0, 1)
     frl_variants: tuple[str, ...] = ("off", "full")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    expects_skill: bool = True
 
 
 @dataclass(frozen=True)

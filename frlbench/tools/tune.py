@@ -141,7 +141,7 @@ def _printer(what: str, start: float) -> Callable[[dict[str, Any]], None]:
 
     def report(info: dict[str, Any]) -> None:
         print(
-            f"  {what} step {info['epoch']}/{info['epochs']} loss {info['loss']:.4g} "
+            f"  {what} step {info['step']}/{info['steps']} loss {info['loss']:.4g} "
             f"val {info.get('val_rmse', math.nan):.4g} ({time.perf_counter() - start:.0f} s)",
             flush=True,
         )

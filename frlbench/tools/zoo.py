@@ -33,6 +33,7 @@ from frlbench.models.common import backbone_sizes, count_parameters, create_back
 from frlbench.registry import BACKBONES
 from frlbench.safeio import write_atomic
 from frlbench.spec import TaskProfile, TaskSpec
+from frlbench.tools.param_counts import CountCache, count_key
 
 DEFAULT_PATH = Path("docs/model_zoo.md")
 # Everything from this marker on is written by benchmarks/bench_frl.py and kept on rewrites.
@@ -60,7 +61,10 @@ def zoo_task(ndim: int = 3, channels: int = 3, train_resolution: int = 16) -> Ta
 
 
 def describe_backbones(
-    ndim: int = 3, channels: int = 3, names: Sequence[str] | None = None
+    ndim: int = 3,
+    channels: int = 3,
+    names: Sequence[str] | None = None,
+    counts: CountCache | None = None,
 ) -> list[dict[str, Any]]:
     """Name, family, sizes and parameter count per size of registered backbones.
 
@@ -71,6 +75,7 @@ def describe_backbones(
         ndim: Spatial dimensions of the task the models are built for.
         channels: Input and output channels.
         names: Backbones to describe (default: every registered one, plugins included).
+        counts: Parameter counts kept from earlier calls; a backbone found there is not built.
 
     Returns:
         One dict per backbone, sorted by name: ``name``, ``family``, ``sizes`` (tuple),
@@ -84,9 +89,11 @@ def describe_backbones(
     for name in sorted(names) if names is not None else BACKBONES.list():
         entry = BACKBONES.entry(name)
         sizes = backbone_sizes(name)
-        parameters: dict[str, int | None] = {}
+        key = count_key(name, ndim, channels) if counts is not None else ""
+        cached = counts.get(key) if counts is not None else None
+        parameters: dict[str, int | None] = dict(cached or {})
         errors = []
-        for size in sizes:
+        for size in sizes if cached is None else ():
             try:
                 with torch.device("meta"):
                     model = create_backbone(name, task, channels, channels, size=size)
@@ -94,6 +101,8 @@ def describe_backbones(
             except Exception as exc:  # a broken plugin is reported in the listing, not hidden
                 parameters[size] = None
                 errors.append(f"{size}: {exc!r}")
+        if counts is not None and cached is None and not errors:
+            counts.put(key, {k: v for k, v in parameters.items() if v is not None})
         rows.append(
             {
                 "name": name,
