@@ -3,6 +3,7 @@ results directory (the work itself is in :mod:`frlbench.runner`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
