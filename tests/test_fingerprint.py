@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
 import torch
 
 from frlbench.data.base import PairedDataset, PairedSplit
@@ -62,3 +63,30 @@ def test_other_test_sizes_are_named():
     split.inputs = {r: t[:1] for r, t in split.inputs.items()}
     split.targets = {r: t[:1] for r, t in split.targets.items()}
     assert "1 test pairs here, 2 published" in describe_mismatch(dataset_fingerprint(data), base)
+
+
+@pytest.mark.slow
+def test_data_are_built_on_one_thread_whatever_the_process_uses(tmp_path):
+    """fluid3d smoke data differed in the last bits between 1 and 2 threads (MKL's inverse
+    FFT) before builds were pinned to one thread; now both give the same fingerprint."""
+    import torch
+
+    from frlbench.catalog import builtin_task_file
+    from frlbench.data import load_dataset
+    from frlbench.data.fingerprint import dataset_fingerprint
+    from frlbench.spec import load_task, resolve_task
+
+    task = resolve_task(load_task(builtin_task_file("fluid3d")), "smoke")
+    before = torch.get_num_threads()
+    prints = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            data = load_dataset(task, cache_dir=tmp_path / f"t{threads}", progress=False)
+            prints.append(dataset_fingerprint(data))
+            assert torch.get_num_threads() == threads  # the caller's setting comes back
+    finally:
+        torch.set_num_threads(before)
+    # the data bits (what pairs runs) are the same; the summaries that explain a mismatch are
+    # reductions taken under the caller's thread count and may differ in their last digits
+    assert prints[0].digest == prints[1].digest

@@ -207,6 +207,13 @@ def try_load(path: Path) -> PairedDataset | None:
         return None
 
 
+#: Threads every dataset is generated with, whatever the process uses otherwise: MKL's
+#: multithreaded inverse FFT differs in the last bit between thread counts (docs/benchmark.md,
+#: "What to expect on another CPU"), and pairing a user's rows with the published ones needs the
+#: same bits. One thread is what the published quick data were built with.
+BUILD_THREADS = 1
+
+
 def load_dataset(
     task: ResolvedTask,
     *,
@@ -232,9 +239,12 @@ def load_dataset(
     if rebuild and pieces.is_dir():
         _remove_pieces(pieces)
     token, pieces_token = _BUILD_DIR.set(path.parent), _PIECES.set(pieces)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(BUILD_THREADS)
     try:
         ds = builder(task, progress=progress)
     finally:
+        torch.set_num_threads(threads)
         _BUILD_DIR.reset(token)
         _PIECES.reset(pieces_token)
     save_dataset(ds, path)
