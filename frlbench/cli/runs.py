@@ -108,8 +108,8 @@ def run_cmd(
     _check_selection(all_, grid, task, backbone, bool(frl or seeds))
     seed_list = validate.parse_seeds(seeds)
     out = shell.results_dir(out, profile)
-    validate.check_output_dir(out, "--out")
-    validate.check_output_dir(cache_dir, "--cache-dir")
+    for path, option in ((out, "--out"), (cache_dir, "--cache-dir")):
+        validate.check_output_dir(path, option)
     refuse_schema_1(out)
     catalog = shell.load_catalog(tasks_dir, baselines_dir)
     try:
@@ -121,9 +121,7 @@ def run_cmd(
     except (UnknownNameError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
     validate.check_task_memory(list({s.task.name: s.task for s in specs}.values()))
-    console.print(
-        f"{len(specs)} runs ({profile} profile) -> {out / 'runs'}; finished runs are skipped"
-    )
+    console.print(f"{len(specs)} runs ({profile}) -> {out / 'runs'}; finished runs are skipped")
     estimate = _estimate(specs, out, jobs, cache_dir, report, references, dry_run)
     if dry_run:
         return
