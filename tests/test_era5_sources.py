@@ -225,7 +225,8 @@ def test_cli_smoke_run_on_a_cds_netcdf4_download(tmp_path):
     result = run_smoke(root, path)
     assert result.exit_code == 0, result.output
     sources = sources_of(root / "results")
-    assert len(sources) == 3  # the model, persistence, the solver (not applicable)
+    # the model, persistence, the band oracle, the solver (not applicable)
+    assert len(sources) == 4
     assert set(sources.values()) == {f"ERA5 (netCDF4 file at {path})"}
     board = (root / "results" / "leaderboard.md").read_text()
     assert f"**Data:** ERA5 (netCDF4 file at {path})." in board
