@@ -30,6 +30,7 @@ from frlbench.data import PairedDataset, load_dataset
 from frlbench.data.base import PairedSplit
 from frlbench.evaluation.truth import coarsen, default_truth
 from frlbench.frl import FRLObjective
+from frlbench.models.common import family_config
 from frlbench.registry import BACKBONES, BASELINES, FRL_VARIANTS, TASKS
 from frlbench.spec import BackboneSpec, ResolvedTask, RunSpec, resolve_task
 from frlbench.train import build_model, fit, resolve_device, seed_everything
@@ -161,14 +162,12 @@ def persistence_score(data: PairedDataset) -> float:
 
 
 def option_value(baseline: BackboneSpec, options: dict[str, Any], key: str) -> Any:
-    """The value ``key`` is built with: the baseline's option, else its size's preset."""
-    if key in options:
-        return options[key]
+    """The value ``key`` is built with: the baseline's option, else its size's preset (the
+    backbones' own merge, :func:`frlbench.models.common.family_config`)."""
     info = BACKBONES.entry(baseline.backbone).info
-    preset = info.presets.get(baseline.size) if info.presets else None
-    if preset is None:
-        raise ValueError(f"baseline {baseline.name!r}: option {key!r} has no value to scale")
-    return getattr(preset, key)
+    if key in options or not info.presets:
+        return options[key]
+    return getattr(family_config(dataclasses.replace(baseline, options=options), info.presets), key)
 
 
 def hop_options(baseline: BackboneSpec, options: dict[str, Any], factor: float) -> dict[str, Any]:
